@@ -1,0 +1,59 @@
+"""productlens: visual product search and recognition.
+
+    from productlens import Catalog
+    with Catalog.open("./shop") as shop:
+        for hit in shop.search("snap.jpg", k=5, where="category = 'Milk'"):
+            print(hit.rank, hit.score, hit.product.title)
+"""
+
+from .catalog.store import ImageRecord, Product
+from .engine import Catalog, IngestReport, ProductHit, Recognition, Skipped
+from .errors import (
+    CatalogError,
+    CatalogExistsError,
+    CatalogNotFoundError,
+    CorruptImageError,
+    DimensionMismatchError,
+    EmptyFileError,
+    FilterSyntaxError,
+    ImageError,
+    ImageTooLargeError,
+    IngestError,
+    ModelError,
+    ModelMismatchError,
+    NotAnImageError,
+    ProductLensError,
+    ProductNotFoundError,
+    UnknownModelError,
+    VectorIndexError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CatalogExistsError",
+    "CatalogNotFoundError",
+    "CorruptImageError",
+    "DimensionMismatchError",
+    "EmptyFileError",
+    "FilterSyntaxError",
+    "ImageError",
+    "ImageRecord",
+    "ImageTooLargeError",
+    "IngestError",
+    "IngestReport",
+    "ModelError",
+    "ModelMismatchError",
+    "NotAnImageError",
+    "Product",
+    "ProductHit",
+    "ProductLensError",
+    "ProductNotFoundError",
+    "Recognition",
+    "Skipped",
+    "UnknownModelError",
+    "VectorIndexError",
+    "__version__",
+]

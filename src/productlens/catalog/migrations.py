@@ -1,0 +1,96 @@
+"""Schema changes as named migrations, applied in order when a catalogue is opened (like llm's)."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from typing import Callable
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_create_tables(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE products (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            category TEXT,
+            description TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            product_id TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+            sha256 TEXT NOT NULL,
+            source TEXT,
+            width INTEGER,
+            height INTEGER,
+            format TEXT,
+            status TEXT NOT NULL DEFAULT 'ok',
+            notes TEXT,
+            added_at TEXT NOT NULL,
+            UNIQUE (product_id, sha256)
+        );
+        CREATE INDEX images_sha256 ON images (sha256);
+        CREATE TABLE models (
+            key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            precision TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            preprocess TEXT NOT NULL,
+            info TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE embeddings (
+            image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            model_key TEXT NOT NULL REFERENCES models(key),
+            vector BLOB NOT NULL,
+            PRIMARY KEY (image_id, model_key)
+        );
+        """
+    )
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would COMMIT the migration's transaction early.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def apply_migrations(db: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction; returns the names applied.
+
+    `db` must be in autocommit mode (isolation_level=None): transactions here are explicit.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(timezone.utc).isoformat()),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        applied.append(name)
+    return applied

@@ -1,0 +1,383 @@
+"""SQLite store: the catalogue's source of truth (products, images, models, embeddings).
+
+Every write runs in one `BEGIN IMMEDIATE` transaction and bumps `meta.generation`, so a crash
+leaves the database as it was before that write, and index files can tell whether they are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import ProductNotFoundError
+from .migrations import apply_migrations
+
+CORE_FIELDS = ("id", "title", "category", "description")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Product:
+    """A catalogue product; `attributes` holds any other fields (brand, price, ...)."""
+
+    id: str
+    title: str
+    category: str | None = None
+    description: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    image_count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImageRecord:
+    id: int
+    product_id: str
+    sha256: str
+    source: str | None
+    width: int | None
+    height: int | None
+    format: str | None
+    status: str
+    notes: str | None
+    added_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelRecord:
+    """An embedding space the catalogue holds vectors for."""
+
+    key: str
+    name: str
+    version: str
+    precision: str
+    dim: int
+    preprocess: dict[str, Any]
+    info: dict[str, Any]
+    created_at: str
+
+
+@dataclass
+class NewImage:
+    """An image ready to be written: metadata plus its embedding."""
+
+    product_id: str
+    sha256: str
+    vector: np.ndarray
+    source: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    notes: str | None = None
+
+
+class CatalogStore:
+    """Thread-safe access to one catalogue database (one connection, serialised by a lock)."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        uri = f"file:{self.path}?mode={'rwc' if create else 'rw'}"
+        self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        apply_migrations(self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- transactions and meta -------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write; bumps the generation so derived indexes know they are stale."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction() as db:
+            self._set_meta(db, values)
+
+    @staticmethod
+    def _set_meta(db: sqlite3.Connection, values: dict[str, str]) -> None:
+        db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, str(v)) for k, v in values.items()],
+        )
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    # --- models ------------------------------------------------------------------------------
+
+    def add_model(self, record: ModelRecord) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO models (key, name, version, precision, dim, preprocess, info, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.key, record.name, record.version, record.precision, record.dim,
+                 json.dumps(record.preprocess), json.dumps(record.info), record.created_at),
+            )
+
+    def get_model(self, key: str) -> ModelRecord | None:
+        rows = self._query("SELECT key, name, version, precision, dim, preprocess, info, created_at FROM models WHERE key = ?", (key,))
+        if not rows:
+            return None
+        k, name, version, precision, dim, pre, info, created = rows[0]
+        return ModelRecord(k, name, version, precision, dim, json.loads(pre), json.loads(info), created)
+
+    def list_models(self) -> list[ModelRecord]:
+        keys = [r[0] for r in self._query("SELECT key FROM models ORDER BY created_at, key")]
+        return [m for m in (self.get_model(k) for k in keys) if m is not None]
+
+    # --- products ----------------------------------------------------------------------------
+
+    def upsert_products(self, products: Iterable[Product], *, keep_existing_title: bool = False) -> tuple[int, int]:
+        """Insert or update products; returns (created, updated)."""
+        created = updated = 0
+        with self.transaction() as db:
+            for p in products:
+                row = db.execute("SELECT title, category, description, attributes FROM products WHERE id = ?", (p.id,)).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO products (id, title, category, description, attributes, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (p.id, p.title, p.category, p.description, json.dumps(p.attributes), _now(), _now()),
+                    )
+                    created += 1
+                    continue
+                title = row[0] if keep_existing_title else p.title
+                category = p.category if p.category is not None else row[1]
+                description = p.description if p.description is not None else row[2]
+                attributes = {**json.loads(row[3]), **p.attributes}
+                if (title, category, description, attributes) != (row[0], row[1], row[2], json.loads(row[3])):
+                    db.execute(
+                        "UPDATE products SET title = ?, category = ?, description = ?, attributes = ?, updated_at = ? WHERE id = ?",
+                        (title, category, description, json.dumps(attributes), _now(), p.id),
+                    )
+                    updated += 1
+        return created, updated
+
+    def update_product(self, product_id: str, changes: dict[str, Any]) -> Product:
+        """Change core fields and/or attributes (an attribute set to None is removed)."""
+        current = self.get_product(product_id)
+        attributes = dict(current.attributes)
+        for key, value in changes.get("attributes", {}).items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE products SET title = ?, category = ?, description = ?, attributes = ?, updated_at = ? WHERE id = ?",
+                (changes.get("title", current.title), changes.get("category", current.category),
+                 changes.get("description", current.description), json.dumps(attributes), _now(), product_id),
+            )
+        return self.get_product(product_id)
+
+    def get_product(self, product_id: str) -> Product:
+        products = self.get_products([product_id])
+        if not products:
+            raise ProductNotFoundError(f"no product with id {product_id!r}")
+        return products[0]
+
+    def get_products(self, product_ids: Sequence[str]) -> list[Product]:
+        """Products in the order of `product_ids`; unknown ids are left out."""
+        found: dict[str, Product] = {}
+        for chunk in _chunks(list(dict.fromkeys(product_ids)), 500):
+            marks = ",".join("?" * len(chunk))
+            for p in self._product_rows(f"WHERE p.id IN ({marks})", chunk):
+                found[p.id] = p
+        return [found[i] for i in product_ids if i in found]
+
+    def iter_products(self) -> list[Product]:
+        return self._product_rows("ORDER BY p.id", ())
+
+    def _product_rows(self, tail: str, params: Sequence[Any]) -> list[Product]:
+        rows = self._query(
+            "SELECT p.id, p.title, p.category, p.description, p.attributes,"
+            " (SELECT COUNT(*) FROM images i WHERE i.product_id = p.id) FROM products p " + tail,
+            params,
+        )
+        return [Product(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def delete_products(self, product_ids: Sequence[str]) -> list[int]:
+        """Delete products with their images and embeddings; returns the removed image ids."""
+        removed: list[int] = []
+        with self.transaction() as db:
+            for pid in product_ids:
+                if db.execute("SELECT 1 FROM products WHERE id = ?", (pid,)).fetchone() is None:
+                    raise ProductNotFoundError(f"no product with id {pid!r}")
+                removed += [r[0] for r in db.execute("SELECT id FROM images WHERE product_id = ?", (pid,))]
+                db.execute("DELETE FROM products WHERE id = ?", (pid,))
+        return removed
+
+    def count_products(self) -> int:
+        return self._query("SELECT COUNT(*) FROM products")[0][0]
+
+    # --- images and embeddings ---------------------------------------------------------------
+
+    def has_image(self, product_id: str, sha256: str) -> bool:
+        return bool(self._query("SELECT 1 FROM images WHERE product_id = ? AND sha256 = ?", (product_id, sha256)))
+
+    def products_with_hash(self, sha256: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT product_id FROM images WHERE sha256 = ?", (sha256,))]
+
+    def vector_for_hash(self, sha256: str, model_key: str) -> np.ndarray | None:
+        """A stored embedding of identical bytes, so a re-used photo is not run through the net again."""
+        rows = self._query(
+            "SELECT e.vector FROM embeddings e JOIN images i ON i.id = e.image_id"
+            " WHERE i.sha256 = ? AND e.model_key = ? LIMIT 1",
+            (sha256, model_key),
+        )
+        return np.frombuffer(rows[0][0], dtype=np.float32).copy() if rows else None
+
+    def insert_images(self, images: Sequence[NewImage], model_key: str) -> list[int]:
+        """Write image rows and their embeddings in one transaction; returns the new image ids.
+
+        An image already present for its product (same bytes) is skipped and gets id -1.
+        """
+        ids: list[int] = []
+        with self.transaction() as db:
+            for im in images:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO images (product_id, sha256, source, width, height, format, status, notes, added_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
+                    (im.product_id, im.sha256, im.source, im.width, im.height, im.format, im.notes, _now()),
+                )
+                if cur.rowcount == 0:
+                    ids.append(-1)
+                    continue
+                image_id = int(cur.lastrowid)
+                db.execute(
+                    "INSERT INTO embeddings (image_id, model_key, vector) VALUES (?, ?, ?)",
+                    (image_id, model_key, np.ascontiguousarray(im.vector, dtype=np.float32).tobytes()),
+                )
+                ids.append(image_id)
+        return ids
+
+    def put_embeddings(self, model_key: str, image_ids: Sequence[int], vectors: np.ndarray) -> None:
+        """Store (or replace) embeddings of existing images under another model."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embeddings (image_id, model_key, vector) VALUES (?, ?, ?)",
+                [(int(i), model_key, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for i, v in zip(image_ids, vectors)],
+            )
+
+    def delete_images(self, image_ids: Sequence[int]) -> int:
+        with self.transaction() as db:
+            return sum(db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount for i in image_ids)
+
+    def get_images(self, product_id: str | None = None, image_ids: Sequence[int] | None = None) -> list[ImageRecord]:
+        cols = "id, product_id, sha256, source, width, height, format, status, notes, added_at"
+        if image_ids is not None:
+            rows: list[tuple] = []
+            for chunk in _chunks([int(i) for i in image_ids], 500):
+                rows += self._query(f"SELECT {cols} FROM images WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        elif product_id is not None:
+            rows = self._query(f"SELECT {cols} FROM images WHERE product_id = ? ORDER BY id", (product_id,))
+        else:
+            rows = self._query(f"SELECT {cols} FROM images ORDER BY id")
+        return [ImageRecord(*r) for r in rows]
+
+    def image_products(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """image id -> product id for the given ids."""
+        out: dict[int, str] = {}
+        for chunk in _chunks([int(i) for i in image_ids if i >= 0], 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self._query(f"SELECT id, product_id FROM images WHERE id IN ({marks})", chunk))
+        return out
+
+    def image_ids_of_products(self, product_ids: Sequence[str]) -> np.ndarray:
+        ids: list[int] = []
+        for chunk in _chunks(list(product_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            ids += [r[0] for r in self._query(f"SELECT id FROM images WHERE product_id IN ({marks})", chunk)]
+        return np.asarray(ids, dtype=np.int64)
+
+    def count_images(self) -> int:
+        return self._query("SELECT COUNT(*) FROM images")[0][0]
+
+    def embedding_ids(self, model_key: str) -> np.ndarray:
+        rows = self._query("SELECT image_id FROM embeddings WHERE model_key = ? ORDER BY image_id", (model_key,))
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def images_missing_embedding(self, model_key: str) -> list[ImageRecord]:
+        rows = self._query(
+            "SELECT id FROM images WHERE id NOT IN (SELECT image_id FROM embeddings WHERE model_key = ?) ORDER BY id",
+            (model_key,),
+        )
+        return self.get_images(image_ids=[r[0] for r in rows])
+
+    def iter_embeddings(
+        self, model_key: str, image_ids: Sequence[int] | None = None, batch: int = 4096
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in chunks: all of a model's embeddings, or those of `image_ids`."""
+        if image_ids is not None:
+            for chunk in _chunks([int(i) for i in image_ids], 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._query(
+                    f"SELECT image_id, vector FROM embeddings WHERE model_key = ? AND image_id IN ({marks})",
+                    [model_key, *chunk],
+                )
+                if rows:
+                    yield _unpack(rows)
+            return
+        last = -1
+        while True:
+            rows = self._query(
+                "SELECT image_id, vector FROM embeddings WHERE model_key = ? AND image_id > ? ORDER BY image_id LIMIT ?",
+                (model_key, last, batch),
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield _unpack(rows)
+
+
+def _unpack(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    return ids, vectors
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,634 @@
+"""The engine: a catalogue you can add to, search by photo and ask to recognise a photo.
+
+`Catalog` ties the layers together (image I/O -> embedder -> vector index -> ranking), and is
+the one object the CLI, the REST API and the web page call. A catalogue is a directory:
+
+    catalog.db      SQLite, the source of truth (products, images, models, embeddings)
+    index/          vector index files, derived from catalog.db and rebuilt from it if stale
+    models/         model files that belong to this catalogue (e.g. INT8 calibrated on its images)
+    .write.lock     held by the process that writes
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+import numpy as np
+
+from . import recognition, settings
+from .catalog.ingest import IngestItem, read_source
+from .catalog.live_index import LiveIndex
+from .catalog.store import CatalogStore, ModelRecord, NewImage, Product
+from .errors import (
+    CatalogExistsError,
+    CatalogNotFoundError,
+    ImageError,
+    ModelMismatchError,
+    ProductLensError,
+)
+from .filters import Filter, parse_filter
+from .images import ImageSource, content_hash, load_image, read_bytes
+from .ranking import Box, aggregate_best_image, crop_to_box
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "catalog.db"
+DEFAULT_INDEX = "faiss-flat"
+FLUSH_EVERY = 256  # images per write transaction during ingest
+SAVE_EVERY_S = 60.0  # index checkpoint interval during long ingests
+CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
+
+
+class ProgressSink(Protocol):
+    """What long operations report to; the CLI renders it, the library never prints."""
+
+    def start(self, total: int | None, description: str) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+@dataclass
+class ProductHit:
+    """A product in a result list, scored by its best-matching image."""
+
+    product: Product
+    score: float
+    image_id: int
+    rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "score": round(self.score, 6), "image_id": self.image_id, **self.product.to_dict()}
+
+
+@dataclass
+class Recognition:
+    """Which product a photo shows, or None for "not in the catalogue"."""
+
+    product: Product | None
+    score: float
+    confidence: float
+    threshold: float
+    category: str | None
+    category_confidence: float
+    candidates: list[ProductHit]
+
+    @property
+    def known(self) -> bool:
+        return self.product is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "product": self.product.to_dict() if self.product else None,
+            "known": self.known,
+            "score": round(self.score, 6),
+            "confidence": round(self.confidence, 6),
+            "threshold": round(self.threshold, 6),
+            "category": self.category,
+            "category_confidence": round(self.category_confidence, 6),
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+
+@dataclass
+class Skipped:
+    source: str
+    reason: str
+    message: str
+
+
+@dataclass
+class IngestReport:
+    """What an add did: counts, and every skipped input with its reason."""
+
+    added: int = 0
+    duplicates: int = 0
+    reused_embeddings: int = 0
+    products_created: int = 0
+    products_updated: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Catalog:
+    """A product catalogue on disk. Open with `Catalog.open(path)`; close when done."""
+
+    def __init__(self, path: Path, store: CatalogStore) -> None:
+        self.path = Path(path)
+        self.store = store
+        self._embedder = None
+        self._live: LiveIndex | None = None
+        self._init_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._products_cache: tuple[int, list[Product]] | None = None
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        *,
+        model: str | None = None,
+        precision: str = "fp32",
+        index: str = DEFAULT_INDEX,
+    ) -> "Catalog":
+        """Create an empty catalogue directory (refuses to overwrite an existing one)."""
+        from .models import list_embedders
+
+        path = Path(path)
+        model = model or str(settings.get("model"))
+        if (path / DB_NAME).exists():
+            raise CatalogExistsError(f"a catalogue already exists at {path}")
+        if model not in list_embedders():
+            from .errors import UnknownModelError
+
+            raise UnknownModelError(f"unknown model {model!r}; known: {', '.join(list_embedders())}")
+        if precision not in ("fp32", "int8"):
+            raise ProductLensError(f"precision must be fp32 or int8, not {precision!r}")
+        path.mkdir(parents=True, exist_ok=True)
+        store = CatalogStore(path / DB_NAME, create=True)
+        store.set_meta({"model_name": model, "model_precision": precision, "index_kind": index})
+        return cls(path, store)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        model: str | None = None,
+        precision: str | None = None,
+    ) -> "Catalog":
+        """Open a catalogue; with create=True make it if missing. A model that differs from the
+        catalogue's raises ModelMismatchError (embeddings of two models are not comparable)."""
+        path = Path(path)
+        if not (path / DB_NAME).exists():
+            if create:
+                return cls.create(path, model=model, precision=precision or "fp32")
+            raise CatalogNotFoundError(
+                f"no catalogue at {path} (create one with: productlens --catalog {path} add PHOTOS)"
+            )
+        catalog = cls(path, CatalogStore(path / DB_NAME))
+        have_model, have_precision = catalog.model_name, catalog.precision
+        if (model and model != have_model) or (precision and precision != have_precision):
+            catalog.close()
+            raise ModelMismatchError(
+                f"catalogue {path} is embedded with {have_model} ({have_precision}); "
+                f"it cannot be used with {model or have_model} ({precision or have_precision})"
+            )
+        return catalog
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model_name(self) -> str:
+        return str(self.store.get_meta("model_name"))
+
+    @property
+    def precision(self) -> str:
+        return str(self.store.get_meta("model_precision", "fp32"))
+
+    # --- model and index -------------------------------------------------------------------
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path / "models"
+
+    def embedder(self, calibration: Sequence[ImageSource] | None = None):
+        """The catalogue's embedder, created once (INT8 needs calibration images the first time)."""
+        with self._init_lock:
+            if self._embedder is None:
+                from .models import create_embedder
+
+                calibration_images = None
+                if calibration is not None:
+                    calibration_images = [load_image(s).image for s in calibration]
+                # fp32 files are shared from the user cache; INT8 is calibrated on this catalogue.
+                model_dir = None
+                if self.precision == "int8":
+                    model_dir = self.models_dir
+                    model_dir.mkdir(parents=True, exist_ok=True)
+                embedder = create_embedder(
+                    self.model_name, self.precision, model_dir=model_dir, calibration_images=calibration_images
+                )
+                self._register_model(embedder)
+                self._embedder = embedder
+            return self._embedder
+
+    def _register_model(self, embedder) -> None:
+        active = self.store.get_meta("active_model")
+        if active is None:
+            self.store.add_model(
+                ModelRecord(embedder.key, embedder.name, embedder.version, embedder.precision, embedder.dim,
+                            embedder.preprocess.to_dict(), {}, time.strftime("%Y-%m-%dT%H:%M:%S"))
+            )
+            self.store.set_meta({"active_model": embedder.key})
+        elif active != embedder.key:
+            raise ModelMismatchError(f"catalogue's active model is {active}, but the embedder is {embedder.key}")
+
+    @property
+    def active_model(self) -> ModelRecord | None:
+        key = self.store.get_meta("active_model")
+        return self.store.get_model(key) if key else None
+
+    def _index(self) -> LiveIndex | None:
+        """The live index of the active model (None while nothing was ever embedded)."""
+        if self._live is None:
+            model = self.active_model
+            if model is None:
+                return None
+            with self._init_lock:
+                if self._live is None:
+                    kind = str(self.store.get_meta("index_kind", DEFAULT_INDEX))
+                    self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, kind)
+        return self._live
+
+    # --- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time, across threads and processes."""
+        with self._write_lock:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with open(self.path / ".write.lock", "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def add(self, source: str | Path, *, product: str | None = None, progress: ProgressSink | None = None) -> IngestReport:
+        """Add a folder tree, a CSV/JSONL table, or images of one `product`."""
+        return self.add_items(read_source(source, product=product), progress=progress)
+
+    def add_items(self, items: Iterable[IngestItem], *, progress: ProgressSink | None = None) -> IngestReport:
+        """Upsert the products, then embed and add the images that are new.
+
+        Images are written in batches, each in one transaction, so an interrupted add keeps what
+        was committed and re-running the same command resumes (known images are skipped by hash).
+        """
+        started = time.perf_counter()
+        items = list(items)
+        report = IngestReport()
+        with self._writing():
+            report.products_created, report.products_updated = self._upsert_item_products(items)
+            with_images = [it for it in items if it.image is not None]
+            if progress:
+                progress.start(len(with_images), "Embedding images")
+            if with_images:
+                self._ingest_images(with_images, report, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _upsert_item_products(self, items: list[IngestItem]) -> tuple[int, int]:
+        merged: dict[str, IngestItem] = {}
+        for it in items:
+            prev = merged.get(it.product.id)
+            if prev is not None:
+                it.product.attributes = {**prev.product.attributes, **it.product.attributes}
+            merged[it.product.id] = it
+        created = updated = 0
+        derived = [it.product for it in merged.values() if it.title_derived]
+        given = [it.product for it in merged.values() if not it.title_derived]
+        for group, keep in ((derived, True), (given, False)):
+            if group:
+                c, u = self.store.upsert_products(group, keep_existing_title=keep)
+                created, updated = created + c, updated + u
+        return created, updated
+
+    def _ingest_images(self, items: list[IngestItem], report: IngestReport, progress: ProgressSink | None) -> None:
+        from .pipeline import embed_sources
+
+        embedder = self.embedder(calibration=self._calibration_sources(items) if self._needs_calibration() else None)
+        live = self._index()
+        assert live is not None
+        key = embedder.key
+        pending: list[NewImage] = []
+        last_save = time.monotonic()
+
+        def flush() -> None:
+            nonlocal last_save
+            if not pending:
+                return
+            ids = np.asarray(self.store.insert_images(pending, key), dtype=np.int64)
+            fresh = ids >= 0
+            report.added += int(fresh.sum())
+            report.duplicates += int((~fresh).sum())
+            if fresh.any():
+                live.add(ids[fresh], np.stack([p.vector for p in pending])[fresh])
+            pending.clear()
+            if time.monotonic() - last_save > SAVE_EVERY_S:
+                live.save()
+                last_save = time.monotonic()
+
+        seen: set[tuple[str, str]] = set()
+
+        def new_images() -> Iterator[tuple[IngestItem, bytes]]:
+            """Read and hash each file; skip what the catalogue has; reuse known embeddings."""
+            for it in items:
+                try:
+                    data = read_bytes(it.image)
+                except ImageError as exc:
+                    report.skipped.append(Skipped(str(it.image), exc.reason, str(exc)))
+                    progress and progress.advance()
+                    continue
+                except OSError as exc:
+                    report.skipped.append(Skipped(str(it.image), "unreadable", exc.strerror or str(exc)))
+                    progress and progress.advance()
+                    continue
+                digest = content_hash(data)
+                if (it.product.id, digest) in seen or self.store.has_image(it.product.id, digest):
+                    report.duplicates += 1
+                    progress and progress.advance()
+                    continue
+                seen.add((it.product.id, digest))
+                vector = self.store.vector_for_hash(digest, key)
+                if vector is not None:
+                    pending.append(NewImage(it.product.id, digest, vector, str(it.image)))
+                    report.reused_embeddings += 1
+                    progress and progress.advance()
+                    continue
+                yield it, data
+
+        try:
+            for result in embed_sources(embedder, new_images(), source_of=lambda pair: pair[1]):
+                it = result.item[0]
+                if result.error is not None:
+                    report.skipped.append(Skipped(str(it.image), result.error.reason, str(result.error)))
+                    log.info("skipped %s: %s", it.image, result.error)
+                else:
+                    loaded = result.loaded
+                    pending.append(
+                        NewImage(it.product.id, loaded.sha256, result.vector, str(it.image), loaded.width,
+                                 loaded.height, loaded.format, "; ".join(loaded.notes) or None)
+                    )
+                if progress:
+                    progress.advance()
+                if len(pending) >= FLUSH_EVERY:
+                    flush()
+            flush()
+        finally:
+            live.save()
+
+    def _needs_calibration(self) -> bool:
+        return self._embedder is None and self.precision == "int8" and self.active_model is None
+
+    @staticmethod
+    def _calibration_sources(items: list[IngestItem]) -> list[bytes]:
+        """Up to CALIBRATION_IMAGES decodable images, spread over the products being added."""
+        by_product: dict[str, list[Path]] = {}
+        for it in items:
+            by_product.setdefault(it.product.id, []).append(it.image)
+        picked: list[bytes] = []
+        rounds = max((len(v) for v in by_product.values()), default=0)
+        for r in range(rounds):
+            for paths in by_product.values():
+                if r < len(paths) and len(picked) < CALIBRATION_IMAGES:
+                    try:
+                        data = read_bytes(paths[r])
+                        load_image(data)
+                        picked.append(data)
+                    except (ImageError, OSError):
+                        continue
+        if not picked:
+            raise ProductLensError("INT8 needs calibration images, and none of the images being added could be decoded")
+        return picked
+
+    def add_image(self, product_id: str, image: ImageSource, *, source: str | None = None) -> int | None:
+        """Attach one image to an existing product; returns its id, or None if already there."""
+        self.store.get_product(product_id)
+        embedder = self.embedder()
+        loaded = load_image(image, draft_size=embedder.draft_size)
+        with self._writing():
+            if self.store.has_image(product_id, loaded.sha256 or ""):
+                return None
+            vector = embedder.embed([loaded.image])[0]
+            live = self._index()
+            ids = self.store.insert_images(
+                [NewImage(product_id, loaded.sha256 or "", vector, source, loaded.width, loaded.height,
+                          loaded.format, "; ".join(loaded.notes) or None)],
+                embedder.key,
+            )
+            if ids[0] < 0:
+                return None
+            live.add(np.asarray(ids, dtype=np.int64), vector[None, :])
+            live.save()
+            return ids[0]
+
+    def upsert_product(self, product: Product) -> Product:
+        with self._writing():
+            self.store.upsert_products([product])
+        return self.store.get_product(product.id)
+
+    def update_product(self, product_id: str, **changes: Any) -> Product:
+        """Change title/category/description and/or `attributes` (None removes an attribute)."""
+        with self._writing():
+            return self.store.update_product(product_id, changes)
+
+    def remove(self, product_ids: Sequence[str]) -> int:
+        """Delete products with all their images; returns the number of images removed."""
+        with self._writing():
+            removed = self.store.delete_products(list(product_ids))
+            self._drop_from_index(removed)
+        return len(removed)
+
+    def remove_image(self, image_id: int) -> bool:
+        with self._writing():
+            if not self.store.delete_images([image_id]):
+                return False
+            self._drop_from_index([image_id])
+        return True
+
+    def _drop_from_index(self, image_ids: Sequence[int]) -> None:
+        live = self._index()
+        if live is not None and image_ids:
+            live.remove(np.asarray(image_ids, dtype=np.int64))
+            live.save()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Product:
+        return self.store.get_product(product_id)
+
+    def products(self) -> list[Product]:
+        """All products, cached until the next write."""
+        generation = self.store.generation
+        cached = self._products_cache
+        if cached is None or cached[0] != generation:
+            cached = (generation, self.store.iter_products())
+            self._products_cache = cached
+        return cached[1]
+
+    def list_products(self, where: str | Filter | None = None, *, limit: int | None = None, offset: int = 0) -> list[Product]:
+        flt = _as_filter(where)
+        matching = [p for p in self.products() if flt is None or flt.matches(p.to_dict())]
+        return matching[offset : None if limit is None else offset + limit]
+
+    def embed_query(self, image: ImageSource, box: Box | None = None) -> np.ndarray:
+        """Decode (full size when cropping, so the box is in original pixels), crop, embed."""
+        embedder = self.embedder()
+        loaded = load_image(image, draft_size=None if box is not None else embedder.draft_size)
+        picture = crop_to_box(loaded.image, box) if box is not None else loaded.image
+        return embedder.embed([picture])[0]
+
+    def search(
+        self, image: ImageSource, *, k: int = 10, where: str | Filter | None = None, box: Box | None = None
+    ) -> list[ProductHit]:
+        """Products that look most like the photo, best first, optionally filtered."""
+        return self.search_vector(self.embed_query(image, box), k=k, where=where)
+
+    def search_vector(
+        self, vector: np.ndarray, *, k: int = 10, where: str | Filter | None = None, exclude: Sequence[str] = ()
+    ) -> list[ProductHit]:
+        live = self._index()
+        if live is None or k <= 0:
+            return []
+        flt = _as_filter(where)
+        allowed = None
+        if flt is not None or exclude:
+            keep = [p.id for p in self.products() if p.id not in exclude and (flt is None or flt.matches(p.to_dict()))]
+            allowed = self.store.image_ids_of_products(keep)
+            if len(allowed) == 0:
+                return []
+        pool = len(live) if allowed is None else len(allowed)
+        fetch = min(pool, max(4 * k, 64))
+        while True:
+            hits = live.search(vector[None, :], fetch, allowed_ids=allowed)
+            ids, scores = hits.ids[0], hits.scores[0]
+            mapping = self.store.image_products(ids.tolist())
+            ranked = aggregate_best_image(ids, scores, mapping, k)
+            if len(ranked) >= k or fetch >= pool:
+                break
+            fetch = min(pool, fetch * 4)
+        products = {p.id: p for p in self.store.get_products([pid for pid, _, _ in ranked])}
+        return [ProductHit(products[pid], score, image_id, rank)
+                for rank, (pid, score, image_id) in enumerate(ranked, start=1) if pid in products]
+
+    def similar(self, product_id: str, *, k: int = 10, where: str | Filter | None = None) -> list[ProductHit]:
+        """Other products that look like this one (mean of its image embeddings as the query)."""
+        model = self.active_model
+        self.store.get_product(product_id)
+        if model is None:
+            return []
+        image_ids = [im.id for im in self.store.get_images(product_id)]
+        chunks = [v for _, v in self.store.iter_embeddings(model.key, image_ids)]
+        if not chunks:
+            return []
+        query = np.concatenate(chunks).mean(axis=0)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        return self.search_vector(query.astype(np.float32), k=k, where=where, exclude=[product_id])
+
+    # --- recognition -----------------------------------------------------------------------
+
+    @property
+    def calibration(self) -> recognition.Calibration:
+        raw = self.store.get_meta("recognition_calibration")
+        return recognition.Calibration(**json.loads(raw)) if raw else recognition.default_calibration()
+
+    def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
+        """Name the product in the photo, or say it is not in the catalogue."""
+        return self.recognize_vector(self.embed_query(image, box), k=k)
+
+    def recognize_vector(self, vector: np.ndarray, *, k: int = 5) -> Recognition:
+        cal = self.calibration
+        candidates = self.search_vector(vector, k=max(k, 1))
+        if not candidates:
+            return Recognition(None, 0.0, 0.0, cal.threshold, None, 0.0, [])
+        top = candidates[0]
+        # Category by a softmax-weighted vote of the candidates: an unknown product can still
+        # be recognised as "some milk" when its neighbours agree.
+        weights = np.exp((np.array([c.score for c in candidates]) - top.score) / 0.05)
+        votes: dict[str | None, float] = {}
+        for c, w in zip(candidates, weights):
+            votes[c.product.category] = votes.get(c.product.category, 0.0) + float(w)
+        category, weight = max(votes.items(), key=lambda kv: kv[1])
+        known = top.score >= cal.threshold
+        return Recognition(
+            product=top.product if known else None,
+            score=top.score,
+            confidence=cal.confidence(top.score),
+            threshold=cal.threshold,
+            category=category,
+            category_confidence=weight / float(weights.sum()),
+            candidates=candidates,
+        )
+
+    def calibrate(self, *, max_queries: int = 400, seed: int = 0) -> recognition.Calibration:
+        """Choose the "unknown" threshold from the catalogue's own images (see recognition.py)."""
+        model = self.active_model
+        live = self._index()
+        if model is None or live is None:
+            raise ProductLensError("nothing embedded yet: add images before calibrating")
+        images = self.store.get_images()
+        by_product: dict[str, list[int]] = {}
+        for im in images:
+            by_product.setdefault(im.product_id, []).append(im.id)
+        eligible = [im.id for im in images if len(by_product[im.product_id]) >= 2]
+        if len(by_product) < 3 or not eligible:
+            raise ProductLensError("calibration needs at least 3 products and one with 2+ images")
+        rng = np.random.default_rng(seed)
+        queries = rng.choice(eligible, size=min(max_queries, len(eligible)), replace=False)
+        product_of = {im.id: im.product_id for im in images}
+        known_scores, known_correct, unknown_scores = [], [], []
+        for ids, vectors in self.store.iter_embeddings(model.key, queries.tolist()):
+            for image_id, vector in zip(ids.tolist(), vectors):
+                own = product_of[image_id]
+                hits = live.search(vector[None, :], 2)  # itself and the best other image
+                hit_ids, hit_scores = hits.ids[0], hits.scores[0]
+                others = [(i, s) for i, s in zip(hit_ids.tolist(), hit_scores.tolist()) if i != image_id and i >= 0]
+                if others:
+                    known_scores.append(others[0][1])
+                    known_correct.append(product_of.get(others[0][0]) == own)
+                impostor = self.search_vector(vector, k=1, exclude=[own])
+                if impostor:
+                    unknown_scores.append(impostor[0].score)
+        cal = recognition.calibrate(np.array(known_scores), np.array(known_correct), np.array(unknown_scores))
+        with self._writing():
+            self.store.set_meta({"recognition_calibration": json.dumps(cal.to_dict())})
+        return cal
+
+    # --- description -----------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        model = self.active_model
+        live = self._index()
+        db_bytes = sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*"))
+        return {
+            "path": str(self.path.resolve()),
+            "products": self.store.count_products(),
+            "images": self.store.count_images(),
+            "model": self.model_name,
+            "precision": self.precision,
+            "model_key": model.key if model else None,
+            "dim": model.dim if model else None,
+            "index": str(self.store.get_meta("index_kind", DEFAULT_INDEX)),
+            "indexed_vectors": len(live) if live else 0,
+            "recognition": self.calibration.to_dict(),
+            "database_bytes": db_bytes,
+            "generation": self.store.generation,
+        }
+
+
+def _as_filter(where: str | Filter | None) -> Filter | None:
+    if where is None or isinstance(where, Filter):
+        return where
+    return parse_filter(where) if where.strip() else None
+

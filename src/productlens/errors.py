@@ -1,0 +1,98 @@
+"""The productlens exception tree.
+
+    ProductLensError
+    ├── ImageError                 an input file could not be used as an image
+    │   ├── EmptyFileError         zero bytes
+    │   ├── NotAnImageError        not a format Pillow can identify
+    │   ├── CorruptImageError      identified, but decoding failed (truncated, damaged)
+    │   └── ImageTooLargeError     over the pixel cap (decompression bomb guard)
+    ├── CatalogError               the catalogue store itself
+    │   ├── CatalogNotFoundError   no catalogue at that path
+    │   ├── CatalogExistsError     refusing to create over an existing catalogue
+    │   ├── ProductNotFoundError   no product with that id
+    │   └── ModelMismatchError     the catalogue was embedded with another model or dimension
+    ├── ModelError                 embedder registry, export, inference
+    │   └── UnknownModelError      no embedder registered under that name
+    ├── VectorIndexError           vector index backend
+    │   └── DimensionMismatchError vectors of the wrong width for this index
+    ├── FilterSyntaxError          a --where expression that does not parse or names an unknown field
+    └── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+
+Every error carries a human message; the CLI prints it and exits non-zero.
+"""
+
+from __future__ import annotations
+
+
+class ProductLensError(Exception):
+    """Base class of every error productlens raises on purpose."""
+
+
+class ImageError(ProductLensError):
+    """An input could not be used as an image; `reason` is a short machine-readable tag."""
+
+    reason = "bad-image"
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class EmptyFileError(ImageError):
+    reason = "empty-file"
+
+
+class NotAnImageError(ImageError):
+    reason = "not-an-image"
+
+
+class CorruptImageError(ImageError):
+    reason = "corrupt"
+
+
+class ImageTooLargeError(ImageError):
+    reason = "too-large"
+
+
+class CatalogError(ProductLensError):
+    """A problem with the catalogue store."""
+
+
+class CatalogNotFoundError(CatalogError):
+    pass
+
+
+class CatalogExistsError(CatalogError):
+    pass
+
+
+class ProductNotFoundError(CatalogError):
+    pass
+
+
+class ModelMismatchError(CatalogError):
+    pass
+
+
+class ModelError(ProductLensError):
+    """Embedder registry, export or inference failed."""
+
+
+class UnknownModelError(ModelError):
+    pass
+
+
+class VectorIndexError(ProductLensError):
+    """A vector index backend failed."""
+
+
+class DimensionMismatchError(VectorIndexError):
+    pass
+
+
+class FilterSyntaxError(ProductLensError):
+    """A filter expression could not be parsed or names an unknown field."""
+
+
+class IngestError(ProductLensError):
+    """An ingest source is malformed (missing columns, unreadable CSV, ...)."""

@@ -1,0 +1,89 @@
+"""FAISS backend: exact inner-product search over an id-mapped flat index.
+
+Ids are catalogue image ids, so add and remove are incremental (no rebuild). Filters become a
+FAISS IDSelector, so a restricted search is exact rather than over-fetch-and-drop.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import VectorIndexError
+from .base import SearchHits, VectorIndex, as_ids, empty_hits
+
+
+class FaissIndex(VectorIndex):
+    """Exact search (IndexIDMap2 over IndexFlatIP); the default backend."""
+
+    kind = "faiss-flat"
+
+    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        self.dim = dim
+        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if self._index.d != dim:
+            raise VectorIndexError(f"index file holds {self._index.d}-d vectors, expected {dim}")
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids, vectors = as_ids(ids), self._check(vectors)
+        if len(ids) != len(vectors):
+            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        if len(ids) == 0:
+            return
+        self.remove(ids)
+        self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = as_ids(ids)
+        if len(ids) == 0 or self._index.ntotal == 0:
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None
+    ) -> SearchHits:
+        queries = self._check(queries)
+        if k <= 0 or self._index.ntotal == 0:
+            return empty_hits(len(queries), max(k, 0))
+        params = None
+        if allowed_ids is not None:
+            allowed = as_ids(allowed_ids)
+            if len(allowed) == 0:
+                return empty_hits(len(queries), k)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        scores, ids = self._index.search(queries, k, params=params)
+        scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
+        return SearchHits(scores, ids.astype(np.int64))
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Stored vectors for ids (KeyError-like VectorIndexError if one is missing)."""
+        try:
+            return np.stack([self._index.reconstruct(int(i)) for i in as_ids(ids)])
+        except RuntimeError as exc:
+            raise VectorIndexError(f"id not in index: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        faiss.write_index(self._index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, dim: int, *, mmap: bool = False) -> "FaissIndex":
+        flags = faiss.IO_FLAG_MMAP if mmap else 0
+        try:
+            index = faiss.read_index(str(path), flags)
+        except RuntimeError as exc:
+            raise VectorIndexError(f"cannot read index file {path}: {exc}") from exc
+        return cls(dim, index)

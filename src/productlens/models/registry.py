@@ -1,0 +1,62 @@
+"""Embedder registry: a name maps to a spec saying which weights, sizes and width it has.
+
+Modelled on timm's `register_model` / `create_model` / `list_models`: model modules register
+their specs at import, and callers only ever name a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import UnknownModelError
+from .transforms import PreprocessConfig
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """Everything needed to build, export and feed one embedding network.
+
+    build: returns the torch module (images -> (n, dim) pooled features); imports torch itself,
+    so registering a model stays cheap.
+    """
+
+    name: str
+    dim: int
+    preprocess: PreprocessConfig
+    build: Callable[[], Any]
+    version: str = "imagenet"
+
+
+_REGISTRY: dict[str, EmbedderSpec] = {}
+
+
+def register_embedder(
+    name: str, *, dim: int, preprocess: PreprocessConfig, version: str = "imagenet"
+) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Decorator registering a torch-model builder under `name`.
+
+        @register_embedder("efficientnet-lite0", dim=1280, preprocess=PreprocessConfig(224, 256))
+        def lite0(): ...
+    """
+
+    def decorate(build: Callable[[], Any]) -> Callable[[], Any]:
+        _REGISTRY[name] = EmbedderSpec(name, dim, preprocess, build, version)
+        return build
+
+    return decorate
+
+
+def list_embedders() -> list[str]:
+    """Registered embedder names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> EmbedderSpec:
+    """The spec registered under `name`; UnknownModelError lists the known names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown embedder {name!r}; known: {', '.join(list_embedders())}"
+        ) from None

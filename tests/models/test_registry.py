@@ -1,0 +1,41 @@
+import pytest
+
+from productlens.errors import ModelError, UnknownModelError
+from productlens.models import PreprocessConfig, create_embedder, list_embedders
+from productlens.models.registry import get_spec
+
+
+def test_lists_the_lite_family():
+    assert list_embedders() == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+
+
+@pytest.mark.parametrize("name", list_embedders())
+def test_every_spec_carries_its_preprocessing(name):
+    spec = get_spec(name)
+    assert spec.dim == 1280
+    assert spec.preprocess.resize_size > spec.preprocess.input_size
+
+
+def test_unknown_name_lists_known_ones(tmp_path):
+    with pytest.raises(UnknownModelError, match="efficientnet-lite0"):
+        create_embedder("resnet-9000", model_dir=tmp_path)
+
+
+def test_unknown_precision(tmp_path):
+    with pytest.raises(ModelError, match="precision"):
+        create_embedder(precision="fp8", model_dir=tmp_path)
+
+
+def test_preprocess_config_round_trip():
+    config = PreprocessConfig(input_size=240, resize_size=274, mean=(1.0, 2.0, 3.0))
+    assert PreprocessConfig.from_dict(config.to_dict()) == config
+    assert PreprocessConfig.from_dict({"input_size": 224, "resize_size": 256}).std == (128.0,) * 3
+
+
+def test_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, productlens.models, productlens.pipeline; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
