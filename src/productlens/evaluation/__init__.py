@@ -1,0 +1,1 @@
+"""Evaluation: pure retrieval/classification metrics, and (later) report builders."""
