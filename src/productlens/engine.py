@@ -571,8 +571,44 @@ class Catalog:
             candidates=candidates,
         )
 
-    def calibrate(self, *, max_queries: int = 400, seed: int = 0) -> recognition.Calibration:
-        """Choose the "unknown" threshold from the catalogue's own images (see recognition.py)."""
+    def calibrate(
+        self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = 400, seed: int = 0
+    ) -> recognition.Calibration:
+        """Choose the "unknown" threshold (see recognition.py) and store it in the catalogue.
+
+        With `photos` (labelled photos that are NOT in the catalogue, e.g. a validation split)
+        the scores are those of real new photos; without, catalogue images are left out one at a
+        time, which is optimistic when a product's photos are near-duplicates of each other.
+        """
+        if photos is not None:
+            cal = self._calibrate_on_photos(list(photos))
+        else:
+            cal = self._calibrate_leave_one_out(max_queries, seed)
+        with self._writing():
+            self.store.set_meta({"recognition_calibration": json.dumps(cal.to_dict())})
+        return cal
+
+    def _calibrate_on_photos(self, photos: list[IngestItem]) -> recognition.Calibration:
+        from .pipeline import embed_sources
+
+        known_scores, known_correct, unknown_scores = [], [], []
+        labelled = [it for it in photos if it.image is not None]
+        for result in embed_sources(self.embedder(), labelled, source_of=lambda it: it.image):
+            if result.vector is None:
+                continue
+            own = result.item.product.id
+            best = self.search_vector(result.vector, k=1)
+            if best:
+                known_scores.append(best[0].score)
+                known_correct.append(best[0].product.id == own)
+            impostor = self.search_vector(result.vector, k=1, exclude=[own])
+            if impostor:
+                unknown_scores.append(impostor[0].score)
+        if not known_scores:
+            raise ProductLensError("none of the calibration photos could be used")
+        return recognition.calibrate(np.array(known_scores), np.array(known_correct), np.array(unknown_scores))
+
+    def _calibrate_leave_one_out(self, max_queries: int, seed: int) -> recognition.Calibration:
         model = self.active_model
         live = self._index()
         if model is None or live is None:
@@ -600,10 +636,7 @@ class Catalog:
                 impostor = self.search_vector(vector, k=1, exclude=[own])
                 if impostor:
                     unknown_scores.append(impostor[0].score)
-        cal = recognition.calibrate(np.array(known_scores), np.array(known_correct), np.array(unknown_scores))
-        with self._writing():
-            self.store.set_meta({"recognition_calibration": json.dumps(cal.to_dict())})
-        return cal
+        return recognition.calibrate(np.array(known_scores), np.array(known_correct), np.array(unknown_scores))
 
     # --- description -----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..catalog.ingest import read_source
 from ..engine import IngestReport
 from .main import State, cli
 from .output import console, make_progress, print_json
@@ -116,18 +117,22 @@ def list_(state: State, where: str | None, limit: int | None, offset: int, as_js
 
 
 @cli.command()
-@click.option("--queries", "max_queries", type=int, default=400, show_default=True, help="Catalogue images to sample.")
+@click.option("--photos", type=click.Path(exists=True, path_type=Path),
+              help="Labelled photos NOT in the catalogue (folder tree or CSV/JSONL, like `add`). Recommended.")
+@click.option("--queries", "max_queries", type=int, default=400, show_default=True,
+              help="Without --photos: catalogue images to leave out one at a time.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def calibrate(state: State, max_queries: int, as_json: bool) -> None:
-    """Choose the recognition "unknown" threshold from the catalogue's own photos."""
+def calibrate(state: State, photos: Path | None, max_queries: int, as_json: bool) -> None:
+    """Choose the recognition "unknown" threshold, and store it in the catalogue."""
     with state.open() as catalog:
-        cal = catalog.calibrate(max_queries=max_queries)
+        items = read_source(photos) if photos is not None else None
+        cal = catalog.calibrate(photos=items, max_queries=max_queries)
     if as_json:
         print_json(cal.to_dict())
     elif not state.quiet:
         console.print(
             f"threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of correct matches, "
             f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
-            f"({cal.known_queries} queries; leave-one-out top-1 {cal.top1_accuracy:.1%})"
+            f"({cal.known_queries} queries; top-1 {cal.top1_accuracy:.1%})"
         )

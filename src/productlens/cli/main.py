@@ -55,3 +55,4 @@ def main() -> None:
 
 
 from . import catalog_cmds, datasets_cmd, search_cmds  # noqa: E402,F401  (registers the commands)
+

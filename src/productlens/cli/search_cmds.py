@@ -56,6 +56,9 @@ def recognize(state: State, image: Path, k: int, box, as_json: bool) -> None:
         )
     else:
         console.print(f"unknown (best score {result.score:.3f} < threshold {result.threshold:.3f})", highlight=False)
+        if result.candidates:
+            closest = result.candidates[0].product
+            console.print(f"closest: {closest.id}: {closest.title}", highlight=False)
     if result.category:
         console.print(f"category: {result.category} ({result.category_confidence:.2f})", highlight=False)
 

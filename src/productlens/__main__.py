@@ -1,0 +1,5 @@
+"""`python -m productlens` runs the CLI."""
+
+from .cli import main
+
+main()
