@@ -39,18 +39,26 @@ class ImageError(ProductLensError):
 
 
 class EmptyFileError(ImageError):
+    """The file has zero bytes."""
+
     reason = "empty-file"
 
 
 class NotAnImageError(ImageError):
+    """Not a format Pillow can identify (or not readable at all)."""
+
     reason = "not-an-image"
 
 
 class CorruptImageError(ImageError):
+    """Identified as an image, but decoding failed (truncated or damaged)."""
+
     reason = "corrupt"
 
 
 class ImageTooLargeError(ImageError):
+    """Over the pixel or byte cap: refused before decoding (decompression-bomb guard)."""
+
     reason = "too-large"
 
 
@@ -59,19 +67,19 @@ class CatalogError(ProductLensError):
 
 
 class CatalogNotFoundError(CatalogError):
-    pass
+    """No catalogue at that path."""
 
 
 class CatalogExistsError(CatalogError):
-    pass
+    """Refusing to create a catalogue over an existing one."""
 
 
 class ProductNotFoundError(CatalogError):
-    pass
+    """No product with that id."""
 
 
 class ModelMismatchError(CatalogError):
-    pass
+    """The catalogue was embedded with another model, precision or dimension."""
 
 
 class ModelError(ProductLensError):
@@ -79,7 +87,7 @@ class ModelError(ProductLensError):
 
 
 class UnknownModelError(ModelError):
-    pass
+    """No embedder registered under that name."""
 
 
 class VectorIndexError(ProductLensError):
@@ -87,7 +95,7 @@ class VectorIndexError(ProductLensError):
 
 
 class DimensionMismatchError(VectorIndexError):
-    pass
+    """Vectors of the wrong width for this index."""
 
 
 class FilterSyntaxError(ProductLensError):
