@@ -211,3 +211,17 @@ def test_calibrate_on_held_out_photos(tiny_catalog, query_photos):
         assert cal.known_queries == 3 and cal.top1_accuracy == 1.0
         assert shop.calibration.threshold == cal.threshold
         assert shop.recognize(query_photos["Banana"]).threshold == cal.threshold
+
+
+def test_index_of_another_dimension_is_a_clear_error(tiny_catalog, query_photos):
+    from productlens import DimensionMismatchError
+
+    meta_file = next((tiny_catalog / "index").glob("*.json"))
+    meta = json.loads(meta_file.read_text())
+    meta["dim"] = 512
+    meta_file.write_text(json.dumps(meta))
+    before = (tiny_catalog / "catalog.db").read_bytes()
+    with Catalog.open(tiny_catalog) as shop:
+        with pytest.raises(DimensionMismatchError):
+            shop.search(query_photos["Banana"])
+    assert (tiny_catalog / "catalog.db").read_bytes() == before

@@ -94,3 +94,11 @@ def test_errors_exit_non_zero_with_a_message_and_change_nothing(tiny_catalog, tm
     assert (tiny_catalog / "catalog.db").read_bytes() == before
     usage = _cli("search", query_photos["Banana"], env={"PATH": "/usr/bin"})
     assert usage.returncode == 2 and "--catalog" in usage.stderr
+
+
+def test_malformed_source_creates_no_catalogue(tmp_path):
+    bad = tmp_path / "products.csv"
+    bad.write_text("title,image\nx,y.jpg\n")
+    result = _cli("--catalog", tmp_path / "shop", "add", bad)
+    assert result.returncode == 1 and "IngestError" in result.stderr
+    assert not (tmp_path / "shop").exists()

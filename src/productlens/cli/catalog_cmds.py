@@ -27,9 +27,10 @@ def add(state: State, source: Path, product: str | None, model: str | None, prec
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
+    items = list(read_source(source, product=product))  # a malformed source fails before anything is created
     with state.open(create=True, model=model, precision=precision) as catalog:
         with make_progress(state.quiet or as_json) as progress:
-            report = catalog.add(source, product=product, progress=progress)
+            report = catalog.add_items(items, progress=progress)
         if as_json:
             print_json(report.to_dict())
         elif not state.quiet:
