@@ -54,6 +54,25 @@ def eager_query_latency(model: str, photos: list[Path]) -> tuple[float, float]:
     return percentiles(times)
 
 
+def large_photo_decode_ms(photo: Path, draft_size: int) -> tuple[float, float]:
+    """Decode time of a 12 MP JPEG (a grocery photo upscaled to 4000x3000) at full size vs draft."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(photo).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(buf, "JPEG", quality=92)
+    data = buf.getvalue()
+    timings = []
+    for draft in (None, draft_size):
+        load_image(data, draft_size=draft)
+        started = time.perf_counter()
+        for _ in range(5):
+            load_image(data, draft_size=draft)
+        timings.append((time.perf_counter() - started) / 5 * 1000)
+    return timings[0], timings[1]
+
+
 def retrieval(shop: Catalog, queries: list, gallery_labels: dict[int, str]) -> dict[str, float]:
     """Image-level R@1/R@5/mAP over the full gallery, and product-level R@1."""
     live = shop._index()
@@ -92,6 +111,8 @@ def main() -> None:
     timed = [row[1] for row in queries[::step][: args.queries]]
 
     rows = []
+    full, drafted = large_photo_decode_ms(timed[0], get_spec(args.model).preprocess.resize_size)
+    rows.append(("load_image", "12 MP JPEG decode (+hash, orient)", f"full {full:5.1f} ms  draft {drafted:5.1f} ms", ""))
     eager = eager_query_latency(args.model, timed[: min(60, len(timed))])
     rows.append(("torch eager (baseline)", "query latency", f"p50 {eager[0]:5.1f} ms  p95 {eager[1]:5.1f} ms", ""))
     for precision in args.precisions:
