@@ -31,6 +31,7 @@ from .errors import (
     CatalogExistsError,
     CatalogNotFoundError,
     ImageError,
+    ModelError,
     ModelMismatchError,
     ProductLensError,
 )
@@ -226,9 +227,15 @@ class Catalog:
                 if self.precision == "int8":
                     model_dir = self.models_dir
                     model_dir.mkdir(parents=True, exist_ok=True)
-                embedder = create_embedder(
-                    self.model_name, self.precision, model_dir=model_dir, calibration_images=calibration_images
-                )
+                active = self.active_model
+                if active is not None and active.info.get("onnx"):  # a trained version (training/versions.py)
+                    from .models.trained import embedder_for_record
+
+                    embedder = embedder_for_record(self.path, active)
+                else:
+                    embedder = create_embedder(
+                        self.model_name, self.precision, model_dir=model_dir, calibration_images=calibration_images
+                    )
                 self._register_model(embedder)
                 self._embedder = embedder
             return self._embedder
@@ -490,10 +497,73 @@ class Catalog:
         return embedder.embed([picture])[0]
 
     def search(
-        self, image: ImageSource, *, k: int = 10, where: str | Filter | None = None, box: Box | None = None
+        self, image: ImageSource | None = None, *, k: int = 10, where: str | Filter | None = None,
+        box: Box | None = None, text: str | None = None, fusion: str = "blend",
     ) -> list[ProductHit]:
-        """Products that look most like the photo, best first, optionally filtered."""
-        return self.search_vector(self.embed_query(image, box), k=k, where=where)
+        """Products that look most like the photo, best first, optionally filtered.
+
+        With `text` as well, the photo and text rankings are fused (`fusion`: "blend" or "rrf",
+        see text/hybrid.py); with `text` alone it is `search_text`."""
+        if image is None:
+            if text is None:
+                raise ProductLensError("search needs a photo, a text, or both")
+            return self.search_text(text, k=k, where=where)
+        if text is None:
+            return self.search_vector(self.embed_query(image, box), k=k, where=where)
+        ranked = self._text_search().hybrid(self.embed_query(image, box), text, k, where, fusion=fusion)
+        return self._text_hits(ranked)
+
+    def search_text(
+        self, text: str, *, k: int = 10, where: str | Filter | None = None, mode: str = "auto"
+    ) -> list[ProductHit]:
+        """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
+        with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
+        from .text.search import _allowed
+        from .text.fts import keyword_search
+
+        if mode == "keyword":  # needs no sentence model
+            keep = _allowed(self, where)
+            ranked = [h for h in keyword_search(self.store, text, limit=max(5 * k, 500)) if keep is None or keep(h[0])]
+        else:
+            try:
+                ranked = self._text_search().text_ranking(text, _allowed(self, where), max(k, 100), mode=mode)
+            except ModelError as exc:
+                if mode != "auto":
+                    raise
+                log.warning("semantic text search unavailable (%s); keyword results only", exc)
+                return self.search_text(text, k=k, where=where, mode="keyword")
+        return self._text_hits([(pid, score, -1) for pid, score in ranked[:k]])
+
+    def _text_search(self):
+        """The catalogue's text search helper (text/search.py), created once."""
+        with self._init_lock:
+            if getattr(self, "_text", None) is None:
+                from .text.search import TextSearch
+
+                self._text = TextSearch(self)
+            return self._text
+
+    def _text_hits(self, ranked: list[tuple[str, float, int]]) -> list[ProductHit]:
+        """ProductHits for (product id, score, image id or -1); -1 becomes the product's first image."""
+        products = {p.id: p for p in self.store.get_products([pid for pid, _, _ in ranked])}
+        first = self.store.first_images([pid for pid, _, image_id in ranked if image_id < 0])
+        return [ProductHit(products[pid], score, image_id if image_id >= 0 else first.get(pid, -1), rank)
+                for rank, (pid, score, image_id) in enumerate(ranked, start=1) if pid in products]
+
+    def duplicates(self, *, image_threshold: float | None = None, product_threshold: float | None = None,
+                   use_text: bool = True):
+        """Clusters of near-identical images and of probably-identical products (dedup/finder.py)."""
+        from .dedup import find_duplicates
+
+        return find_duplicates(self, image_threshold=image_threshold, product_threshold=product_threshold, use_text=use_text)
+
+    def calibrate_duplicates(self, *, n: int = 200, seed: int = 0, use_text: bool = True):
+        """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/calibrate.py)."""
+        from .dedup.calibrate import calibrate_on_copies, store_calibration
+
+        cal = calibrate_on_copies(self, n=n, seed=seed, use_text=use_text)
+        store_calibration(self, cal)
+        return cal
 
     def search_vector(
         self, vector: np.ndarray, *, k: int = 10, where: str | Filter | None = None, exclude: Sequence[str] = ()
@@ -548,6 +618,11 @@ class Catalog:
         return self.recognize_vector(self.embed_query(image, box), k=k)
 
     def recognize_vector(self, vector: np.ndarray, *, k: int = 5) -> Recognition:
+        model = self.active_model
+        if model is not None and model.info.get("classifier"):  # trained version: its classifier/kNN blend
+            from .training.classify import recognize_trained
+
+            return recognize_trained(self, model, vector, k)
         cal = self.calibration
         candidates = self.search_vector(vector, k=max(k, 1))
         if not candidates:

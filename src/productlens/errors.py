@@ -16,7 +16,9 @@
     ├── VectorIndexError           vector index backend
     │   └── DimensionMismatchError vectors of the wrong width for this index
     ├── FilterSyntaxError          a --where expression that does not parse or names an unknown field
-    └── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
+    ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    └── TrainingError              training, model versions or evaluation cannot proceed
 
 Every error carries a human message; the CLI prints it and exits non-zero.
 """
@@ -102,5 +104,13 @@ class FilterSyntaxError(ProductLensError):
     """A filter expression could not be parsed or names an unknown field."""
 
 
+class TextQueryError(ProductLensError):
+    """A text query with nothing searchable in it (empty, or only punctuation)."""
+
+
 class IngestError(ProductLensError):
     """An ingest source is malformed (missing columns, unreadable CSV, ...)."""
+
+
+class TrainingError(ProductLensError):
+    """Training, a model version or an evaluation cannot proceed (too few labels, unknown version...)."""

@@ -1,14 +1,23 @@
-"""One contract, run against every index backend."""
+"""One contract, run against every index backend (FAISS exact, FAISS ANN kinds, Milvus, the fake).
+
+Approximate backends must return the exact answer where it is cheap to demand (top-1 of a stored
+vector, filters, deletes) and a recall of at least MIN_RECALL where exact ranking is not promised.
+Milvus runs as a real server (the `milvus` package's standalone binary) started once per session.
+"""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 
-from productlens.errors import DimensionMismatchError
+from productlens.errors import DimensionMismatchError, VectorIndexError
 from productlens.index import BACKENDS, FaissIndex, create_index
 
 DIM = 16
+MIN_RECALL = 0.8
+_names = itertools.count()
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -22,14 +31,32 @@ def vectors() -> np.ndarray:
 
 @pytest.fixture(params=sorted(BACKENDS))
 def index(request):
-    return create_index(request.param, DIM)
+    kind = request.param
+    if kind == "milvus":
+        uri = request.getfixturevalue("milvus_server")
+        idx = create_index(uri, DIM, collection=f"contract_{next(_names)}")
+        yield idx
+        idx.drop()
+        idx.close()
+        return
+    # small train_size: the IVF-PQ kind really trains (on the 50 test vectors) instead of buffering
+    yield create_index(kind, DIM, **({"train_size": 32} if kind == "faiss-ivfpq" else {}))
+
+
+def score_tolerance(index) -> float:
+    """Exact backends score to float precision; compressed re-ranking codes (SQ6) to a few %."""
+    return 1e-5 if getattr(index, "exact", True) else 3e-2
+
+
+def recall(found: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(e)) / len(e) for f, e in zip(found.tolist(), expected.tolist())]))
 
 
 def test_exact_top1_is_the_vector_itself(index, vectors):
     index.add(np.arange(100, 150), vectors)
     hits = index.search(vectors[:5], 3)
     assert hits.ids[:, 0].tolist() == [100, 101, 102, 103, 104]
-    np.testing.assert_allclose(hits.scores[:, 0], 1.0, atol=1e-5)
+    np.testing.assert_allclose(hits.scores[:, 0], 1.0, atol=score_tolerance(index))
     assert np.all(np.diff(hits.scores, axis=1) <= 1e-6)  # descending
 
 
@@ -38,7 +65,11 @@ def test_matches_brute_force(index, vectors):
     query = unit(np.random.default_rng(2).normal(size=(4, DIM)))
     hits = index.search(query, 10)
     expected = np.argsort(-(query @ vectors.T), axis=1)[:, :10]
-    assert hits.ids.tolist() == expected.tolist()
+    if getattr(index, "exact", True):
+        assert hits.ids.tolist() == expected.tolist()
+    else:  # the recall-tolerant variant for approximate backends
+        assert recall(hits.ids, expected) >= MIN_RECALL
+        assert np.all(np.diff(hits.scores, axis=1) <= 1e-6)
 
 
 def test_remove_and_len(index, vectors):
@@ -55,7 +86,7 @@ def test_re_adding_an_id_replaces_it(index, vectors):
     index.add(np.array([7]), vectors[1:2])
     assert len(index) == 1
     assert index.search(vectors[1:2], 1).ids[0, 0] == 7
-    np.testing.assert_allclose(index.search(vectors[1:2], 1).scores[0, 0], 1.0, atol=1e-5)
+    np.testing.assert_allclose(index.search(vectors[1:2], 1).scores[0, 0], 1.0, atol=score_tolerance(index))
 
 
 def test_allowed_ids_restrict_exactly(index, vectors):
@@ -90,3 +121,63 @@ def test_faiss_save_load_roundtrip(tmp_path, vectors):
         loaded = FaissIndex.load(path, DIM, mmap=mmap)
         assert len(loaded) == 50
         assert loaded.search(vectors[:3], 1).ids[:, 0].tolist() == [10, 11, 12]
+
+
+def test_many_deletes_and_re_adds_stay_consistent(index, vectors):
+    """Deleting most rows (tombstones, then compaction for FAISS ANN) keeps the survivors findable."""
+    index.add(np.arange(50), vectors)
+    assert index.remove(np.arange(0, 40)) == 40
+    assert len(index) == 10
+    assert sorted(index.ids().tolist()) == list(range(40, 50))
+    hits = index.search(vectors[40:50], 1)
+    assert hits.ids[:, 0].tolist() == list(range(40, 50))
+    index.add(np.arange(0, 5), vectors[:5])
+    assert len(index) == 15
+    assert index.search(vectors[:5], 1).ids[:, 0].tolist() == list(range(5))
+
+
+def test_ann_save_load_roundtrip_with_tombstones(tmp_path, vectors):
+    from productlens.index import load_index
+
+    for kind in ("faiss-hnsw", "faiss-ivfpq"):
+        index = create_index(kind, DIM, train_size=32 if kind == "faiss-ivfpq" else None)
+        index.add(np.arange(10, 60), vectors)
+        index.remove(np.array([10, 11]))
+        path = tmp_path / f"v.{kind}"
+        index.save(path)
+        assert not list(tmp_path.glob(".*tmp"))
+        for mmap in (False, True):
+            loaded = load_index(kind, path, DIM, mmap=mmap)
+            assert len(loaded) == 48 and 10 not in loaded.ids()
+            assert loaded.search(vectors[2:5], 1).ids[:, 0].tolist() == [12, 13, 14]
+            loaded.add(np.array([10]), vectors[:1])  # a memory-mapped index becomes writable on demand
+            assert loaded.search(vectors[:1], 1).ids[0, 0] == 10
+
+
+def test_unreadable_ann_file_is_a_clear_error(tmp_path):
+    from productlens.index import load_index
+
+    path = tmp_path / "broken.faiss-hnsw"
+    path.write_bytes(b"not an index")
+    with pytest.raises(VectorIndexError):
+        load_index("faiss-hnsw", path, DIM)
+
+
+def test_milvus_pushes_product_filters_down(milvus_server, vectors):
+    from productlens.filters import parse_filter
+
+    index = create_index(milvus_server, DIM, collection=f"pushdown_{next(_names)}")
+    try:
+        payload = [{"title": f"item {i}", "category": "milk" if i % 2 else "juice",
+                    "attributes": {"brand": "arla" if i < 10 else "other"}} for i in range(50)]
+        index.add(np.arange(50), vectors, payload=payload)
+        hits = index.search_filter(vectors[:1], 50, parse_filter("category = 'milk' and brand = 'arla'"))
+        found = sorted(i for i in hits.ids[0].tolist() if i >= 0)
+        assert found == [1, 3, 5, 7, 9]
+    finally:
+        index.drop()
+
+
+def test_bad_milvus_address_is_refused():
+    with pytest.raises(VectorIndexError):
+        create_index("milvus://", DIM)

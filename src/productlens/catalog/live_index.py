@@ -4,6 +4,11 @@ SQLite is the truth; the index file is a cache of it, tagged with the store gene
 reflects. On open, and before each search, a stale index is brought up to date by diffing ids
 against the store (only the difference is added or removed), so a crash between a committed
 write and an index save costs nothing. Saves are atomic (temp file + rename).
+
+Approximate FAISS kinds are compacted from the store's exact vectors once deletes leave too
+many tombstones. A remote kind (`milvus://host:port`) has no file: `save` is a no-op, the
+collection is diffed against the store on open, and each row carries its product's title,
+category and attributes so filters can be pushed down to the server.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DimensionMismatchError
-from ..index import VectorIndex, create_index, load_index
+from ..index import VectorIndex, create_index, is_remote, load_index
+from ..index.ann import COMPACT_AT, FaissAnnIndex
 from ..index.base import SearchHits
 from .store import CatalogStore
 
@@ -34,12 +40,40 @@ class LiveIndex:
 
     def __init__(self, store: CatalogStore, folder: Path, model_key: str, dim: int, kind: str) -> None:
         self.store, self.model_key, self.dim, self.kind = store, model_key, dim, kind
-        self.path = Path(folder) / f"{_slug(model_key)}.{kind}"
+        self.remote = is_remote(kind)
+        self.path = Path(folder) / f"{_slug(model_key)}.{_slug(kind)}"
         self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
         self._lock = threading.RLock()
         self.generation = -1
-        self.index = self._load()
+        self.index = self._connect() if self.remote else self._load()
         self.refresh()
+
+    def _connect(self, kind: str | None = None) -> VectorIndex:
+        """The catalogue's collection on a server; its name is kept in the store's meta."""
+        name = self.store.get_meta(f"collection:{self.model_key}")
+        if name is None:
+            name = f"productlens_{_slug(self.model_key)}_{os.urandom(4).hex()}".replace(".", "_").replace("-", "_")
+            self.store.set_meta({f"collection:{self.model_key}": name})
+        return create_index(kind or self.kind, self.dim, collection=name)
+
+    def _payload(self, ids: np.ndarray) -> list[dict] | None:
+        """Product fields of each image, for backends that filter on the server."""
+        if not self.remote:
+            return None
+        owner = self.store.image_products(ids.tolist())
+        products = {p.id: p for p in self.store.get_products(sorted(set(owner.values())))}
+        rows = []
+        for i in ids.tolist():
+            p = products.get(owner.get(int(i), ""))
+            rows.append({"title": p.title, "category": p.category, "attributes": p.attributes} if p else {})
+        return rows
+
+    def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        payload = self._payload(ids)
+        if payload is None:
+            self.index.add(ids, vectors)
+        else:
+            self.index.add(ids, vectors, payload=payload)  # type: ignore[call-arg]
 
     def _load(self) -> VectorIndex:
         if self.path.exists() and self.meta_path.exists():
@@ -69,7 +103,7 @@ class LiveIndex:
             if len(stale):
                 self.index.remove(stale)
             for ids, vectors in self.store.iter_embeddings(self.model_key, missing.tolist()):
-                self.index.add(ids, vectors)
+                self._add(ids, vectors)
             if len(stale) or len(missing):
                 log.info("index %s: %d added, %d removed to match the catalogue", self.path.name, len(missing), len(stale))
             self.generation = current
@@ -77,11 +111,49 @@ class LiveIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         with self._lock:
-            self.index.add(ids, vectors)
+            self._add(np.asarray(ids, dtype=np.int64), vectors)
 
     def remove(self, ids: np.ndarray) -> None:
         with self._lock:
-            self.index.remove(np.asarray(ids, dtype=np.int64))
+            index = self.index
+            if isinstance(index, FaissAnnIndex) and index.dead_fraction + len(ids) / max(1, len(index)) > COMPACT_AT:
+                # compact from the store's exact vectors rather than from compressed codes
+                self._remove_and_compact(index, np.asarray(ids, dtype=np.int64))
+            else:
+                index.remove(np.asarray(ids, dtype=np.int64))
+
+    def _remove_and_compact(self, index: FaissAnnIndex, ids: np.ndarray) -> None:
+        live = np.setdiff1d(index.ids(), ids)
+        chunks = list(self.store.iter_embeddings(self.model_key, live.tolist()))
+        if chunks:
+            index._rebuild(np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]))
+        else:
+            index._rebuild(np.empty(0, np.int64), np.empty((0, self.dim), np.float32))
+
+    def rebuild(self, kind: str | None = None, **options) -> VectorIndex:
+        """Build a fresh index (optionally of another kind) from every embedding in the store."""
+        with self._lock:
+            kind = kind or self.kind
+            remote = is_remote(kind)
+            index = self._connect(kind) if remote else create_index(kind, self.dim, **options)
+            chunks = [] if remote else list(self.store.iter_embeddings(self.model_key))
+            if chunks:
+                ids = np.concatenate([c[0] for c in chunks])
+                vectors = np.concatenate([c[1] for c in chunks])
+                if isinstance(index, FaissAnnIndex):
+                    index._rebuild(ids, vectors)  # trains once on everything, sized for this N
+                else:
+                    index.add(ids, vectors)
+            old = [] if self.remote else [self.path, self.meta_path, self.path.with_name(self.path.name + ".params")]
+            self.index, self.kind, self.remote = index, kind, is_remote(kind)
+            self.path = self.path.with_name(f"{_slug(self.model_key)}.{_slug(kind)}")
+            self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
+            for stale in old:  # the previous kind's files; the store can always rebuild them
+                if stale != self.path and stale != self.meta_path:
+                    stale.unlink(missing_ok=True)
+            self.generation = -1 if remote else self.store.generation
+            self.refresh()  # a server collection is filled by diffing ids against the store
+            return index
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> SearchHits:
         self.refresh()
@@ -92,9 +164,11 @@ class LiveIndex:
         return len(self.index)
 
     def save(self) -> None:
-        """Persist atomically, tagged with the generation it now reflects."""
+        """Persist atomically, tagged with the generation it now reflects (no-op for a server)."""
         with self._lock:
             self.refresh()
+            if self.remote:
+                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.index.save(self.path)
             meta = {"model_key": self.model_key, "dim": self.dim, "kind": self.kind,

@@ -63,6 +63,63 @@ def m001_create_tables(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_text_search(db: sqlite3.Connection) -> None:
+    """FTS5 keyword index of products kept in step by triggers, and per-product text embeddings.
+
+    `text_keys` gives each product a stable integer (an INTEGER PRIMARY KEY survives VACUUM,
+    products' implicit rowid does not) used as the FTS rowid, so every trigger is an indexed
+    lookup. Editing a product's text drops its text embedding, which is then recomputed lazily.
+    """
+    cols = "title, description, category, attributes"
+    new = "new.title, new.description, new.category, new.attributes"
+    _run_statements(
+        db,
+        f"""
+        CREATE TABLE text_keys (rid INTEGER PRIMARY KEY, product_id TEXT UNIQUE NOT NULL);
+        CREATE VIRTUAL TABLE products_fts USING fts5(
+            {cols}, tokenize="unicode61 remove_diacritics 2", prefix='2 3'
+        );
+        CREATE TRIGGER products_fts_ai AFTER INSERT ON products BEGIN
+            INSERT INTO text_keys (product_id) VALUES (new.id);
+            INSERT INTO products_fts (rowid, {cols})
+                VALUES ((SELECT rid FROM text_keys WHERE product_id = new.id), {new});
+        END;
+        CREATE TRIGGER products_fts_au AFTER UPDATE OF id, {cols} ON products BEGIN
+            DELETE FROM products_fts WHERE rowid = (SELECT rid FROM text_keys WHERE product_id = old.id);
+            UPDATE text_keys SET product_id = new.id WHERE product_id = old.id;
+            INSERT INTO products_fts (rowid, {cols})
+                VALUES ((SELECT rid FROM text_keys WHERE product_id = new.id), {new});
+            DELETE FROM text_embeddings WHERE product_id = old.id;
+        END;
+        CREATE TRIGGER products_fts_ad AFTER DELETE ON products BEGIN
+            DELETE FROM products_fts WHERE rowid = (SELECT rid FROM text_keys WHERE product_id = old.id);
+            DELETE FROM text_keys WHERE product_id = old.id;
+        END;
+        CREATE TABLE text_embeddings (
+            product_id TEXT PRIMARY KEY REFERENCES products(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        INSERT INTO text_keys (product_id) SELECT id FROM products ORDER BY id;
+        INSERT INTO products_fts (rowid, {cols})
+            SELECT k.rid, p.title, p.description, p.category, p.attributes
+            FROM products p JOIN text_keys k ON k.product_id = p.id
+        """,
+    )
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    """Like _run_script, but keeps trigger bodies (BEGIN ...; ... END) whole."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                db.execute(pending)
+            pending = ""
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     # Statement by statement: executescript() would COMMIT the migration's transaction early.
     for statement in script.split(";"):

@@ -332,6 +332,14 @@ class CatalogStore:
             ids += [r[0] for r in self._query(f"SELECT id FROM images WHERE product_id IN ({marks})", chunk)]
         return np.asarray(ids, dtype=np.int64)
 
+    def first_images(self, product_ids: Sequence[str]) -> dict[str, int]:
+        """product id -> its lowest image id, for products that have images."""
+        out: dict[str, int] = {}
+        for chunk in _chunks(list(product_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self._query(f"SELECT product_id, MIN(id) FROM images WHERE product_id IN ({marks}) GROUP BY product_id", chunk))
+        return out
+
     def count_images(self) -> int:
         return self._query("SELECT COUNT(*) FROM images")[0][0]
 

@@ -19,15 +19,28 @@ pass_state = click.make_pass_decorator(State)
 @click.option("--product", help="Product id for a single image (or a folder of one product's photos).")
 @click.option("--model", help="Embedder for a new catalogue (default efficientnet-lite0).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), help="Inference precision for a new catalogue.")
+@click.option("--index", "index_kind", help="Index for a new catalogue: flat, hnsw, ivfpq or milvus://host:port.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
-def add(state: State, source: Path, product: str | None, model: str | None, precision: str | None, as_json: bool) -> None:
+def add(state: State, source: Path, product: str | None, model: str | None, precision: str | None,
+        as_json: bool, index_kind: str | None = None) -> None:
     """Add products and photos from a folder tree, a CSV/JSONL file, or one image.
 
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
     items = list(read_source(source, product=product))  # a malformed source fails before anything is created
+    if index_kind is not None:
+        from ..engine import DB_NAME, Catalog
+        from .index_cmds import resolve_kind
+
+        if not (state.path() / DB_NAME).exists():
+            Catalog.create(state.path(), model=model, precision=precision or "fp32", index=resolve_kind(index_kind)).close()
+        else:
+            with state.open() as existing:
+                have = existing.store.get_meta("index_kind", "faiss-flat")
+            if have != resolve_kind(index_kind):
+                raise click.UsageError(f"this catalogue uses the {have} index; change it with: productlens index build --kind ...")
     with state.open(create=True, model=model, precision=precision) as catalog:
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)

@@ -54,5 +54,5 @@ def main() -> None:
     cli(prog_name="productlens")
 
 
-from . import catalog_cmds, datasets_cmd, search_cmds  # noqa: E402,F401  (registers the commands)
+from . import catalog_cmds, datasets_cmd, index_cmds, search_cmds, serve_cmd, text_cmds, train_cmds  # noqa: E402,F401  (registers the commands)
 

@@ -19,20 +19,32 @@ box_option = click.option(
 
 
 @cli.command()
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products to return.")
 @click.option("--where", help="Filter on product fields, e.g. \"category = 'Milk' and price < 3\".")
 @box_option
+@click.option("--text", help="Text query: alone, or fused with the photo (see docs/text-and-duplicates.md).")
+@click.option("--fusion", type=click.Choice(["blend", "rrf"]), default="blend", show_default=True,
+              help="How photo and text rankings are fused.")
+@click.option("--mode", type=click.Choice(["auto", "keyword", "semantic", "text"]), default="auto", show_default=True,
+              help="Text-only queries: keyword (FTS5), semantic, text (both) or auto (both + image bridge).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def search(state: State, image: Path, k: int, where: str | None, box, as_json: bool) -> None:
-    """Find the catalogue products that look most like a photo."""
+def search(state: State, image: Path | None, k: int, where: str | None, box, text: str | None, fusion: str,
+           mode: str, as_json: bool) -> None:
+    """Find the catalogue products that look most like a photo, match a text, or both."""
+    if image is None and text is None:
+        raise click.UsageError("give a photo, --text, or both")
     with state.open() as catalog:
-        hits = catalog.search(image, k=k, where=where, box=box)
+        if image is None:
+            hits = catalog.search_text(text, k=k, where=where, mode=mode)
+        else:
+            hits = catalog.search(image, k=k, where=where, box=box, text=text, fusion=fusion)
+    label = " + ".join(q for q in (image.name if image else None, repr(text) if text else None) if q)
     if as_json:
-        print_json({"query": str(image), "results": [h.to_dict() for h in hits]})
+        print_json({"query": str(image) if image else None, "text": text, "results": [h.to_dict() for h in hits]})
     else:
-        console.print(hits_table(hits, title=f"{image.name}: top {len(hits)}"))
+        console.print(hits_table(hits, title=f"{label}: top {len(hits)}"))
 
 
 @cli.command()

@@ -1,0 +1,155 @@
+"""`create_app`: the FastAPI app serving one catalogue, its REST API and its web page.
+
+The catalogue (model session and vector index included) is opened once, at startup. Endpoints
+are plain functions run on FastAPI's thread pool; writes go through the Catalog's writer lock,
+and searches read a LiveIndex that is only changed under its own lock, so a search never sees a
+half-built index.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__, settings
+from ..catalog.media import MediaStore
+from ..engine import Catalog
+from . import routes_images, routes_products, routes_search
+from .auth import make_guards
+from .batcher import EmbedBatcher
+from .errors import BodyTooLarge, error_response, install_error_handlers
+from .metrics import Metrics
+from .schemas import Health
+from .state import ServerState, get_state
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent / "web"
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+FORM_OVERHEAD = 64 * 1024  # multipart headers and small fields around the file
+
+
+class ServeMiddleware:
+    """Caps request bodies (before they are read in full) and records per-route metrics."""
+
+    def __init__(self, app, *, metrics: Metrics, max_body: int) -> None:
+        self.app, self.metrics, self.max_body = app, metrics, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await error_response(413, "too-large", f"request body is over the {self.max_body:,}-byte cap")(scope, receive, send)
+            self._record(scope, 413, started)
+            return
+        seen = 0
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise BodyTooLarge(f"request body is over the {self.max_body:,}-byte cap")
+            return message
+
+        async def tracked_send(message):
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if status["sent"]:
+                raise
+            status["code"] = 413
+            await error_response(413, "too-large", f"request body is over the {self.max_body:,}-byte cap")(scope, receive, send)
+        self._record(scope, status["code"], started)
+
+    def _record(self, scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "unmatched")
+        self.metrics.observe_request(scope["method"], path, status, time.perf_counter() - started)
+
+
+def create_app(
+    catalog_path: str | Path,
+    *,
+    api_key: str | None = None,
+    read_key: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    max_pixels: int | None = None,
+    max_batch: int = 0,
+) -> FastAPI:
+    """The app for the catalogue at `catalog_path` (which must exist).
+
+    api_key: needed for writes (no key: the server is read-only). read_key: if set, reads need
+    it (or the api_key). max_upload_bytes / max_pixels: caps on each uploaded image.
+    max_batch: most concurrent queries embedded in one model call; 0 (the default) lets each
+    request thread call the model itself, which measured faster on 2 cores (docs/serving.md).
+    """
+    catalog_path = Path(catalog_path)
+    pixels = int(max_pixels if max_pixels is not None else settings.get("max_image_pixels"))
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalog = Catalog.open(catalog_path)
+        embedder = catalog.embedder()  # load the model and index once, before the first request
+        catalog.info()
+        batcher = EmbedBatcher(embedder, max_batch=max_batch, on_batch=metrics.observe_batch)
+        app.state.server = ServerState(catalog, MediaStore(catalog_path), batcher, metrics, max_upload_bytes, pixels)
+        metrics.gauge("productlens_catalog_products", "Products in the catalogue.", catalog.store.count_products)
+        metrics.gauge("productlens_catalog_images", "Images in the catalogue.", catalog.store.count_images)
+        metrics.gauge("productlens_catalog_generation", "Write generation of the catalogue.", lambda: catalog.store.generation)
+        log.info("serving %s (%s)", catalog_path, embedder.key)
+        try:
+            yield
+        finally:
+            batcher.close()
+            catalog.close()
+
+    app = FastAPI(
+        title="productlens",
+        version=__version__,
+        description="Visual product search: search a catalogue by photo, recognise products, manage the catalogue.",
+        lifespan=lifespan,
+    )
+    require_read, require_write = make_guards(api_key, read_key)
+    install_error_handlers(app)
+    app.include_router(routes_search.build_router(require_read))
+    app.include_router(routes_products.build_router(require_read, require_write))
+    app.include_router(routes_images.build_router(require_read, require_write))
+
+    @app.get("/healthz", response_model=Health, tags=["system"])
+    def healthz(state: ServerState = Depends(get_state)) -> dict:
+        """Liveness plus catalogue counts (always open, no key needed)."""
+        info = state.catalog.info()
+        return {"status": "ok", "products": info["products"], "images": info["images"],
+                "indexed_vectors": info["indexed_vectors"], "model": info["model_key"] or info["model"],
+                "generation": info["generation"]}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["system"], dependencies=[Depends(require_read)])
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text exposition."""
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.add_middleware(ServeMiddleware, metrics=metrics, max_body=max_upload_bytes + FORM_OVERHEAD)
+    return app

@@ -1,0 +1,159 @@
+"""Commands for the vector index and large ingests: index info/build/import, embed (sharded jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .main import State, cli
+from .output import console, make_progress, print_json
+
+pass_state = click.make_pass_decorator(State)
+
+KIND_ALIASES = {"flat": "faiss-flat", "exact": "faiss-flat", "hnsw": "faiss-hnsw", "hnsw-sq8": "faiss-hnsw-sq8",
+                "ivfpq": "faiss-ivfpq"}
+
+
+def resolve_kind(kind: str) -> str:
+    """Short names (hnsw, ivfpq, flat) to registered kinds; milvus://host:port passes through."""
+    from ..errors import VectorIndexError
+    from ..index import BACKENDS, is_remote
+    from ..index.milvus import parse_uri
+
+    kind = KIND_ALIASES.get(kind, kind)
+    if is_remote(kind):
+        parse_uri(kind)
+        return kind
+    if kind not in BACKENDS or kind in ("memory", "milvus"):
+        raise VectorIndexError(f"unknown index kind {kind!r}; use flat, hnsw, hnsw-sq8, ivfpq, auto or milvus://host:port")
+    return kind
+
+
+@cli.group()
+def index() -> None:
+    """Inspect or rebuild the catalogue's vector index."""
+
+
+@index.command("info")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def index_info(state: State, as_json: bool) -> None:
+    """Kind, size and parameters of the index."""
+    with state.open() as catalog:
+        live = catalog._index()
+        info: dict = {"kind": str(catalog.store.get_meta("index_kind", "faiss-flat")), "count": 0}
+        if live is not None:
+            describe = getattr(live.index, "describe", None)
+            info.update(describe() if describe else {})
+            info.update(kind=live.kind, count=len(live), file=None if live.remote else str(live.path))
+            if not live.remote and live.path.exists():
+                info["file_bytes"] = live.path.stat().st_size
+    if as_json:
+        print_json(info)
+    else:
+        for key, value in info.items():
+            console.print(f"{key:12} {value}", highlight=False)
+
+
+@index.command("build")
+@click.option("--kind", default="auto", show_default=True, help="flat, hnsw, hnsw-sq8, ivfpq, auto, or milvus://host:port")
+@click.option("--budget", help="Memory budget for --kind auto, e.g. 2GB (default: no limit).")
+@click.option("--recall", type=float, default=0.95, show_default=True,
+              help="Tune efSearch/nprobe to this recall@10 against exact search on a sample.")
+@click.option("--sample", type=int, default=200, show_default=True, help="Stored vectors used as tuning queries.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, as_json: bool) -> None:
+    """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
+    from ..index import FaissIndex, choose_kind, parse_bytes, tune
+
+    budget_bytes = parse_bytes(budget) if budget else None
+    with state.open() as catalog:
+        live = catalog._index()
+        if live is None:
+            raise click.ClickException("the catalogue has no embeddings yet; add images first")
+        n = len(catalog.store.embedding_ids(live.model_key))
+        chosen = choose_kind(n, live.dim, budget_bytes) if kind == "auto" else resolve_kind(kind)
+        with catalog._writing():
+            built = live.rebuild(chosen)
+            result: dict = {"kind": chosen, "count": len(built)}
+            if hasattr(built, "set_search_params") and n:
+                exact = FaissIndex(live.dim)
+                for ids, vectors in catalog.store.iter_embeddings(live.model_key):
+                    exact.add(ids, vectors)
+                rng = np.random.default_rng(0)
+                picked = rng.choice(exact.ids(), size=min(sample, n), replace=False)
+                queries = exact.vectors(picked)
+                queries = queries + rng.normal(scale=0.02, size=queries.shape).astype(np.float32)
+                queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+                truth = exact.search(queries, min(10, n)).ids
+                result["tuning"] = tune(built, queries, truth, k=min(10, n), target=recall)
+            live.save()
+            catalog.store.set_meta({"index_kind": chosen})
+            result["factory"] = getattr(built, "factory", None)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"built {result['kind']} over {result['count']} vector(s) {result.get('factory') or ''}", highlight=False)
+        if "tuning" in result:
+            console.print(f"tuned: {result['tuning']}", highlight=False)
+
+
+@index.command("import")
+@click.argument("job", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def index_import(state: State, job: Path, as_json: bool) -> None:
+    """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
+    from ..jobs import import_job
+
+    with state.open(create=True) as catalog:
+        counts = import_job(catalog, job)
+    if as_json:
+        print_json(counts)
+    else:
+        console.print(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
+
+
+@cli.command()
+@click.argument("image_list", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
+              help="Job folder for the vectors (parts per shard); or use --milvus.")
+@click.option("--shard", default="1/1", show_default=True, help="This machine's share: i/n (1-based).")
+@click.option("--milvus", "milvus_uri", help="Write straight into a Milvus collection: milvus://host:port.")
+@click.option("--collection", default="productlens_images", show_default=True, help="Milvus collection name.")
+@click.option("--model", default=None, help="Embedder (default: the `model` setting).")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_uri: str | None, collection: str,
+          model: str | None, precision: str, as_json: bool) -> None:
+    """Embed a list of images (one `path[,product]` a line) as a resumable, shardable job.
+
+    Re-running skips images already embedded (by content hash). Run `--shard 1/4` ... `4/4` on
+    four machines to split one list; then `productlens index import OUT`, or use --milvus to
+    write every shard into one Milvus collection.
+    """
+    from .. import settings
+    from ..jobs import FileSink, MilvusSink, parse_shard, read_list, run_job
+    from ..models import create_embedder
+
+    if (out is None) == (milvus_uri is None):
+        raise click.UsageError("give exactly one of --out DIR or --milvus milvus://host:port")
+    where = parse_shard(shard)
+    embedder = create_embedder(model or str(settings.get("model")), precision)
+    sink = FileSink(out, where, embedder.key) if out is not None else MilvusSink(milvus_uri, collection, embedder.dim)
+    with make_progress(state.quiet or as_json) as progress:
+        progress.start(None, f"Embedding shard {shard}")
+        report = run_job(embedder, read_list(image_list, where), sink, shard=where, progress=progress.advance)
+    if as_json:
+        print_json(report.to_dict())
+    elif not state.quiet:
+        rate = report.embedded / report.seconds if report.seconds else 0.0
+        console.print(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
+                      f"{report.already_done} already done, {len(report.failed)} failed "
+                      f"({report.seconds:.1f} s, {rate:.0f} img/s)", highlight=False)
+        for f in report.failed[:20]:
+            console.print(f"  failed {f['path']}: {f['error']}", highlight=False, markup=False)

@@ -1,0 +1,147 @@
+"""Duplicate thresholds chosen on labelled pairs, with their precision and recall.
+
+Labelled pairs come from copies whose answer is known by construction: catalogue images are
+re-encoded, resized and cropped (`make_copy`), then
+  image pairs    (copy, its original) = duplicate; (copy, its best other image) = not
+  product pairs  (a renamed SKU: the copy + the original's title only, the original) = duplicate;
+                 (that SKU, the best-scoring other product) = not
+and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold).
+The copies are embedded in memory; the catalogue is not changed, except that the chosen
+thresholds are stored in its meta table (`dedup_calibration`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ImageError, ProductLensError
+from ..images import load_image, read_bytes
+from .finder import IMAGE_WEIGHT, text_vectors_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine import Catalog
+
+log = logging.getLogger(__name__)
+
+META_KEY = "dedup_calibration"
+COPY_KINDS = ("reencode", "resize", "crop", "crop+resize+reencode")
+
+
+@dataclass
+class DedupCalibration:
+    image_threshold: float
+    image_precision: float
+    image_recall: float
+    product_threshold: float
+    product_precision: float
+    product_recall: float
+    pairs: int
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """(threshold, precision, recall) maximising F1 of `score >= threshold` on labelled pairs."""
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    if labels.sum() == 0 or (~labels).sum() == 0:
+        raise ProductLensError("calibration needs both duplicate and non-duplicate pairs")
+    best = (-1.0, 1.0, 0.0, 0.0)
+    for t in np.unique(scores)[::-1]:
+        predicted = scores >= t
+        tp = float((predicted & labels).sum())
+        precision, recall = tp / max(predicted.sum(), 1), tp / labels.sum()
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        if f1 > best[0] + 1e-12:
+            best = (f1, float(t), precision, recall)
+    # Put the cut midway to the next lower score, so scores a hair below the lowest kept
+    # positive (JPEG noise) still count.
+    lower = scores[scores < best[1]]
+    threshold = (best[1] + lower.max()) / 2 if len(lower) else best[1]
+    return float(threshold), float(best[2]), float(best[3])
+
+
+def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
+    """A near-identical copy: JPEG re-encode, downscale, crop, or all three."""
+    image = load_image(data).image
+    w, h = image.size
+    if "crop" in kind:
+        f = rng.uniform(0.8, 0.92)
+        cw, ch = int(w * f), int(h * f)
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        image = image.crop((x, y, x + cw, y + ch))
+    if "resize" in kind:
+        f = rng.uniform(0.5, 0.8)
+        image = image.resize((max(8, int(image.width * f)), max(8, int(image.height * f))), Image.BILINEAR)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=int(rng.integers(40, 80)) if "reencode" in kind else 92)
+    return out.getvalue()
+
+
+def calibrate_on_copies(catalog: "Catalog", *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
+    """Make `n` copies of random catalogue images, score them as above, choose both thresholds."""
+    from ..text import semantic
+    from ..text.hybrid import normalize_rows
+
+    model, live = catalog.active_model, catalog._index()
+    if model is None or live is None or len(live) < 3:
+        raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
+    rng = np.random.default_rng(seed)
+    images = catalog.store.get_images()
+    order = rng.permutation(len(images))
+    embedder = catalog.embedder()
+    texts = text_vectors_of(catalog) if use_text else None
+    encoder = semantic.get_encoder() if texts else None
+    img_scores, img_labels, prod_scores, prod_labels = [], [], [], []
+    used = 0
+    for i in order:
+        if used >= n:
+            break
+        record = images[int(i)]
+        try:
+            copy = make_copy(read_bytes(record.source or ""), COPY_KINDS[used % len(COPY_KINDS)], rng)
+        except (ImageError, OSError):
+            continue  # the original file is gone or unreadable: not usable for calibration
+        vector = embedder.embed([load_image(copy, draft_size=embedder.draft_size).image])[0]
+        used += 1
+        original = next(catalog.store.iter_embeddings(model.key, [record.id]))[1][0]
+        hits = live.search(vector[None, :], 2)
+        other = [s for j, s in zip(hits.ids[0].tolist(), hits.scores[0].tolist()) if j not in (record.id, -1)]
+        img_scores += [float(vector @ original), other[0] if other else -1.0]
+        img_labels += [True, False]
+        product = catalog.get_product(record.product_id)
+        own_ids = [im.id for im in catalog.store.get_images(record.product_id)]
+        own_best = max(float((v @ vector).max()) for _, v in catalog.store.iter_embeddings(model.key, own_ids))
+        rival = catalog.search_vector(vector, k=1, exclude=[record.product_id])
+        sku_text = None
+        if encoder is not None and record.product_id in texts:
+            sku_text = normalize_rows(encoder.encode([product.title]))[0]
+        candidates = [(record.product_id, own_best, True)] + [(h.product.id, h.score, False) for h in rival]
+        for pid, score, label in candidates:
+            if sku_text is not None and pid in texts:
+                score = IMAGE_WEIGHT * score + (1 - IMAGE_WEIGHT) * float(sku_text @ texts[pid])
+            prod_scores.append(score)
+            prod_labels.append(label)
+    if used == 0:
+        raise ProductLensError("none of the catalogue's image files could be read to make calibration copies")
+    t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
+    t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
+    return DedupCalibration(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies")
+
+
+def store_calibration(catalog: "Catalog", cal: DedupCalibration) -> None:
+    with catalog._writing():
+        catalog.store.set_meta({META_KEY: json.dumps(asdict(cal))})
+
+
+def stored_calibration(catalog: "Catalog") -> DedupCalibration | None:
+    raw = catalog.store.get_meta(META_KEY)
+    return DedupCalibration(**json.loads(raw)) if raw else None

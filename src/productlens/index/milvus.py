@@ -1,0 +1,178 @@
+"""Milvus backend: one collection per catalogue model on a Milvus server (`milvus://host:port`).
+
+The collection holds the image id (primary key), the vector and the product's title, category
+and attributes, so product filters run inside Milvus (`Filter.to_milvus()`) rather than as a
+list of allowed ids. Milvus is remote state: there is no file to save; `LiveIndex` keeps it in
+step with the store by diffing ids. Reads use Strong consistency so a write is visible at once.
+pymilvus is imported lazily (optional dependency group `milvus`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ..errors import VectorIndexError
+from .base import SearchHits, VectorIndex, as_ids, empty_hits
+
+log = logging.getLogger(__name__)
+
+QUERY_PAGE = 16384  # Milvus's cap on offset + limit of one query
+ID_CHUNK = 4096  # ids per "id in [...]" expression
+
+
+def parse_uri(uri: str) -> tuple[str, int]:
+    """'milvus://host:port' -> (host, port); raises VectorIndexError on anything else."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "milvus" or not parsed.hostname:
+        raise VectorIndexError(f"not a Milvus address: {uri!r} (expected milvus://host:port)")
+    try:
+        port = parsed.port or 19530
+    except ValueError:
+        raise VectorIndexError(f"bad port in {uri!r}") from None
+    return parsed.hostname, port
+
+
+class MilvusIndex(VectorIndex):
+    """A Milvus collection behind the VectorIndex interface (HNSW, inner product)."""
+
+    exact = False
+    kind = "milvus"
+
+    def __init__(self, dim: int, uri: str = "milvus://127.0.0.1:19530", *, collection: str = "productlens",
+                 ef_search: int = 128, timeout: float = 30.0) -> None:
+        try:
+            from pymilvus import DataType, MilvusClient
+        except ImportError as exc:
+            raise VectorIndexError("the Milvus backend needs pymilvus: pip install 'productlens[milvus]'") from exc
+        host, port = parse_uri(uri)
+        self.dim, self.uri, self.ef_search = dim, uri, ef_search
+        self.collection = re.sub(r"[^A-Za-z0-9_]", "_", collection)
+        if not re.match(r"[A-Za-z_]", self.collection):
+            self.collection = "c_" + self.collection
+        try:
+            self._client = MilvusClient(uri=f"http://{host}:{port}", timeout=timeout)
+        except Exception as exc:  # pymilvus raises its own MilvusException tree
+            raise VectorIndexError(f"cannot reach Milvus at {uri}: {exc}") from exc
+        if not self._client.has_collection(self.collection):
+            schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+            schema.add_field("title", DataType.VARCHAR, max_length=1024)
+            schema.add_field("category", DataType.VARCHAR, max_length=1024)
+            schema.add_field("attributes", DataType.JSON)
+            params = self._client.prepare_index_params()
+            params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})
+            self._client.create_collection(self.collection, schema=schema, index_params=params,
+                                           consistency_level="Strong")
+        else:
+            have = self._dim_of_collection()
+            if have != dim:
+                raise VectorIndexError(f"Milvus collection {self.collection} holds {have}-d vectors, expected {dim}")
+        self._client.load_collection(self.collection)
+
+    def _dim_of_collection(self) -> int:
+        desc = self._client.describe_collection(self.collection)
+        for field in desc["fields"]:
+            if field["name"] == "vector":
+                return int(field["params"]["dim"])
+        raise VectorIndexError(f"Milvus collection {self.collection} has no vector field")
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Sequence[dict[str, Any]] | None = None) -> None:
+        """Upsert rows; `payload` gives each row's product fields (title, category, attributes)."""
+        ids, vectors = as_ids(ids), self._check(vectors)
+        if len(ids) != len(vectors):
+            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        if payload is not None and len(payload) != len(ids):
+            raise VectorIndexError(f"{len(payload)} payload rows for {len(ids)} vectors")
+        if len(ids) == 0:
+            return
+        _, last = np.unique(ids[::-1], return_index=True)  # the last row of a repeated id wins
+        keep = np.sort(len(ids) - 1 - last)
+        rows = []
+        for j in keep.tolist():
+            extra = payload[j] if payload is not None else {}
+            rows.append({"id": int(ids[j]), "vector": vectors[j].tolist(),
+                         "title": str(extra.get("title") or "")[:1024],
+                         "category": str(extra.get("category") or "")[:1024],
+                         "attributes": dict(extra.get("attributes") or {})})
+        for start in range(0, len(rows), 1000):
+            self._client.upsert(self.collection, rows[start:start + 1000])
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = as_ids(ids)
+        removed = 0
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK].tolist()
+            expr = f"id in {chunk}"
+            present = self._client.query(self.collection, filter=expr, output_fields=["id"], limit=len(chunk))
+            if present:
+                self._client.delete(self.collection, filter=expr)
+                removed += len(present)
+        return removed
+
+    def search(self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None,
+               where: str | None = None) -> SearchHits:
+        """Top-k; `allowed_ids` and/or a Milvus `where` expression restrict the candidates."""
+        queries = self._check(queries)
+        if k <= 0:
+            return empty_hits(len(queries), 0)
+        clauses = []
+        if allowed_ids is not None:
+            allowed = as_ids(allowed_ids)
+            if len(allowed) == 0:
+                return empty_hits(len(queries), k)
+            clauses.append(f"id in {allowed.tolist()}")
+        if where:
+            clauses.append(f"({where})")
+        hits = empty_hits(len(queries), k)
+        limit = min(k, QUERY_PAGE)
+        try:
+            result = self._client.search(
+                self.collection, data=queries.tolist(), limit=limit, filter=" and ".join(clauses),
+                search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, limit)}},
+                output_fields=["id"])
+        except Exception as exc:
+            raise VectorIndexError(f"Milvus search failed: {exc}") from exc
+        for row, found in enumerate(result):
+            for col, hit in enumerate(found[:k]):
+                hits.ids[row, col] = int(hit["id"])
+                hits.scores[row, col] = float(hit["distance"])
+        return hits
+
+    def search_filter(self, queries: np.ndarray, k: int, flt) -> SearchHits:
+        """Search with a productlens `Filter` pushed down as a Milvus expression."""
+        return self.search(queries, k, where=flt.to_milvus())
+
+    def ids(self) -> np.ndarray:
+        out: list[int] = []
+        iterator = self._client.query_iterator(self.collection, batch_size=QUERY_PAGE // 2, filter="id >= -9223372036854775807",
+                                               output_fields=["id"])
+        try:
+            while True:
+                page = iterator.next()
+                if not page:
+                    break
+                out.extend(int(r["id"]) for r in page)
+        finally:
+            iterator.close()
+        return np.asarray(out, np.int64)
+
+    def __len__(self) -> int:
+        rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def drop(self) -> None:
+        """Delete the whole collection on the server."""
+        self._client.drop_collection(self.collection)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def save(self, path=None) -> None:
+        """Nothing to do: the server persists every write."""

@@ -1,0 +1,11 @@
+"""Training on the catalogue's own labels: recipes, losses, feature cache, model versions.
+
+Importing this package is cheap; torch is imported inside the functions that train or export.
+
+    from productlens.training import TrainConfig, train
+    version = train(catalog, TrainConfig(recipe="head"))
+"""
+
+from .recipes import TrainConfig, TrainResult, train
+
+__all__ = ["TrainConfig", "TrainResult", "train"]

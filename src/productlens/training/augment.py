@@ -1,0 +1,52 @@
+"""Image augmentation in PIL/numpy (no torchvision): random resized crop, flip, colour jitter,
+shear and zoom (the seed code's ImageDataGenerator settings), then the model's preprocessing.
+
+Every view is a pure function of (image, seed), so cached features are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from ..models.transforms import PreprocessConfig, prepare
+
+
+def random_view(image: Image.Image, config: PreprocessConfig, rng: np.random.Generator) -> np.ndarray:
+    """One augmented (3, S, S) float32 view of an RGB image."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    w, h = image.size
+    # Random resized crop: 35-100% of the area, aspect 3/4..4/3.
+    for _ in range(10):
+        area = w * h * rng.uniform(0.35, 1.0)
+        aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+        cw, ch = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+        if 0 < cw <= w and 0 < ch <= h:
+            x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            break
+    else:
+        cw, ch = min(w, h), min(w, h)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+    size = config.input_size
+    # Shear (+-0.2) folded into the crop's affine map, as the seed code's shear_range=0.2.
+    shear = rng.uniform(-0.2, 0.2)
+    sx, sy = cw / size, ch / size
+    coeffs = (sx, shear * sx, x0 - shear * sx * size / 2, 0.0, sy, y0)
+    view = image.transform((size, size), Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
+    if rng.random() < 0.5:
+        view = view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        view = enhancer(view).enhance(float(rng.uniform(0.7, 1.3)))
+    # The view is already input_size square: prepare() only scales it.
+    exact = PreprocessConfig(size, size, config.mean, config.std)
+    return prepare(view, exact)
+
+
+def make_views(image: Image.Image, config: PreprocessConfig, views: int, seed: int) -> list[np.ndarray]:
+    """View 0 is the plain centre crop (what search embeds); views 1.. are augmented."""
+    out = [prepare(image, config)]
+    rng = np.random.default_rng(seed)
+    out += [random_view(image, config, rng) for _ in range(views - 1)]
+    return out

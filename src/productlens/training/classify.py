@@ -1,0 +1,135 @@
+"""Recognition with a trained version: product proxies (classifier), nearest reference images,
+or a blend of both; which one is chosen on validation photos when the version is trained.
+
+Scores are probabilities over products. The "unknown" threshold and the confidence curve come
+from recognition.calibrate on the validation photos: known = top probability and whether it was
+right; unknown = top probability once the photo's own product is removed (a product the
+catalogue lacks). Categories come from the category proxies.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import recognition
+
+MODES = ("classifier", "knn", "blend")
+KNN_TEMPERATURE = 0.05
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def classifier_probs(emb: np.ndarray, proxies: np.ndarray, scale: float) -> np.ndarray:
+    return softmax(scale * emb @ unit(proxies).T)
+
+
+def knn_class_scores(emb: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class, the best cosine among its gallery images (-1 where it has none)."""
+    sims = emb @ gallery.T
+    out = np.full((len(emb), n_classes), -1.0, dtype=np.float32)
+    for c in range(n_classes):
+        cols = gallery_labels == c
+        if cols.any():
+            out[:, c] = sims[:, cols].max(axis=1)
+    return out
+
+
+def mode_probs(mode: str, p_cls: np.ndarray, knn_scores: np.ndarray) -> np.ndarray:
+    p_knn = softmax(knn_scores / KNN_TEMPERATURE)
+    return {"classifier": p_cls, "knn": p_knn, "blend": 0.5 * (p_cls + p_knn)}[mode]
+
+
+def choose_recognition(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
+                       proxies: np.ndarray, scale: float) -> dict[str, Any]:
+    """Pick the mode with the best validation top-1, then calibrate its threshold."""
+    keep = val_labels >= 0
+    val_emb, val_labels = val_emb[keep], val_labels[keep]
+    if len(val_emb) == 0:
+        return {"mode": "blend", "scale": scale, "val_top1": {}, "calibration": None}
+    p_cls = classifier_probs(val_emb, proxies, scale)
+    knn = knn_class_scores(val_emb, gallery, gallery_labels, len(proxies))
+    accuracy = {m: float((mode_probs(m, p_cls, knn).argmax(1) == val_labels).mean()) for m in MODES}
+    mode = max(MODES, key=lambda m: (accuracy[m], m == "blend"))
+    probs = mode_probs(mode, p_cls, knn)
+    top = probs.max(1)
+    correct = probs.argmax(1) == val_labels
+    rest = probs.copy()
+    rest[np.arange(len(rest)), val_labels] = 0.0
+    unknown = rest.max(1) / np.maximum(rest.sum(1), 1e-12)
+    cal = recognition.calibrate(top, correct, unknown)
+    return {"mode": mode, "scale": scale, "val_top1": accuracy, "calibration": cal.to_dict()}
+
+
+@lru_cache(maxsize=8)
+def _load_head(path: str, stamp: tuple[float, float]) -> dict[str, Any]:
+    folder = Path(path)
+    meta = json.loads((folder / "version.json").read_text())
+    with np.load(folder / "head.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return {"meta": meta, **arrays}
+
+
+def load_head(folder: Path) -> dict[str, Any]:
+    """version.json + head.npz of a version folder, cached until either file changes."""
+    stamp = ((folder / "head.npz").stat().st_mtime_ns, (folder / "version.json").stat().st_mtime_ns)
+    return _load_head(str(folder), stamp)
+
+
+def recognize_trained(catalog, model, vector: np.ndarray, k: int = 5):
+    """Catalog.recognize_vector for a trained version (see module docstring)."""
+    from ..engine import Recognition
+
+    head = load_head(catalog.models_dir / model.version)
+    meta = head["meta"]
+    rec = meta["recognition"]
+    classes: list[str] = meta["classes"]
+    categories: list[str] = meta["categories"]
+    cal = recognition.Calibration(**rec["calibration"]) if rec.get("calibration") else recognition.default_calibration()
+    candidates = catalog.search_vector(vector, k=max(k, 20))
+    if not candidates:
+        return Recognition(None, 0.0, 0.0, cal.threshold, None, 0.0, [])
+    # Scores over the trained classes plus any product added since training (kNN only).
+    names = list(classes) + [c.product.id for c in candidates if c.product.id not in set(classes)]
+    index = {p: i for i, p in enumerate(names)}
+    p_cls = np.zeros(len(names))
+    p_cls[: len(classes)] = classifier_probs(vector[None], head["proxies"], rec["scale"])[0]
+    knn = np.full(len(names), -1.0)
+    for c in candidates:
+        knn[index[c.product.id]] = c.score
+    alive = {c.product.id for c in candidates} | {p.id for p in catalog.store.get_products(classes)}
+    mask = np.array([n in alive for n in names])
+    probs = mode_probs(rec["mode"], p_cls[None], knn[None])[0] * mask
+    probs = probs / max(probs.sum(), 1e-12)
+    best = int(probs.argmax())
+    score = float(probs[best])
+    product = catalog.store.get_products([names[best]])
+    known = score >= cal.threshold and bool(product)
+    category, category_conf = None, 0.0
+    if categories and "coarse" in head:
+        pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])[0]
+        category, category_conf = categories[int(pc.argmax())], float(pc.max())
+    order = sorted(candidates, key=lambda c: -probs[index[c.product.id]])[:k]
+    for rank, c in enumerate(order, start=1):
+        c.rank = rank
+    return Recognition(
+        product=product[0] if known else None,
+        score=score,
+        confidence=cal.confidence(score),
+        threshold=cal.threshold,
+        category=category,
+        category_confidence=category_conf,
+        candidates=order,
+    )

@@ -1,0 +1,118 @@
+"""The `head` recipe: frozen backbone, cached multi-view features, a trained projection head."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import TrainingError
+from .classify import choose_recognition, knn_class_scores
+from .data import LabelledSet
+from .features import FeatureCache, extract_features
+from .recipes import Fitted, TrainConfig, fit_loop
+
+log = logging.getLogger(__name__)
+
+
+def base_embedder(catalog):
+    """The catalogue's off-the-shelf backbone (fp32), whatever version is active."""
+    from ..models import create_embedder
+
+    return create_embedder(catalog.model_name, "fp32")
+
+
+def feature_cache(catalog) -> FeatureCache:
+    return FeatureCache(catalog.path / "cache" / "features.sqlite")
+
+
+def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "") -> tuple[np.ndarray, list[int]]:
+    embedder = base_embedder(catalog)
+    cache = feature_cache(catalog)
+    try:
+        if progress:
+            progress(f"features {label}: {len(samples)} images x {views} views")
+        return extract_features(embedder, [(s.sha256, s.source) for s in samples], views=views, seed=seed, cache=cache)
+    finally:
+        cache.close()
+
+
+def evaluate_embeddings(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
+                        proxies: np.ndarray | None, n_classes: int) -> dict[str, float]:
+    """Validation top-1 of the classifier (proxies) and of nearest-image retrieval (R@1)."""
+    out: dict[str, float] = {}
+    knn = knn_class_scores(val_emb, gallery, gallery_labels, n_classes)
+    out["val_r1"] = float((knn.argmax(1) == val_labels).mean())
+    if proxies is not None:
+        p = proxies / np.linalg.norm(proxies, axis=1, keepdims=True)
+        out["val_cls_acc"] = float(((val_emb @ p.T).argmax(1) == val_labels).mean())
+        out["val_score"] = 0.5 * (out["val_r1"] + out["val_cls_acc"])
+    return out
+
+
+def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callable[[str], None] | None) -> Fitted:
+    import torch
+
+    from ..models.efficientnet import build_lite
+    from .heads import build_head
+
+    train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train")
+    train = [data.train[i] for i in ok]
+    val_feats, vok = cached_features(catalog, data.val, 1, config.seed, progress, "val") if data.val else (None, [])
+    val = [data.val[i] for i in vok]
+    if len(train) == 0:
+        raise TrainingError("no catalogue image could be decoded for training")
+    y, yc = data.labels(train), data.coarse_labels(train)
+    vy = data.labels(val)
+    n, views, in_dim = train_feats.shape
+    torch.manual_seed(config.seed)
+    head = build_head(in_dim, config.dim, len(data.classes), len(data.categories), config.hidden, config.dropout)
+    x_all = torch.from_numpy(train_feats.reshape(n * views, in_dim))
+    y_all = torch.from_numpy(np.repeat(y, views))
+    yc_all = torch.from_numpy(np.repeat(yc, views))
+    gallery_x = torch.from_numpy(train_feats[:, 0])
+    val_x = torch.from_numpy(val_feats[:, 0]) if len(val) else None
+
+    def batches(rng: np.random.Generator):
+        order = torch.from_numpy(rng.permutation(len(x_all)))
+        for s in range(0, len(order), config.batch_size):
+            idx = order[s : s + config.batch_size]
+            yield head(x_all[idx]), y_all[idx], yc_all[idx]
+
+    def validate() -> dict[str, float]:
+        if val_x is None:
+            return {}
+        return evaluate_embeddings(head(val_x).numpy(), vy, head(gallery_x).numpy(), y,
+                                   head.proxies.detach().numpy(), len(data.classes))
+
+    before = evaluate_embeddings(val_feats[:, 0], vy, train_feats[:, 0], y, None, len(data.classes)) if len(val) else {}
+    history = fit_loop(head, list(head.parameters()), config, n * views, batches, validate, progress)
+    head.eval()
+    with torch.no_grad():
+        after = validate()
+        recog = choose_recognition(head(val_x).numpy(), vy, head(gallery_x).numpy(), y,
+                                   head.proxies.detach().numpy(), config.scale) if val_x is not None else \
+            {"mode": "blend", "scale": config.scale, "val_top1": {}, "calibration": None}
+    metrics: dict[str, Any] = {"val_r1_untrained": before.get("val_r1"), **after,
+                               "epochs_run": len(history), "recognition_mode": recog["mode"]}
+    module = _Combined.make(build_lite(catalog.model_name), head)
+    return Fitted(catalog.model_name, module, head, metrics, history, recog)
+
+
+class _Combined:
+    """backbone + head as one torch module (what is exported to ONNX)."""
+
+    @staticmethod
+    def make(backbone: Any, head: Any) -> Any:
+        from torch import nn
+
+        class Combined(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.backbone, self.head = backbone, head
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        return Combined().eval()

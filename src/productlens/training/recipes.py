@@ -1,0 +1,194 @@
+"""Training recipes, chosen by name.
+
+    head  (default) backbone frozen; features of several augmented views per image are computed
+          once and cached; a projection head is trained with a proxy loss + category proxies.
+    full  the backbone's last stages are fine-tuned too, on augmented images decoded each epoch
+          (CUDA when available; on a CPU only worth it for small catalogues or a few epochs).
+
+Both: SGD/Adam/AdamW, cosine schedule with warm-up, weight decay, label smoothing, early
+stopping on validation top-1, fixed seeds. The best epoch is saved as a model version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..catalog.ingest import IngestItem
+from ..errors import TrainingError
+from .data import LabelledSet, catalogue_samples
+from .heads import LOSSES
+from .schedule import OPTIMIZERS
+
+log = logging.getLogger(__name__)
+
+RECIPES = ("head", "full")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved with the model version (defaults chosen on Grocery val)."""
+
+    recipe: str = "head"
+    epochs: int | None = None  # default: 30 (head) / 5 (full)
+    optimizer: str = "adamw"
+    lr: float | None = None  # default: 3e-3 (head) / 3e-4 (full)
+    weight_decay: float = 1e-4
+    batch_size: int = 128
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    loss: str = "norm-softmax"
+    scale: float = 16.0
+    margin: float = 0.2
+    dim: int = 512
+    hidden: int = 0
+    dropout: float = 0.1
+    coarse_weight: float = 0.5
+    views: int = 6  # views per image cached for the head recipe (view 0 = plain centre crop)
+    patience: int = 8
+    val_fraction: float = 0.15
+    unfreeze_blocks: int = 3  # full recipe: last MBConv blocks trained (plus the conv head)
+    max_images: int | None = None  # full recipe: train on a subset (quick CPU runs)
+    seed: int = 0
+    precision: str = "fp32"
+
+    def resolved(self) -> "TrainConfig":
+        if self.recipe not in RECIPES:
+            raise TrainingError(f"unknown recipe {self.recipe!r}; one of {', '.join(RECIPES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise TrainingError(f"unknown optimizer {self.optimizer!r}; one of {', '.join(OPTIMIZERS)}")
+        if self.loss not in LOSSES:
+            raise TrainingError(f"unknown loss {self.loss!r}; one of {', '.join(LOSSES)}")
+        if self.precision not in ("fp32", "int8"):
+            raise TrainingError(f"precision must be fp32 or int8, not {self.precision!r}")
+        out = TrainConfig(**asdict(self))
+        full = self.recipe == "full"
+        out.epochs = self.epochs if self.epochs is not None else (5 if full else 30)
+        out.lr = self.lr if self.lr is not None else (3e-4 if full else 3e-3)
+        if out.epochs < 1 or out.lr <= 0 or out.views < 1 or out.batch_size < 1:
+            raise TrainingError("epochs, lr, views and batch_size must be positive")
+        return out
+
+
+@dataclass
+class TrainResult:
+    version: str  # the model key, e.g. efficientnet-lite0/ft-20261123-101500/fp32
+    config: TrainConfig
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train(
+    catalog,
+    config: TrainConfig | None = None,
+    *,
+    val_items: list[IngestItem] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train on the catalogue's labels and save a new model version (not activated)."""
+    from . import versions
+
+    started = time.perf_counter()
+    config = (config or TrainConfig()).resolved()
+    data = catalogue_samples(catalog, val_items, config.val_fraction, config.seed)
+    if data.missing:
+        log.warning("%d catalogue images have no source file any more and are left out", len(data.missing))
+    if config.recipe == "head":
+        from .head_recipe import train_head
+
+        fitted = train_head(catalog, data, config, progress)
+    else:
+        from .full_recipe import train_full
+
+        fitted = train_full(catalog, data, config, progress)
+    fitted.metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    fitted.metrics["train_images"] = len(data.train)
+    fitted.metrics["val_images"] = len(data.val)
+    key = versions.save_version(catalog, fitted, data, config)
+    return TrainResult(key, config, fitted.metrics, fitted.history, time.perf_counter() - started)
+
+
+@dataclass
+class Fitted:
+    """What a recipe hands to versions.save_version."""
+
+    backbone: str
+    module: Any  # torch module: images -> embeddings (backbone + head), eval mode, on CPU
+    head: Any  # the head (proxies, coarse proxies)
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    recognition: dict[str, Any]
+
+
+def fit_loop(
+    head: Any,
+    params: list,
+    config: TrainConfig,
+    n_train: int,
+    batches: Callable[[np.random.Generator], Any],
+    validate: Callable[[], dict[str, float]],
+    log_every: Callable[[str], None] | None = None,
+) -> list[dict[str, float]]:
+    """The epoch loop shared by the recipes: schedule, early stopping, best-state restore.
+
+    batches(rng) yields (embeddings_fn_output, fine_labels, coarse_labels) per step, where the
+    first item is the embeddings tensor with gradient.
+    """
+    import copy
+
+    import torch
+
+    from .heads import proxy_loss
+    from .schedule import cosine_lr, make_optimizer
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay)
+    steps_per_epoch = max(1, -(-n_train // config.batch_size))
+    total = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_epochs * steps_per_epoch)
+    history: list[dict[str, float]] = []
+    best, best_state, bad, step = -1.0, None, 0, 0
+    for epoch in range(1, config.epochs + 1):
+        head.train()
+        losses = []
+        for emb, fine, coarse in batches(rng):
+            for group in opt.param_groups:
+                group["lr"] = cosine_lr(step, total, warmup, config.lr) * group.get("lr_mult", 1.0)
+            loss, _ = proxy_loss(emb, head.proxies, fine, scale=config.scale, margin=config.margin,
+                                 loss=config.loss, label_smoothing=config.label_smoothing)
+            known = coarse >= 0
+            if config.coarse_weight > 0 and bool(known.any()):
+                closs, _ = proxy_loss(emb[known], head.coarse, coarse[known], scale=config.scale, margin=0.0,
+                                      loss="norm-softmax", label_smoothing=config.label_smoothing)
+                loss = loss + config.coarse_weight * closs
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            step += 1
+        head.eval()
+        with torch.no_grad():
+            val = validate()
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "lr": cosine_lr(step - 1, total, warmup, config.lr), **val}
+        history.append(row)
+        log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
+        if log_every:
+            log_every(f"epoch {epoch}/{config.epochs} loss {row['train_loss']:.3f} val {val.get('val_score', 0):.3f}")
+        score = val.get("val_score", -row["train_loss"])
+        if score > best + 1e-4:
+            best, bad = score, 0
+            best_state = copy.deepcopy({k: v.detach().clone() for k, v in head.state_dict().items()})
+        else:
+            bad += 1
+            if bad >= config.patience:
+                log.info("early stop at epoch %d (best val %.4f)", epoch, best)
+                break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    return history

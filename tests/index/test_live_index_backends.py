@@ -1,0 +1,59 @@
+"""A real catalogue on each index kind: search, remove and reopen agree with exact FAISS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from productlens import Catalog
+from productlens.index import FaissAnnIndex
+
+
+@pytest.fixture(params=["faiss-hnsw", "faiss-ivfpq", "milvus"])
+def kind(request):
+    if request.param == "milvus":
+        return request.getfixturevalue("milvus_server")
+    return request.param
+
+
+def test_catalogue_on_each_kind_matches_exact(kind, tiny_catalog_template, tiny_photos_dir, tmp_path):
+    with Catalog.open(tiny_catalog_template) as exact:
+        products = [p.id for p in exact.products()]
+        expected = {pid: [h.product.id for h in exact.similar(pid, k=2)] for pid in products}
+    path = tmp_path / "shop"
+    with Catalog.create(path, index=kind) as catalog:
+        catalog.add(tiny_photos_dir)
+        assert len(catalog._index()) == 9
+        for pid in products:
+            assert [h.product.id for h in catalog.similar(pid, k=2)] == expected[pid]
+        catalog.remove([products[0]])
+        assert len(catalog._index()) == 6
+        assert products[0] not in [h.product.id for h in catalog.similar(products[1], k=3)]
+    with Catalog.open(path) as reopened:  # from the saved file, or the server's collection
+        live = reopened._index()
+        assert len(live) == 6
+        assert sorted(live.index.ids().tolist()) == sorted(reopened.store.embedding_ids(live.model_key).tolist())
+
+
+def test_store_is_truth_when_the_index_file_is_stale(tiny_photos_dir, tmp_path):
+    """A write the index file never saw (crash between commit and save) is picked up on open."""
+    path = tmp_path / "shop"
+    with Catalog.create(path, index="faiss-hnsw") as catalog:
+        catalog.add(tiny_photos_dir)
+        image = catalog.store.get_images()[0].id
+        live = catalog._index()
+        assert isinstance(live.index, FaissAnnIndex)
+        catalog.store.delete_images([image])  # committed, index not told
+    with Catalog.open(path) as reopened:
+        assert image not in reopened._index().index.ids()
+        assert len(reopened._index()) == 8
+
+
+def test_rebuild_to_another_kind_keeps_every_vector(tiny_catalog):
+    with Catalog.open(tiny_catalog) as catalog:
+        live = catalog._index()
+        before = np.sort(live.index.ids())
+        live.rebuild("faiss-ivfpq", train_size=4)
+        live.save()
+        assert np.array_equal(np.sort(live.index.ids()), before)
+        assert live.path.exists()

@@ -1,0 +1,53 @@
+"""The CLI end to end on the look-alike catalogue: train, models, models use, eval --report;
+and the `full` recipe (backbone fine-tuning) for one short epoch."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from productlens import Catalog
+from productlens.cli.main import cli
+from productlens.training import TrainConfig, train
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_train_models_use_eval(look_alike, tmp_path):
+    shop, queries = look_alike
+    out = json.loads(run("--catalog", str(shop), "-q", "train", "--epochs", "3", "--views", "2",
+                         "--optimizer", "sgd", "--lr", "0.05", "--json"))
+    version = out["version"].split("/")[1]
+    assert out["metrics"]["epochs_run"] <= 3
+    listed = json.loads(run("--catalog", str(shop), "models", "--json"))
+    assert [r["active"] for r in listed] == [True, False]
+    used = json.loads(run("--catalog", str(shop), "models", "use", version, "--json"))
+    assert used["switched"] and used["embedded"] == 80
+    assert json.loads(run("--catalog", str(shop), "models", "--json"))[1]["active"]
+    report = tmp_path / "report"
+    metrics = json.loads(run("--catalog", str(shop), "eval", "--queries", str(queries), "--report", str(report),
+                             "--baselines", "colour-histogram", "--json"))
+    assert set(metrics["methods"]) == {f"active: {version}", "colour-histogram"}
+    page = (report / "report.html").read_text()
+    for png in report.glob("*.png"):
+        assert f'src="{png.name}"' in page
+    assert "training_curves.png" in page  # the active version's curves are part of the report
+    bad = CliRunner().invoke(cli, ["--catalog", str(shop), "models", "use", "ft-missing"])
+    assert bad.exit_code == 1 and "TrainingError" in bad.output
+
+
+def test_full_recipe_fine_tunes_backbone(look_alike):
+    shop, _ = look_alike
+    with Catalog.open(shop) as catalog:
+        result = train(catalog, TrainConfig(recipe="full", epochs=2, max_images=16, batch_size=8, unfreeze_blocks=1,
+                                            lr=1e-3))
+    assert result.metrics["device"] in ("cpu", "cuda")
+    assert len(result.history) == 2 and all(h["train_loss"] > 0 for h in result.history)
+    assert result.history[1]["train_loss"] < result.history[0]["train_loss"]
+    assert re.fullmatch(r"efficientnet-lite0/ft-[0-9-]+/fp32", result.version)

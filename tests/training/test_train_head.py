@@ -1,0 +1,145 @@
+"""Real training on a small look-alike catalogue: the loss falls, retrieval improves over the
+untrained model, a saved version reloads with identical embeddings, switching versions works."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from productlens import Catalog
+from productlens.catalog.ingest import read_source
+from productlens.errors import TrainingError
+from productlens.evaluation.evaluate import evaluate
+from productlens.images import load_image
+from productlens.training import TrainConfig, train
+from productlens.training.versions import activate, list_versions
+
+CONFIG = TrainConfig(epochs=15, views=4)
+
+
+@pytest.fixture(scope="module")
+def trained(look_alike_template, tmp_path_factory):
+    """The look-alike catalogue after one head-recipe run and activation, plus eval before/after."""
+    import shutil
+
+    shop, queries = look_alike_template
+    path = tmp_path_factory.mktemp("trained") / "shop"
+    shutil.copytree(shop, path)
+    items = list(read_source(queries))
+    with Catalog.open(path) as catalog:
+        before = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]["active: imagenet"]
+        result = train(catalog, CONFIG)
+        report = activate(catalog, result.version)
+        after = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]
+    return path, queries, result, report, before, next(iter(after.values()))
+
+
+def test_loss_falls_and_retrieval_improves(trained):
+    _, _, result, _, before, after = trained
+    losses = [h["train_loss"] for h in result.history]
+    assert losses[-1] < 0.6 * losses[0]
+    assert after["R@1"] > before["R@1"]
+    assert after["mAP"] > before["mAP"] + 0.05
+    assert after["coarse_top1"] >= 0.9  # apples vs milk
+
+
+def test_version_files_and_registration(trained):
+    path, _, result, report, _, _ = trained
+    backbone, version, precision = result.version.split("/")
+    folder = path / "models" / version
+    for name in ("model.fp32.onnx", "head.npz", "version.json", "curves.png", "history.json"):
+        assert (folder / name).exists(), name
+    meta = json.loads((folder / "version.json").read_text())
+    assert meta["classes"] == sorted(meta["classes"]) and len(meta["classes"]) == 8
+    assert meta["categories"] == ["Apple", "Milk"]
+    assert meta["config"]["views"] == 4 and meta["recognition"]["mode"] in ("classifier", "knn", "blend")
+    assert report.embedded == 80 and report.switched
+    rows = {r["version"]: r for r in list_versions(Catalog.open(path))}
+    assert rows[version]["active"] and not rows["imagenet"]["active"]
+
+
+def test_reloaded_version_gives_identical_embeddings(trained):
+    path, queries, result, _, _, _ = trained
+    photo = next(iter(read_source(queries))).image
+    with Catalog.open(path) as catalog:
+        first = catalog.embed_query(photo)
+        model = catalog.active_model
+        image = catalog.store.get_images()[0]
+        stored = next(catalog.store.iter_embeddings(model.key, [image.id]))[1][0]
+        embedder = catalog.embedder()
+        fresh = embedder.embed([load_image(image.source, draft_size=embedder.draft_size).image])[0]
+    with Catalog.open(path) as again:
+        assert again.active_model.key == result.version
+        assert again.embedder().dim == CONFIG.dim
+        np.testing.assert_array_equal(again.embed_query(photo), first)
+    np.testing.assert_allclose(fresh, stored, atol=1e-6)
+
+
+def test_recognize_uses_trained_classifier(trained):
+    path, queries, _, _, _, _ = trained
+    items = list(read_source(queries))
+    with Catalog.open(path) as catalog:
+        results = [catalog.recognize(it.image) for it in items]
+    right = [r.candidates[0].product.id == it.product.id for r, it in zip(results, items)]
+    assert np.mean(right) >= 0.6
+    assert all(r.category in ("Apple", "Milk") for r in results)
+    assert all(0.0 <= r.confidence <= 1.0 and 0.0 < r.score <= 1.0 for r in results)
+
+
+@pytest.mark.parametrize("mode", ["classifier", "knn", "blend"])
+def test_every_recognition_mode_names_a_product(trained, tmp_path, mode):
+    import shutil
+
+    path, queries, result, _, _, _ = trained
+    shop = tmp_path / "shop"
+    shutil.copytree(path, shop)
+    meta_path = shop / "models" / result.version.split("/")[1] / "version.json"
+    meta = json.loads(meta_path.read_text())
+    meta["recognition"]["mode"] = mode
+    meta_path.write_text(json.dumps(meta))
+    items = list(read_source(queries))[::4]
+    with Catalog.open(shop) as catalog:
+        results = [catalog.recognize(it.image, k=3) for it in items]
+    assert all(len(r.candidates) == 3 and 0.0 < r.score <= 1.0 for r in results)
+    assert np.mean([r.candidates[0].product.id == it.product.id for r, it in zip(results, items)]) >= 0.5
+
+
+def test_rollback_and_missing_source_refused(trained, tmp_path):
+    import shutil
+
+    path, queries, result, _, _, _ = trained
+    shop = tmp_path / "shop"
+    shutil.copytree(path, shop)
+    photo = next(iter(read_source(queries))).image
+    with Catalog.open(shop) as catalog:
+        activate(catalog, "imagenet")  # roll back: its embeddings are still there
+        assert catalog.active_model.version == "imagenet"
+        assert catalog.embed_query(photo).shape == (1280,)
+        assert catalog.search(photo, k=3)
+        # A version that must re-embed an image whose file is gone is refused, nothing switched.
+        image = catalog.store.get_images()[0]
+        with catalog.store.transaction() as db:
+            db.execute("UPDATE images SET source = ? WHERE id = ?", (str(tmp_path / "gone.jpg"), image.id))
+            db.execute("DELETE FROM embeddings WHERE image_id = ? AND model_key = ?", (image.id, result.version))
+        with pytest.raises(TrainingError, match="could not be embedded"):
+            activate(catalog, result.version.split("/")[1])
+        assert catalog.active_model.version == "imagenet"
+        rep = activate(catalog, result.version, allow_missing=True)
+        assert rep.missing_sources == [str(tmp_path / "gone.jpg")] and rep.switched
+    with pytest.raises(TrainingError, match="no model version"):
+        with Catalog.open(shop) as catalog:
+            activate(catalog, "ft-nope")
+
+
+def test_bad_settings_are_refused(look_alike):
+    shop, _ = look_alike
+    with Catalog.open(shop) as catalog:
+        for bad in (TrainConfig(recipe="nope"), TrainConfig(optimizer="rmsprop"), TrainConfig(loss="x"),
+                    TrainConfig(epochs=0)):
+            with pytest.raises(TrainingError):
+                train(catalog, bad)
+        assert [m.version for m in catalog.store.list_models()] == ["imagenet"]
+        assert not os.path.exists(shop / "models")
