@@ -125,19 +125,13 @@ def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_tr
 
 
 def bench_milvus(data: np.ndarray, eval_q, eval_truth) -> dict:
-    import socket
     import tempfile
 
-    from milvus import MilvusServer
+    from productlens.index.milvus import start_local_server
 
-    server = MilvusServer()
-    server.set_base_dir(tempfile.mkdtemp(prefix="milvus-bench-"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        server.config.set("proxy_port", sock.getsockname()[1])
-    server.start()
+    server, uri = start_local_server(tempfile.mkdtemp(prefix="milvus-bench-"))
     try:
-        index = create_index(f"milvus://127.0.0.1:{server.listen_port}", DIM, collection="bench")
+        index = create_index(uri, DIM, collection="bench")
         t = time.perf_counter()
         for start in range(0, len(data), 2000):
             index.add(np.arange(start, min(start + 2000, len(data))), data[start:start + 2000])

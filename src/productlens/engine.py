@@ -45,6 +45,7 @@ DB_NAME = "catalog.db"
 DEFAULT_INDEX = "faiss-flat"
 FLUSH_EVERY = 256  # images per write transaction during ingest
 SAVE_EVERY_S = 60.0  # index checkpoint interval during long ingests
+SMALL_WRITE_SAVE_S = 30.0  # single-image writes save the index file at most this often
 CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
 
 
@@ -132,6 +133,8 @@ class Catalog:
         self._init_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._products_cache: tuple[int, list[Product]] | None = None
+        self._index_dirty = False
+        self._last_small_save = 0.0
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -191,6 +194,8 @@ class Catalog:
         return catalog
 
     def close(self) -> None:
+        if self._index_dirty and self._live is not None:
+            self._live.save()
         self.store.close()
 
     def __enter__(self) -> "Catalog":
@@ -437,7 +442,7 @@ class Catalog:
             if ids[0] < 0:
                 return None
             live.add(np.asarray(ids, dtype=np.int64), vector[None, :])
-            live.save()
+            self._save_soon(live)
             return ids[0]
 
     def upsert_product(self, product: Product) -> Product:
@@ -468,7 +473,20 @@ class Catalog:
         live = self._index()
         if live is not None and image_ids:
             live.remove(np.asarray(image_ids, dtype=np.int64))
+            self._save_soon(live)
+
+    def _save_soon(self, live: LiveIndex) -> None:
+        """Save after a small write at most every SMALL_WRITE_SAVE_S, and on close.
+
+        Rewriting a large index file per uploaded photo would dominate a server's write cost; the
+        write is already committed in SQLite, and a stale index file is caught up from it on open.
+        """
+        now = time.monotonic()
+        if now - self._last_small_save >= SMALL_WRITE_SAVE_S:
             live.save()
+            self._last_small_save, self._index_dirty = now, False
+        else:
+            self._index_dirty = True
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from productlens import Catalog
 from productlens.cli import cli
 from productlens.errors import IngestError
-from productlens.jobs import FileSink, JobItem, hash_id, parse_shard, read_list, run_job
+from productlens.jobs import FileSink, hash_id, parse_shard, read_list, run_job
 
 
 @pytest.fixture
@@ -112,4 +112,4 @@ def test_job_folder_refuses_another_model(tmp_path):
 
 def test_hash_ids_are_positive_int64():
     assert 0 <= hash_id("f" * 64) < 2**63 and hash_id("0" * 64) == 0
-    assert JobItem(0, tmp := __import__("pathlib").Path("x"), None).path == tmp
+    assert hash_id("a" * 64) != hash_id("b" * 64)

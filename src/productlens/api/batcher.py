@@ -4,8 +4,8 @@ Request threads decode and preprocess their own image, then hand the array to on
 runs whatever has queued up as a single batch. Nothing waits on purpose: at concurrency 1 a query
 runs alone at once; under load, queries that arrive while a batch runs form the next one.
 On a 2-core CPU, EfficientNet-Lite0 costs the same per image at batch 1 and 16, so batching
-bought no throughput there (benchmarks/bench_serve.py: ~15% fewer searches/s than letting
-request threads call the model concurrently, with somewhat lower p99); it stays as an option
+bought no throughput there (benchmarks/bench_serve.py: 10-33% fewer searches/s than letting
+request threads call the model concurrently, and a worse p95); it stays as an option
 (`serve --max-batch N`) for machines where batches are cheaper per image.
 """
 

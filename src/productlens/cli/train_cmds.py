@@ -28,6 +28,8 @@ def _say(state: State):
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
 @click.option("--loss", type=click.Choice(["norm-softmax", "arcface"]), default="norm-softmax", show_default=True)
 @click.option("--dim", type=click.IntRange(8, 4096), default=512, show_default=True, help="Embedding width.")
+@click.option("--hidden", type=click.IntRange(0, 8192), default=0, show_default=True,
+              help="Hidden layer width of the head (0 = linear projection).")
 @click.option("--views", type=click.IntRange(1, 32), default=6, show_default=True,
               help="head recipe: cached views per image (1 plain + augmented).")
 @click.option("--patience", type=click.IntRange(1, 1000), default=8, show_default=True, help="Early-stopping patience (epochs).")
@@ -39,7 +41,7 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True, help="Activate the new version right away (re-embeds the catalogue).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def train(state: State, recipe, epochs, optimizer, lr, weight_decay, batch_size, label_smoothing, loss, dim, views,
+def train(state: State, recipe, epochs, optimizer, lr, weight_decay, batch_size, label_smoothing, loss, dim, hidden, views,
           patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version."""
     from ..training import TrainConfig
@@ -47,7 +49,7 @@ def train(state: State, recipe, epochs, optimizer, lr, weight_decay, batch_size,
     from ..training.versions import activate
 
     config = TrainConfig(recipe=recipe, epochs=epochs, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, label_smoothing=label_smoothing, loss=loss, dim=dim, views=views,
+                         batch_size=batch_size, label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
                          patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
     val_items = list(read_source(val_csv)) if val_csv else None
     say = _say(state) if not as_json else (lambda m: None)

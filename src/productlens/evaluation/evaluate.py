@@ -114,6 +114,13 @@ def evaluate(
             out["iconic_top5"] = float((ranked[:, :5] == q_labels[have][:, None]).any(axis=1).mean())
         if keep is not None:
             keep.update(out)
+            # For the failure gallery: the best image of the wrongly predicted product, and an
+            # image of the right one (its catalogue image when it has one).
+            wrong = np.flatnonzero(out["fine_pred"] != q_labels)
+            keep["wrong_image"] = {int(i): int(np.flatnonzero(g_labels == out["fine_pred"][i])[
+                sims[i, g_labels == out["fine_pred"][i]].argmax()]) for i in wrong}
+            keep["right_image"] = {int(c): int(np.flatnonzero((g_labels == c) & iconic)[0] if ((g_labels == c) & iconic).any()
+                                               else np.flatnonzero(g_labels == c)[0]) for c in np.unique(q_labels)}
         return _public(out)
 
     results: dict[str, Any] = {}

@@ -1,7 +1,8 @@
 """The evaluation report: report.html + PNG plots + metrics.json in one folder.
 
 Plots: methods compared, recall vs k, fine and coarse confusion matrices, per-product accuracy,
-a failure gallery (query | wrong top hit | an image of the right product), and the active
+a failure gallery (query | best image of the wrongly predicted product | an image of the right
+one, its catalogue image when there is one), and the active
 version's training curves when it has them. matplotlib runs with the Agg backend.
 """
 
@@ -76,7 +77,8 @@ def write_report(result: EvalResult, folder: str | Path, *, curves: Path | None 
 
     per_product = {result.classes[i]: (None if np.isnan(a) else round(float(a), 4)) for i, a in enumerate(acc)}
     metrics = {**result.metrics, "per_product_accuracy": per_product,
-               "failures": [{"query": q, "wrong_hit": w, "right_product": result.classes[t]} for q, w, t in failures]}
+               "failures": [{"query": q, "predicted": result.classes[p], "predicted_image": w, "right_product": result.classes[t]}
+                            for q, w, t, _, p in failures]}
     js = folder / "metrics.json"
     js.write_text(json.dumps(metrics, indent=2, default=_json_default))
     files["metrics.json"] = js
@@ -113,13 +115,15 @@ def _confusion(cm: np.ndarray, names: list[str], what: str, path: Path, plt) -> 
     return _save(fig, path, plt)
 
 
-def _failures(d: dict[str, Any], limit: int) -> list[tuple[str, str, int]]:
-    """(query source, wrong top-hit image source, true class) for mis-recognised queries."""
+def _failures(d: dict[str, Any], limit: int) -> list[tuple[str, str, int, str, int]]:
+    """(query, best image of the wrong product, true class, an image of the right product,
+    predicted class) for mis-recognised queries, one per product first so the gallery varies."""
     wrong = np.flatnonzero(d["fine_pred"] != d["q_labels"])
-    out = []
-    for i in wrong[:limit]:
-        out.append((d["q_sources"][i], d["g_sources"][int(d["top_image"][i])], int(d["q_labels"][i])))
-    return out
+    seen: set[int] = set()
+    first = [i for i in wrong if not (int(d["q_labels"][i]) in seen or seen.add(int(d["q_labels"][i])))]
+    picked = (first + [i for i in wrong if i not in set(first)])[:limit]
+    return [(d["q_sources"][i], d["g_sources"][d["wrong_image"][int(i)]], int(d["q_labels"][i]),
+             d["g_sources"][d["right_image"][int(d["q_labels"][i])]], int(d["fine_pred"][i])) for i in picked]
 
 
 def _failure_gallery(failures, classes, path: Path, plt) -> Path:
@@ -131,16 +135,14 @@ def _failure_gallery(failures, classes, path: Path, plt) -> Path:
         ax.axis("off")
     if not failures:
         axes[0, 1].text(0.5, 0.5, "no failures", ha="center")
-    for r, (query, hit, true) in enumerate(failures):
-        for c, (src, title) in enumerate(((query, "query"), (hit, "wrong top hit"), (None, classes[true]))):
-            if src is None:
-                axes[r, c].text(0.5, 0.5, f"right product:\n{classes[true]}", ha="center", va="center", fontsize=7)
-                continue
+    for r, (query, hit, true, right, pred) in enumerate(failures):
+        cells = ((query, "query"), (hit, f"predicted: {classes[pred]}"), (right, f"right: {classes[true]}"))
+        for c, (src, title) in enumerate(cells):
             try:
                 axes[r, c].imshow(load_image(src, draft_size=128).image.resize((128, 128)))
             except Exception:  # a gallery file that is gone: leave the cell empty
                 pass
-            axes[r, c].set_title(title if c == 0 else f"{title}: {Path(str(src)).parent.name}", fontsize=7)
+            axes[r, c].set_title(title[:40], fontsize=7)
     return _save(fig, path, plt)
 
 

@@ -62,11 +62,32 @@ def build_factory(dim: int, spec: str) -> faiss.Index:
     would refine on the original vectors, costing 4-5x the bytes)."""
     head, _, rest = spec.partition(",")
     if head.startswith("PCA") and head[3:].isdigit() and rest:
-        d = int(head[3:])
-        pca = faiss.PCAMatrix(dim, d)
-        inner = faiss.index_factory(d, rest, faiss.METRIC_INNER_PRODUCT)
-        return faiss.IndexPreTransform(pca, inner)
+        return _UncentredPca(dim, int(head[3:]), rest)  # trained (and built) on the first data
     return faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+
+
+class _UncentredPca:
+    """Stand-in until training: a projection onto the top eigenvectors of E[x x^T], *not* of the
+    covariance. faiss's PCAMatrix subtracts the mean, which changes inner-product rankings (the
+    -mean.x term differs per vector); an uncentred projection keeps q.x ~ (Pq).(Px)."""
+
+    is_trained = False
+    ntotal = 0
+
+    def __init__(self, dim: int, d: int, rest: str) -> None:
+        self.d, self.out, self.rest = dim, d, rest
+
+    def fit(self, sample: np.ndarray) -> faiss.Index:
+        sample = np.asarray(sample, np.float64)
+        _, vecs = np.linalg.eigh(sample.T @ sample)
+        top = np.ascontiguousarray(vecs[:, ::-1][:, : self.out].T, dtype=np.float32)  # out x dim
+        transform = faiss.LinearTransform(self.d, self.out, False)
+        faiss.copy_array_to_vector(top.ravel(), transform.A)
+        transform.is_trained = True
+        inner = faiss.index_factory(self.out, self.rest, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexPreTransform(transform, inner)
+        index.train(np.ascontiguousarray(sample, np.float32))
+        return index
 
 
 MAX_TRAIN = 100_000  # training sample cap: k-means and PQ gain little beyond it
@@ -138,7 +159,10 @@ class FaissAnnIndex(VectorIndex):
             if len(vectors) > MAX_TRAIN:
                 sample = vectors[np.sort(np.random.default_rng(0).choice(len(vectors), MAX_TRAIN, replace=False))]
             log.info("training %s on %d vectors", self.factory, len(sample))
-            index.train(sample)
+            if isinstance(index, _UncentredPca):
+                index = index.fit(sample)
+            else:
+                index.train(sample)
         if len(vectors):
             index.add(vectors)
         self._index, self._owner = index, None

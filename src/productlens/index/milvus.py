@@ -176,3 +176,45 @@ class MilvusIndex(VectorIndex):
 
     def save(self, path=None) -> None:
         """Nothing to do: the server persists every write."""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_local_server(base_dir: str):
+    """Start the standalone server of the `milvus` package (2.3.5) in base_dir on free ports.
+
+    Returns (server, uri); call server.stop() when done. Unlike `milvus.default_server`, the
+    embedded etcd's peer port is moved off its fixed 2380 too, so two servers (two test runs on
+    one machine) do not collide.
+    """
+    from pathlib import Path
+
+    from milvus import MilvusServer, MilvusServerConfig
+
+    base = Path(base_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    client, peer = _free_port(), _free_port()
+    etcd_yaml = base / "etcd-embed.yaml"
+    etcd_yaml.write_text(
+        f"listen-client-urls: http://127.0.0.1:{client}\nadvertise-client-urls: http://127.0.0.1:{client}\n"
+        f"listen-peer-urls: http://127.0.0.1:{peer}\ninitial-advertise-peer-urls: http://127.0.0.1:{peer}\n"
+        f"initial-cluster: default=http://127.0.0.1:{peer}\n"
+    )
+    template = MilvusServerConfig().template_text.replace(
+        "  use:\n    embed: true", f"  config:\n    path: {etcd_yaml}\n  use:\n    embed: true", 1)
+    template_file = base / "milvus.yaml.template"
+    template_file.write_text(template)
+    config = MilvusServerConfig(template=str(template_file))
+    config.glog_conf_file = MilvusServerConfig().glog_conf_file  # only set for the packaged template
+    server = MilvusServer(config)
+    server.set_base_dir(str(base / "server"))
+    server.config.set("etcd_port", client)
+    server.config.set("proxy_port", _free_port())
+    server.start()
+    return server, f"milvus://127.0.0.1:{server.listen_port}"
