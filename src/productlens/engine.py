@@ -28,6 +28,7 @@ from .catalog.ingest import IngestItem, read_source
 from .catalog.live_index import LiveIndex
 from .catalog.store import CatalogStore, ModelRecord, NewImage, Product
 from .errors import (
+    CatalogError,
     CatalogExistsError,
     CatalogNotFoundError,
     ImageError,
@@ -173,13 +174,15 @@ class Catalog:
         create: bool = False,
         model: str | None = None,
         precision: str | None = None,
+        index: str | None = None,
     ) -> "Catalog":
         """Open a catalogue; with create=True make it if missing. A model that differs from the
-        catalogue's raises ModelMismatchError (embeddings of two models are not comparable)."""
+        catalogue's raises ModelMismatchError (embeddings of two models are not comparable); an
+        index kind that differs raises CatalogError (change it with `productlens index build`)."""
         path = Path(path)
         if not (path / DB_NAME).exists():
             if create:
-                return cls.create(path, model=model, precision=precision or "fp32")
+                return cls.create(path, model=model, precision=precision or "fp32", index=index or DEFAULT_INDEX)
             raise CatalogNotFoundError(
                 f"no catalogue at {path} (create one with: productlens --catalog {path} add PHOTOS)"
             )
@@ -190,6 +193,12 @@ class Catalog:
             raise ModelMismatchError(
                 f"catalogue {path} is embedded with {have_model} ({have_precision}); "
                 f"it cannot be used with {model or have_model} ({precision or have_precision})"
+            )
+        have_index = str(catalog.store.get_meta("index_kind", DEFAULT_INDEX))
+        if index and index != have_index:
+            catalog.close()
+            raise CatalogError(
+                f"catalogue {path} uses the {have_index} index, not {index}; change it with: productlens index build --kind ..."
             )
         return catalog
 

@@ -37,3 +37,10 @@ def test_unknown_kind_and_bad_budget_are_clear_errors(tiny_catalog):
     assert result.exit_code == 1 and "not a size" in result.output
     result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "add", str(tiny_catalog), "--index", "milvus://"])
     assert result.exit_code != 0
+
+
+def test_add_with_another_index_kind_is_refused(tiny_catalog, tiny_photos_dir):
+    before = (tiny_catalog / "catalog.db").read_bytes()
+    result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "add", str(tiny_photos_dir), "--index", "hnsw"])
+    assert result.exit_code == 1 and "uses the faiss-flat index" in result.output
+    assert (tiny_catalog / "catalog.db").read_bytes() == before

@@ -30,18 +30,12 @@ def add(state: State, source: Path, product: str | None, model: str | None, prec
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
     items = list(read_source(source, product=product))  # a malformed source fails before anything is created
+    index = None
     if index_kind is not None:
-        from ..engine import DB_NAME, Catalog
         from .index_cmds import resolve_kind
 
-        if not (state.path() / DB_NAME).exists():
-            Catalog.create(state.path(), model=model, precision=precision or "fp32", index=resolve_kind(index_kind)).close()
-        else:
-            with state.open() as existing:
-                have = existing.store.get_meta("index_kind", "faiss-flat")
-            if have != resolve_kind(index_kind):
-                raise click.UsageError(f"this catalogue uses the {have} index; change it with: productlens index build --kind ...")
-    with state.open(create=True, model=model, precision=precision) as catalog:
+        index = resolve_kind(index_kind)
+    with state.open(create=True, model=model, precision=precision, index=index) as catalog:
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)
         if as_json:
