@@ -47,3 +47,19 @@ def test_duplicates_endpoint(server):
         body = r.json()
         assert body["image_threshold"] == 0.99 and body["image_clusters"] == [] and body["product_clusters"] == []
         assert client.get("/duplicates", params={"image_threshold": 3}).status_code == 422
+
+
+def test_duplicates_review_page_shows_image_pairs_side_by_side(server, tiny_photos_dir):
+    photo = next((tiny_photos_dir / "Banana").iterdir())
+    with server.client() as client:
+        with open(photo, "rb") as fh:  # the same photo under a second SKU: a certain duplicate
+            created = client.post("/products", json={"id": "Banana-Copy", "title": "Banana copy"},
+                                  headers={"X-API-Key": api_support.API_KEY})
+            assert created.status_code in (200, 201), created.text
+            added = client.post("/products/Banana-Copy/images", files={"image": fh},
+                                headers={"X-API-Key": api_support.API_KEY})
+            assert added.status_code in (200, 201), added.text
+        r = client.get("/duplicates/review")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert "Banana-Copy" in r.text and r.text.count("<img") >= 2
+        assert 'href="/duplicates/review"' in client.get("/").text

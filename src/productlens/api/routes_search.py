@@ -6,6 +6,7 @@ import time
 from typing import Optional
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import HTMLResponse
 
 from .auth import Guard
 from .errors import ApiError
@@ -53,6 +54,13 @@ def build_router(require_read: Guard) -> APIRouter:
         """Clusters of near-identical images and of probably-identical products (as `productlens duplicates --json`)."""
         return state.catalog.duplicates(image_threshold=image_threshold, product_threshold=product_threshold,
                                         use_text=use_text).to_dict()
+
+    @router.get("/duplicates/review", response_class=HTMLResponse)
+    def duplicates_review(state: ServerState = Depends(get_state)) -> HTMLResponse:
+        """The duplicate clusters as a self-contained review page, images side by side (the web page links here)."""
+        from ..dedup.review import render_review
+
+        return HTMLResponse(render_review(state.catalog, state.catalog.duplicates()))
 
     @router.post("/recognize", response_model=RecognizeResponse)
     def recognize(

@@ -11,6 +11,8 @@ import html
 import io
 from typing import TYPE_CHECKING
 
+from ..catalog.media import MediaStore
+from ..catalog.store import ImageRecord
 from ..errors import ImageError
 from ..images import load_image
 from .finder import DuplicateReport
@@ -27,10 +29,14 @@ img{max-width:%dpx;max-height:%dpx;display:block;border:1px solid #eee}.missing{
 h2{font-size:1.05em;margin:.2em 0}""" % (THUMB, THUMB, THUMB, THUMB, THUMB)
 
 
-def _thumb(source: str | None) -> str | None:
+def _thumb(media: MediaStore, record: ImageRecord) -> str | None:
+    """A data-URI thumbnail from the stored upload or the unchanged ingest source; None if gone."""
+    data = media.original_bytes(record)
+    if data is None:
+        return None
     try:
-        image = load_image(source or "", draft_size=THUMB * 2).image
-    except (ImageError, OSError):
+        image = load_image(data, draft_size=THUMB * 2).image
+    except ImageError:
         return None
     image.thumbnail((THUMB, THUMB))
     out = io.BytesIO()
@@ -49,10 +55,11 @@ def render_review(catalog: "Catalog", report: DuplicateReport, *, max_images_per
              f"<h1>Duplicate review: {len(report.image_clusters)} image clusters, "
              f"{len(report.product_clusters)} product clusters</h1>",
              f"<p>Thresholds: image {report.image_threshold:.4f}, product {report.product_threshold:.4f}.</p>"]
+    media = MediaStore(catalog.path)
     parts.append("<h2>Near-identical images</h2>" if report.image_clusters else "")
     for n, cluster in enumerate(report.image_clusters, start=1):
         records = {im.id: im for im in catalog.store.get_images(image_ids=cluster.members)}
-        figures = [_figure(_thumb(records[i].source), f"image {i} · {records[i].product_id}")
+        figures = [_figure(_thumb(media, records[i]), f"image {i} · {records[i].product_id}")
                    for i in cluster.members[:MAX_PER_CLUSTER] if i in records]
         if len(cluster.members) > MAX_PER_CLUSTER:
             figures.append(f"<p>+ {len(cluster.members) - MAX_PER_CLUSTER} more images</p>")
@@ -63,7 +70,7 @@ def render_review(catalog: "Catalog", report: DuplicateReport, *, max_images_per
         figures = []
         for product in catalog.store.get_products(cluster.members):
             for im in catalog.store.get_images(product.id)[:max_images_per_product]:
-                figures.append(_figure(_thumb(im.source), f"{product.id}: {product.title}"))
+                figures.append(_figure(_thumb(media, im), f"{product.id}: {product.title}"))
         parts.append(f"<div class='cluster'><h2>Product cluster {n}: {html.escape(', '.join(cluster.members))} "
                      f"(min score {cluster.score:.3f})</h2><div class='row'>{''.join(figures)}</div></div>")
     return "\n".join(parts)
