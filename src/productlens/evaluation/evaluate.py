@@ -158,7 +158,7 @@ def evaluate(
             results["small-cnn (scratch)"] = method("small-cnn", q_emb, g_emb, fine=q_logits)
             results["small-cnn (scratch)"]["train_seconds"] = round(time.perf_counter() - t0, 1)
 
-    latency = _latency(catalog, [it.image for it in queries_ok[:latency_samples]])
+    latency = search_latency(catalog, [it.image for it in queries_ok[:latency_samples]])
     metrics = {
         "model": model.key, "queries": len(queries_ok), "queries_skipped": skipped + len(usable) - len(queries_ok),
         "gallery_images": len(gallery), "products": len(classes), "categories": len(categories),
@@ -222,7 +222,7 @@ def _off_the_shelf(catalog, g_sources, g_ids, images, queries_ok, method):
     return method("off-the-shelf", qf[:, 0], g[:, 0])
 
 
-def _latency(catalog, sources: Sequence) -> dict[str, float]:
+def search_latency(catalog, sources: Sequence) -> dict[str, float]:
     """End-to-end search latency (decode + embed + index + rank) for single queries, in ms."""
     if not sources:
         return {}

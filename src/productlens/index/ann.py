@@ -181,9 +181,7 @@ class FaissAnnIndex(VectorIndex):
         return self._labels[live], vectors
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids, vectors = as_ids(ids), self._check(vectors)
-        if len(ids) != len(vectors):
-            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        ids, vectors = self._check_pairs(ids, vectors)
         if len(ids) == 0:
             return
         # the last row of an id repeated within one batch wins

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DimensionMismatchError
+from ..errors import DimensionMismatchError, VectorIndexError
 
 
 @dataclass
@@ -53,6 +53,13 @@ class VectorIndex(ABC):
     def save(self, path: Path) -> None:
         """Persist atomically (readers see the old file or the new one, never half of one)."""
         raise NotImplementedError(f"{type(self).__name__} is not persistent")
+
+    def _check_pairs(self, ids, vectors) -> tuple[np.ndarray, np.ndarray]:
+        """Validated (int64 ids, float32 rows) for add(): same count, right width."""
+        ids, vectors = as_ids(ids), self._check(vectors)
+        if len(ids) != len(vectors):
+            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        return ids, vectors
 
     def _check(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -28,9 +28,7 @@ class FaissIndex(VectorIndex):
             raise VectorIndexError(f"index file holds {self._index.d}-d vectors, expected {dim}")
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids, vectors = as_ids(ids), self._check(vectors)
-        if len(ids) != len(vectors):
-            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        ids, vectors = self._check_pairs(ids, vectors)
         if len(ids) == 0:
             return
         self.remove(ids)

@@ -85,9 +85,7 @@ class MilvusIndex(VectorIndex):
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Sequence[dict[str, Any]] | None = None) -> None:
         """Upsert rows; `payload` gives each row's product fields (title, category, attributes)."""
-        ids, vectors = as_ids(ids), self._check(vectors)
-        if len(ids) != len(vectors):
-            raise VectorIndexError(f"{len(ids)} ids for {len(vectors)} vectors")
+        ids, vectors = self._check_pairs(ids, vectors)
         if payload is not None and len(payload) != len(ids):
             raise VectorIndexError(f"{len(payload)} payload rows for {len(ids)} vectors")
         if len(ids) == 0:
