@@ -28,7 +28,7 @@ def _say(state: State):
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
 @click.option("--loss", type=click.Choice(["norm-softmax", "arcface"]), default="norm-softmax", show_default=True)
 @click.option("--dim", type=click.IntRange(8, 4096), default=512, show_default=True, help="Embedding width.")
-@click.option("--hidden", type=click.IntRange(0, 8192), default=0, show_default=True,
+@click.option("--hidden", type=click.IntRange(0, 8192), default=1024, show_default=True,
               help="Hidden layer width of the head (0 = linear projection).")
 @click.option("--views", type=click.IntRange(1, 32), default=6, show_default=True,
               help="head recipe: cached views per image (1 plain + augmented).")
