@@ -626,10 +626,10 @@ class Catalog:
         if model is None:
             return []
         image_ids = [im.id for im in self.store.get_images(product_id)]
-        chunks = [v for _, v in self.store.iter_embeddings(model.key, image_ids)]
-        if not chunks:
+        _, vectors = self.store.embeddings(model.key, image_ids)
+        if not len(vectors):
             return []
-        query = np.concatenate(chunks).mean(axis=0)
+        query = vectors.mean(axis=0)
         query /= max(float(np.linalg.norm(query)), 1e-12)
         return self.search_vector(query.astype(np.float32), k=k, where=where, exclude=[product_id])
 

@@ -86,3 +86,15 @@ def test_update_product_sets_and_removes_attributes(store):
     assert p.title == "Apple" and p.attributes == {"price": "2"}
     with pytest.raises(ProductNotFoundError):
         store.update_product("Z", {"title": "z"})
+
+
+def test_embeddings_all_at_once(store):
+    ids, vectors = store.embeddings("m")
+    assert ids.shape == (0,) and vectors.size == 0
+    store.upsert_products([Product("A", "a")])
+    new = store.insert_images([NewImage("A", f"h{i}", vec(i)) for i in range(5)], "m")
+    ids, vectors = store.embeddings("m")
+    assert ids.tolist() == sorted(new) and vectors.shape == (5, 8)
+    ids, vectors = store.embeddings("m", new[1:3])
+    assert sorted(ids.tolist()) == sorted(new[1:3])
+    np.testing.assert_array_equal(vectors[ids.tolist().index(new[1])], vec(1))

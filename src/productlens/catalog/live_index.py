@@ -123,12 +123,8 @@ class LiveIndex:
                 index.remove(np.asarray(ids, dtype=np.int64))
 
     def _remove_and_compact(self, index: FaissAnnIndex, ids: np.ndarray) -> None:
-        live = np.setdiff1d(index.ids(), ids)
-        chunks = list(self.store.iter_embeddings(self.model_key, live.tolist()))
-        if chunks:
-            index._rebuild(np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]))
-        else:
-            index._rebuild(np.empty(0, np.int64), np.empty((0, self.dim), np.float32))
+        kept, vectors = self.store.embeddings(self.model_key, np.setdiff1d(index.ids(), ids).tolist())
+        index._rebuild(kept, vectors.reshape(len(kept), self.dim))
 
     def rebuild(self, kind: str | None = None, **options) -> VectorIndex:
         """Build a fresh index (optionally of another kind) from every embedding in the store."""
@@ -136,10 +132,8 @@ class LiveIndex:
             kind = kind or self.kind
             remote = is_remote(kind)
             index = self._connect(kind) if remote else create_index(kind, self.dim, **options)
-            chunks = [] if remote else list(self.store.iter_embeddings(self.model_key))
-            if chunks:
-                ids = np.concatenate([c[0] for c in chunks])
-                vectors = np.concatenate([c[1] for c in chunks])
+            ids, vectors = (np.empty(0, np.int64), None) if remote else self.store.embeddings(self.model_key)
+            if len(ids):
                 if isinstance(index, FaissAnnIndex):
                     index._rebuild(ids, vectors)  # trains once on everything, sized for this N
                 else:

@@ -379,6 +379,13 @@ class CatalogStore:
             last = rows[-1][0]
             yield _unpack(rows)
 
+    def embeddings(self, model_key: str, image_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """All of a model's (ids, vectors) at once, or those of `image_ids`; empty arrays when none."""
+        chunks = list(self.iter_embeddings(model_key, image_ids))
+        if not chunks:
+            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
 
 def _unpack(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)

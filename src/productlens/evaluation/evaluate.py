@@ -53,14 +53,9 @@ def evaluate(
     if model is None:
         raise TrainingError("the catalogue has no embeddings yet: add images before evaluating")
     images = {im.id: im for im in catalog.store.get_images()}
-    g_ids, g_vecs = [], []
-    for ids, vecs in catalog.store.iter_embeddings(model.key):
-        g_ids.append(ids)
-        g_vecs.append(vecs)
-    if not g_ids:
+    g_ids_arr, gallery = catalog.store.embeddings(model.key)
+    if not len(g_ids_arr):
         raise TrainingError(f"no embeddings for the active model {model.key}")
-    g_ids_arr = np.concatenate(g_ids)
-    gallery = np.concatenate(g_vecs)
     g_products = [images[int(i)].product_id for i in g_ids_arr]
     classes = sorted(set(g_products))
     cindex = {p: i for i, p in enumerate(classes)}
