@@ -85,3 +85,17 @@ def anon(live_server) -> Iterator[httpx.Client]:
 def serve_app():
     """The `serve` context manager, for tests that need a server with other options."""
     return serve
+
+
+@pytest.fixture(scope="session")
+def serve_copy(tiny_catalog_template, tmp_path_factory):
+    """`serve_copy(**options)`: a server over a fresh copy of the tiny catalogue (a context manager)."""
+
+    @contextmanager
+    def start(**options) -> Iterator[LiveServer]:
+        path = tmp_path_factory.mktemp("served") / "shop"
+        shutil.copytree(tiny_catalog_template, path)
+        with serve(path, **options) as server:
+            yield server
+
+    return start

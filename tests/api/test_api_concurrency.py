@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,13 +13,11 @@ KEY = "writer-key"
 
 
 @pytest.mark.parametrize("max_batch", [0, 4], ids=["unbatched", "micro-batched"])
-def test_searches_while_writing(tiny_catalog_template, tmp_path, serve_app, query_photos, max_batch):
-    path = tmp_path / "shop"
-    shutil.copytree(tiny_catalog_template, path)
+def test_searches_while_writing(serve_copy, query_photos, max_batch):
     extra = split_photos("train", "Packages/Milk/Arla-Standard-Milk", 12)[3:12]  # not in the catalogue yet
     assert len(extra) == 9 and all(p.exists() for p in extra) and DATASET.exists()
     queries = {pid: p.read_bytes() for pid, p in query_photos.items()}
-    with serve_app(path, api_key=KEY, max_batch=max_batch) as server:
+    with serve_copy(api_key=KEY, max_batch=max_batch) as server:
         stop = threading.Event()
         writer_errors: list[str] = []
         added: list[int] = []

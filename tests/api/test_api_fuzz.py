@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -14,10 +13,8 @@ MAX_EXAMPLES = 50
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tiny_catalog_template, tmp_path_factory, serve_app):
-    path = tmp_path_factory.mktemp("fuzz") / "shop"
-    shutil.copytree(tiny_catalog_template, path)
-    with serve_app(path, api_key=KEY) as server:
+def fuzz_server(serve_copy):
+    with serve_copy(api_key=KEY) as server:
         yield server
 
 

@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/web/. Without Chromium the tests skip locally a
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -33,10 +32,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def web_server(tiny_catalog_template, tmp_path_factory, serve_app):
-    path = tmp_path_factory.mktemp("web") / "shop"
-    shutil.copytree(tiny_catalog_template, path)
-    with serve_app(path, api_key=KEY) as server:
+def web_server(serve_copy):
+    with serve_copy(api_key=KEY) as server:
         yield server
 
 
