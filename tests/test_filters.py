@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from productlens.errors import FilterSyntaxError
-from productlens.filters import Filter, filter_from_options, parse_filter
+from productlens.filters import Filter, as_filter, field_kinds, filter_from_options, milvus_pushdown, parse_filter
 
 OAT: dict[str, Any] = {
     "id": "SKU1",
@@ -266,3 +266,51 @@ def test_filter_from_options_types() -> None:
         filter_from_options(brand={"a": 1})
     with pytest.raises(FilterSyntaxError, match="empty list"):
         filter_from_options(brand=[])
+
+
+def test_as_filter() -> None:
+    f = parse_filter("brand = 'Oatly'")
+    assert as_filter(f) is f and as_filter(None) is None and as_filter("  ") is None
+    assert as_filter("brand = 'Oatly'") == f
+
+
+def test_field_kinds() -> None:
+    kinds = field_kinds([OAT, CSV_MILK, CHEESE, NO_ATTRS, {"title": "x" * 1025, "category": None}])
+    assert kinds["attributes.price"] == {"num", "str"} and kinds["attributes.brand"] == {"str"}
+    assert kinds["attributes.organic"] == {"bool", "str"} and kinds["attributes.size"] == {"str"}
+    assert kinds["title"] == {"str", "long"} and kinds["category"] == {"str", "null"}
+
+
+TYPED = field_kinds([OAT, CHEESE, NO_ATTRS])  # numbers and booleans stored as such
+FROM_CSV = field_kinds([OAT, CSV_MILK])  # price is a number in one product, a string in another
+
+
+@pytest.mark.parametrize(
+    "where, kinds, pushed",
+    [
+        ("category = 'Milk'", TYPED, 'category == "Milk"'),
+        ("brand in ('Oatly', 'Arla') and price < 3", TYPED,
+         'attributes["brand"] in ["Oatly", "Arla"] and attributes["price"] < 3'),
+        ("category = 'Milk' or organic = true", TYPED, 'category == "Milk" or attributes["organic"] == true'),
+        ("unknown_attribute = 'x'", TYPED, 'attributes["unknown_attribute"] == "x"'),  # matches nothing either way
+        ("price < 3", FROM_CSV, None),  # "2.50" < 3 in productlens, not in Milvus
+        ("brand = 'Arla' and price < 3", FROM_CSV, None),
+        ("organic > true", TYPED, None),
+        ("not category = 'Milk'", TYPED, None),
+        ("brand is null", TYPED, None),
+        ("title like 'oat%'", TYPED, None),  # case-insensitive here, case-sensitive in Milvus
+        ("title contains 'oat'", TYPED, None),
+        ("id = 'SKU1'", TYPED, None),  # a Milvus row's id is the image's
+        ("description = 'x'", TYPED, None),
+        ("category = 5", TYPED, None),
+        ("price in (1, '2')", TYPED, None),
+    ],
+)
+def test_milvus_pushdown_only_when_milvus_cannot_miss_a_match(where, kinds, pushed) -> None:
+    assert milvus_pushdown(parse_filter(where), kinds) == pushed
+
+
+def test_milvus_pushdown_refuses_titles_milvus_truncates() -> None:
+    long = field_kinds([{"title": "t" * 2000, "category": "Milk"}])
+    assert milvus_pushdown(parse_filter("title > 'a'"), long) is None
+    assert milvus_pushdown(parse_filter("category > 'a'"), long) == 'category > "a"'

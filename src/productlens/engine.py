@@ -18,6 +18,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
@@ -35,9 +36,11 @@ from .errors import (
     ModelError,
     ModelMismatchError,
     ProductLensError,
+    VectorIndexError,
 )
-from .filters import Filter, parse_filter
+from .filters import Filter, as_filter, field_kinds, milvus_pushdown
 from .images import ImageSource, content_hash, load_image, read_bytes
+from .index import is_remote
 from .ranking import Box, aggregate_best_image, crop_to_box
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ FLUSH_EVERY = 256  # images per write transaction during ingest
 SAVE_EVERY_S = 60.0  # index checkpoint interval during long ingests
 SMALL_WRITE_SAVE_S = 30.0  # single-image writes save the index file at most this often
 CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
+MAX_PUSHED_EXCLUDES = 4096  # excluded image ids sent to Milvus as "id not in [...]" at most
 
 
 class ProgressSink(Protocol):
@@ -123,6 +127,33 @@ class IngestReport:
         return asdict(self)
 
 
+@dataclass
+class _ProductView:
+    """Every product at one store generation, plus what filtering derives from them (lazily)."""
+
+    generation: int
+    products: list[Product]
+
+    @cached_property
+    def by_id(self) -> dict[str, Product]:
+        return {p.id: p for p in self.products}
+
+    @cached_property
+    def kinds(self) -> dict[str, frozenset[str]]:
+        """Value kinds per field, which decide whether a filter can be pushed down to Milvus."""
+        return field_kinds({"title": p.title, "category": p.category, "attributes": p.attributes} for p in self.products)
+
+
+@dataclass
+class _Scope:
+    """Which images a vector search may return: all, a Milvus expression, or a list of ids."""
+
+    pool: int  # how many images that is at most
+    allowed: np.ndarray | None = None  # allowed image ids (every backend)
+    where: str | None = None  # a Milvus expression (server indexes only)
+    recheck: Filter | None = None  # re-applied to hits: a pushed-down filter may over-select
+
+
 class Catalog:
     """A product catalogue on disk. Open with `Catalog.open(path)`; close when done."""
 
@@ -133,7 +164,7 @@ class Catalog:
         self._live: LiveIndex | None = None
         self._init_lock = threading.Lock()
         self._write_lock = threading.RLock()
-        self._products_cache: tuple[int, list[Product]] | None = None
+        self._view_cache: _ProductView | None = None
         self._index_dirty = False
         self._last_small_save = 0.0
 
@@ -270,23 +301,34 @@ class Catalog:
         key = self.store.get_meta("active_model")
         return self.store.get_model(key) if key else None
 
-    def _index(self) -> LiveIndex | None:
-        """The live index of the active model (None while nothing was ever embedded)."""
+    @property
+    def index_kind(self) -> str:
+        """The index kind the catalogue uses (faiss-flat, faiss-hnsw, ..., milvus://host:port)."""
+        return str(self.store.get_meta("index_kind", DEFAULT_INDEX))
+
+    def live_index(self) -> LiveIndex | None:
+        """The active model's vector index, opened once and kept in step with the store; None
+        while nothing was ever embedded. Vectors passed to it are the model's (it reduces them)."""
         if self._live is None:
             model = self.active_model
             if model is None:
                 return None
             with self._init_lock:
                 if self._live is None:
-                    kind = str(self.store.get_meta("index_kind", DEFAULT_INDEX))
-                    self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, kind)
+                    self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, self.index_kind)
         return self._live
+
+    _index = live_index  # the former private name, still used by scripts in benchmarks/
 
     # --- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """One writer at a time, across threads and processes."""
+    def writing(self) -> Iterator[None]:
+        """Hold the catalogue's write lock: one writer at a time, across threads and processes.
+
+        Wrap a group of store and index writes that must not interleave with another writer's
+        (each store write is still its own transaction). Re-entrant within a thread.
+        """
         with self._write_lock:
             self.path.mkdir(parents=True, exist_ok=True)
             with open(self.path / ".write.lock", "a+") as lock:
@@ -309,7 +351,7 @@ class Catalog:
         started = time.perf_counter()
         items = list(items)
         report = IngestReport()
-        with self._writing():
+        with self.writing():
             report.products_created, report.products_updated = self._upsert_item_products(items)
             with_images = [it for it in items if it.image is not None]
             if progress:
@@ -318,6 +360,17 @@ class Catalog:
                 self._ingest_images(with_images, report, progress)
         report.seconds = time.perf_counter() - started
         return report
+
+    @contextmanager
+    def _fields_changing(self, product_ids: Sequence[str]) -> Iterator[None]:
+        """Wrap writes to product fields: a server index (Milvus) keeps a copy of them to filter on."""
+        live = self.live_index() if is_remote(self.index_kind) else None
+        if live is None:
+            yield
+            return
+        existing = [p.id for p in self.store.get_products(list(product_ids))]  # only they can have rows
+        with live.fields_changing(existing):
+            yield
 
     def _upsert_item_products(self, items: list[IngestItem]) -> tuple[int, int]:
         merged: dict[str, IngestItem] = {}
@@ -329,17 +382,18 @@ class Catalog:
         created = updated = 0
         derived = [it.product for it in merged.values() if it.title_derived]
         given = [it.product for it in merged.values() if not it.title_derived]
-        for group, keep in ((derived, True), (given, False)):
-            if group:
-                c, u = self.store.upsert_products(group, keep_existing_title=keep)
-                created, updated = created + c, updated + u
+        with self._fields_changing(list(merged)):
+            for group, keep in ((derived, True), (given, False)):
+                if group:
+                    c, u = self.store.upsert_products(group, keep_existing_title=keep)
+                    created, updated = created + c, updated + u
         return created, updated
 
     def _ingest_images(self, items: list[IngestItem], report: IngestReport, progress: ProgressSink | None) -> None:
         from .pipeline import embed_sources
 
         embedder = self.embedder(calibration=self._calibration_sources(items) if self._needs_calibration() else None)
-        live = self._index()
+        live = self.live_index()
         assert live is not None
         key = embedder.key
         pending: list[NewImage] = []
@@ -438,11 +492,11 @@ class Catalog:
         self.store.get_product(product_id)
         embedder = self.embedder()
         loaded = load_image(image, draft_size=embedder.draft_size)
-        with self._writing():
+        with self.writing():
             if self.store.has_image(product_id, loaded.sha256 or ""):
                 return None
             vector = embedder.embed([loaded.image])[0]
-            live = self._index()
+            live = self.live_index()
             ids = self.store.insert_images(
                 [NewImage(product_id, loaded.sha256 or "", vector, source, loaded.width, loaded.height,
                           loaded.format, "; ".join(loaded.notes) or None)],
@@ -455,31 +509,31 @@ class Catalog:
             return ids[0]
 
     def upsert_product(self, product: Product) -> Product:
-        with self._writing():
+        with self.writing(), self._fields_changing([product.id]):
             self.store.upsert_products([product])
         return self.store.get_product(product.id)
 
     def update_product(self, product_id: str, **changes: Any) -> Product:
         """Change title/category/description and/or `attributes` (None removes an attribute)."""
-        with self._writing():
+        with self.writing(), self._fields_changing([product_id]):
             return self.store.update_product(product_id, changes)
 
     def remove(self, product_ids: Sequence[str]) -> int:
         """Delete products with all their images; returns the number of images removed."""
-        with self._writing():
+        with self.writing():
             removed = self.store.delete_products(list(product_ids))
             self._drop_from_index(removed)
         return len(removed)
 
     def remove_image(self, image_id: int) -> bool:
-        with self._writing():
+        with self.writing():
             if not self.store.delete_images([image_id]):
                 return False
             self._drop_from_index([image_id])
         return True
 
     def _drop_from_index(self, image_ids: Sequence[int]) -> None:
-        live = self._index()
+        live = self.live_index()
         if live is not None and image_ids:
             live.remove(np.asarray(image_ids, dtype=np.int64))
             self._save_soon(live)
@@ -502,17 +556,20 @@ class Catalog:
     def get_product(self, product_id: str) -> Product:
         return self.store.get_product(product_id)
 
+    def _view(self) -> _ProductView:
+        """Every product, cached until the next write."""
+        generation = self.store.generation
+        view = self._view_cache
+        if view is None or view.generation != generation:
+            view = self._view_cache = _ProductView(generation, self.store.iter_products())
+        return view
+
     def products(self) -> list[Product]:
         """All products, cached until the next write."""
-        generation = self.store.generation
-        cached = self._products_cache
-        if cached is None or cached[0] != generation:
-            cached = (generation, self.store.iter_products())
-            self._products_cache = cached
-        return cached[1]
+        return self._view().products
 
     def list_products(self, where: str | Filter | None = None, *, limit: int | None = None, offset: int = 0) -> list[Product]:
-        flt = _as_filter(where)
+        flt = as_filter(where)
         matching = [p for p in self.products() if flt is None or flt.matches(p.to_dict())]
         return matching[offset : None if limit is None else offset + limit]
 
@@ -537,7 +594,7 @@ class Catalog:
             return self.search_text(text, k=k, where=where)
         if text is None:
             return self.search_vector(self.embed_query(image, box), k=k, where=where)
-        ranked = self._text_search().hybrid(self.embed_query(image, box), text, k, where, fusion=fusion)
+        ranked = self.text_search().hybrid(self.embed_query(image, box), text, k, where, fusion=fusion)
         return self._text_hits(ranked)
 
     def search_text(
@@ -545,15 +602,15 @@ class Catalog:
     ) -> list[ProductHit]:
         """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
         with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
-        from .text.search import _allowed
         from .text.fts import keyword_search
+        from .text.search import allowed_products
 
         if mode == "keyword":  # needs no sentence model
-            keep = _allowed(self, where)
+            keep = allowed_products(self, where)
             ranked = [h for h in keyword_search(self.store, text, limit=max(5 * k, 500)) if keep is None or keep(h[0])]
         else:
             try:
-                ranked = self._text_search().text_ranking(text, _allowed(self, where), max(k, 100), mode=mode)
+                ranked = self.text_search().text_ranking(text, allowed_products(self, where), max(k, 100), mode=mode)
             except ModelError as exc:
                 if mode != "auto":
                     raise
@@ -561,14 +618,16 @@ class Catalog:
                 return self.search_text(text, k=k, where=where, mode="keyword")
         return self._text_hits([(pid, score, -1) for pid, score in ranked[:k]])
 
-    def _text_search(self):
-        """The catalogue's text search helper (text/search.py), created once."""
+    def text_search(self):
+        """The catalogue's text search helper (text/search.TextSearch), created once."""
         with self._init_lock:
             if getattr(self, "_text", None) is None:
                 from .text.search import TextSearch
 
                 self._text = TextSearch(self)
             return self._text
+
+    _text_search = text_search  # the former private name, still used by scripts in benchmarks/
 
     def _text_hits(self, ranked: list[tuple[str, float, int]]) -> list[ProductHit]:
         """ProductHits for (product id, score, image id or -1); -1 becomes the product's first image."""
@@ -595,29 +654,80 @@ class Catalog:
     def search_vector(
         self, vector: np.ndarray, *, k: int = 10, where: str | Filter | None = None, exclude: Sequence[str] = ()
     ) -> list[ProductHit]:
-        live = self._index()
+        """Products whose images are nearest `vector` (an embedding of the active model), best first.
+
+        A filter or `exclude` restricts the candidates: on a Milvus index, as an expression the
+        server evaluates when the filter can be pushed down (`filters.milvus_pushdown`); else,
+        and on every FAISS kind, as the list of allowed image ids.
+        """
+        live = self.live_index()
         if live is None or k <= 0:
             return []
-        flt = _as_filter(where)
-        allowed = None
-        if flt is not None or exclude:
-            keep = [p.id for p in self.products() if p.id not in exclude and (flt is None or flt.matches(p.to_dict()))]
-            allowed = self.store.image_ids_of_products(keep)
-            if len(allowed) == 0:
-                return []
-        pool = len(live) if allowed is None else len(allowed)
-        fetch = min(pool, max(4 * k, 64))
-        while True:
-            hits = live.search(vector[None, :], fetch, allowed_ids=allowed)
-            ids, scores = hits.ids[0], hits.scores[0]
-            mapping = self.store.image_products(ids.tolist())
-            ranked = aggregate_best_image(ids, scores, mapping, k)
-            if len(ranked) >= k or fetch >= pool:
-                break
-            fetch = min(pool, fetch * 4)
+        flt = as_filter(where)
+        scope = self._scope(live, flt, exclude)
+        try:
+            ranked = self._ranked(live, vector, k, scope) if scope is not None else []
+        except VectorIndexError as exc:
+            if scope is None or scope.where is None:
+                raise
+            log.warning("Milvus could not filter with %r (%s); sending image ids instead", scope.where, exc)
+            scope = self._scope(live, flt, exclude, push=False)
+            ranked = self._ranked(live, vector, k, scope) if scope is not None else []
         products = {p.id: p for p in self.store.get_products([pid for pid, _, _ in ranked])}
         return [ProductHit(products[pid], score, image_id, rank)
                 for rank, (pid, score, image_id) in enumerate(ranked, start=1) if pid in products]
+
+    def _scope(self, live: LiveIndex, flt: Filter | None, exclude: Sequence[str], *, push: bool = True) -> _Scope | None:
+        """Which images a search may return; None when no image matches at all."""
+        if flt is None and not exclude:
+            return _Scope(pool=len(live))
+        if push and live.remote:
+            where = self._milvus_where(flt, exclude)
+            if where is not None:
+                return _Scope(pool=len(live), where=where or None, recheck=flt)
+        excluded = set(exclude)
+        keep = [p.id for p in self.products() if p.id not in excluded and (flt is None or flt.matches(p.to_dict()))]
+        allowed = self.store.image_ids_of_products(keep)
+        return _Scope(pool=len(allowed), allowed=allowed) if len(allowed) else None
+
+    def _milvus_where(self, flt: Filter | None, exclude: Sequence[str]) -> str | None:
+        """The filter and the excluded products as one Milvus expression ("" for no restriction),
+        or None when they cannot be pushed down exactly enough."""
+        clauses = []
+        if flt is not None:
+            expression = milvus_pushdown(flt, self._view().kinds)
+            if expression is None:
+                return None
+            clauses.append(f"({expression})")
+        if exclude:
+            excluded = self.store.image_ids_of_products(list(exclude))
+            if len(excluded) > MAX_PUSHED_EXCLUDES:
+                return None
+            if len(excluded):
+                clauses.append(f"id not in {excluded.tolist()}")
+        return " and ".join(clauses)
+
+    def _ranked(self, live: LiveIndex, vector: np.ndarray, k: int, scope: _Scope) -> list[tuple[str, float, int]]:
+        """(product id, score, best image id) of the top k products, fetching more image hits
+        until k distinct products are found or the scope is exhausted."""
+        fetch = min(scope.pool, max(4 * k, 64))
+        while True:
+            hits = live.search(vector[None, :], fetch, allowed_ids=scope.allowed, where=scope.where)
+            ids, scores = hits.ids[0], hits.scores[0]
+            mapping = self.store.image_products(ids.tolist())
+            if scope.recheck is not None:
+                mapping = self._matching(mapping, scope.recheck)
+            ranked = aggregate_best_image(ids, scores, mapping, k)
+            exhausted = scope.where is not None and int((ids >= 0).sum()) < fetch  # the server found no more
+            if len(ranked) >= k or fetch >= scope.pool or exhausted:
+                return ranked
+            fetch = min(scope.pool, fetch * 4)
+
+    def _matching(self, image_products: dict[int, str], flt: Filter) -> dict[int, str]:
+        """The image -> product pairs whose product matches `flt` (re-checking a pushed-down filter)."""
+        by_id = self._view().by_id
+        ok = {pid: pid in by_id and flt.matches(by_id[pid].to_dict()) for pid in set(image_products.values())}
+        return {image: pid for image, pid in image_products.items() if ok[pid]}
 
     def similar(self, product_id: str, *, k: int = 10, where: str | Filter | None = None) -> list[ProductHit]:
         """Other products that look like this one (mean of its image embeddings as the query)."""
@@ -686,7 +796,7 @@ class Catalog:
             cal = self._calibrate_on_photos(list(photos))
         else:
             cal = self._calibrate_leave_one_out(max_queries, seed)
-        with self._writing():
+        with self.writing():
             self.store.set_meta({"recognition_calibration": json.dumps(cal.to_dict())})
         return cal
 
@@ -712,7 +822,7 @@ class Catalog:
 
     def _calibrate_leave_one_out(self, max_queries: int, seed: int) -> recognition.Calibration:
         model = self.active_model
-        live = self._index()
+        live = self.live_index()
         if model is None or live is None:
             raise ProductLensError("nothing embedded yet: add images before calibrating")
         images = self.store.get_images()
@@ -744,7 +854,7 @@ class Catalog:
 
     def info(self) -> dict[str, Any]:
         model = self.active_model
-        live = self._index()
+        live = self.live_index()
         db_bytes = sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*"))
         return {
             "path": str(self.path.resolve()),
@@ -754,16 +864,12 @@ class Catalog:
             "precision": self.precision,
             "model_key": model.key if model else None,
             "dim": model.dim if model else None,
-            "index": str(self.store.get_meta("index_kind", DEFAULT_INDEX)),
+            "index": self.index_kind,
+            "index_dim": live.dim if live else None,
             "indexed_vectors": len(live) if live else 0,
             "recognition": self.calibration.to_dict(),
             "database_bytes": db_bytes,
             "generation": self.store.generation,
         }
 
-
-def _as_filter(where: str | Filter | None) -> Filter | None:
-    if where is None or isinstance(where, Filter):
-        return where
-    return parse_filter(where) if where.strip() else None
 

@@ -26,7 +26,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Union
@@ -37,12 +37,17 @@ __all__ = [
     "MILVUS_SCALAR_FIELDS",
     "TOP_LEVEL_FIELDS",
     "Filter",
+    "as_filter",
+    "field_kinds",
     "filter_from_options",
+    "milvus_pushdown",
     "parse_filter",
 ]
 
 TOP_LEVEL_FIELDS = frozenset({"id", "title", "category", "description"})
 MILVUS_SCALAR_FIELDS = frozenset({"id", "title", "category"})
+MILVUS_PRODUCT_FIELDS = ("title", "category")  # product fields a catalogue's Milvus rows carry (`id` is the image's)
+MILVUS_TEXT_MAX = 1024  # Milvus rows keep the first 1024 characters of title and category
 MAX_DEPTH = 64  # nesting of "not" / parentheses; keeps hostile input from exhausting the stack
 
 Scalar = Union[str, int, float, bool, None]
@@ -500,6 +505,79 @@ class Filter:
 def parse_filter(text: str) -> Filter:
     """Parse a `--where` expression; raises FilterSyntaxError pointing at the bad token."""
     return Filter(text)
+
+
+def as_filter(where: "str | Filter | None") -> Filter | None:
+    """A Filter from text or a Filter; None (no filter) for None or blank text."""
+    if where is None or isinstance(where, Filter):
+        return where
+    return parse_filter(where) if where.strip() else None
+
+
+# ---------------------------------------------------------------- pushing filters down to Milvus
+
+
+def value_kind(value: Any) -> str:
+    """'null', 'bool', 'num', 'str' or 'other': what a stored value is, as filters compare it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "num"
+    return "str" if isinstance(value, str) else "other"
+
+
+def field_kinds(products: Iterable[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Kinds of value each field holds across products: 'title', 'category', 'attributes.<name>'.
+
+    Title and category also get 'long' when a value is longer than Milvus keeps (MILVUS_TEXT_MAX).
+    """
+    found: dict[str, set[str]] = {}
+    for product in products:
+        for name in MILVUS_PRODUCT_FIELDS:
+            value = product.get(name)
+            kinds = found.setdefault(name, set())
+            kinds.add(value_kind(value))
+            if isinstance(value, str) and len(value) > MILVUS_TEXT_MAX:
+                kinds.add("long")
+        for name, value in (product.get("attributes") or {}).items():
+            found.setdefault(f"attributes.{name}", set()).add(value_kind(value))
+    return {name: frozenset(kinds) for name, kinds in found.items()}
+
+
+def _pushable(node: Node, kinds: Mapping[str, frozenset[str]]) -> bool:
+    """True when Milvus evaluates `node` on a catalogue's rows without missing a match."""
+    if isinstance(node, (And, Or)):
+        return all(_pushable(n, kinds) for n in node.operands)
+    if not isinstance(node, (Compare, InList)):
+        return False  # not / is null flip or depend on missing-value rules; like is case-sensitive there
+    fld = node.field
+    if not fld.attribute and fld.name not in MILVUS_PRODUCT_FIELDS:
+        return False  # id and description are not in the collection
+    literals = {value_kind(v) for v in ((node.value,) if isinstance(node, Compare) else node.values)}
+    if len(literals) != 1:
+        return False
+    literal = literals.pop()
+    if literal == "bool" and isinstance(node, Compare) and node.op not in ("=", "!="):
+        return False
+    held = kinds.get(f"attributes.{fld.name}" if fld.attribute else fld.name, frozenset()) - {"null"}
+    if not fld.attribute:
+        return literal == "str" and held <= {"str"}  # a 'long' value is truncated in Milvus
+    return held <= {literal}  # Milvus never coerces: "2.50" stays a string there
+
+
+def milvus_pushdown(flt: Filter, kinds: Mapping[str, frozenset[str]]) -> str | None:
+    """`flt` as a Milvus expression that may over-select but never misses a product, or None.
+
+    Pushed: and/or of comparisons and `in` lists on title, category and attributes whose stored
+    values (`kinds`, from `field_kinds`) all have the literal's type. Not pushed: `not`, `is
+    null`, `like` / `contains` (case-sensitive in Milvus), `id`, `description`, and mixed types
+    (Milvus does not coerce "2.50" to 2.5). Re-check the hits with `Filter.matches`.
+    """
+    if not _pushable(flt.node, kinds):
+        return None
+    return flt.to_milvus(MILVUS_PRODUCT_FIELDS)
 
 
 _FIELD_RE = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)?")

@@ -261,8 +261,8 @@ def import_job(catalog, out: Path) -> dict:
     if manifest.get("model_key") != key:
         raise ModelMismatchError(f"job {out} holds {manifest.get('model_key')} vectors; the catalogue uses {key}")
     added = duplicates = 0
-    with catalog._writing():
-        live = catalog._index()
+    with catalog.writing():
+        live = catalog.live_index()
         for hashes, sources, products, vectors in iter_job_parts(out):
             pids = [p or Path(s).parent.name for p, s in zip(products, sources)]
             known = {p.id for p in catalog.store.get_products(sorted(set(pids)))}

@@ -44,3 +44,36 @@ def test_add_with_another_index_kind_is_refused(tiny_catalog, tiny_photos_dir):
     result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "add", str(tiny_photos_dir), "--index", "hnsw"])
     assert result.exit_code == 1 and "uses the faiss-flat index" in result.output
     assert (tiny_catalog / "catalog.db").read_bytes() == before
+
+
+def test_build_with_reduce_then_without(tiny_catalog, query_photos):
+    built = run("--catalog", tiny_catalog, "index", "build", "--kind", "hnsw", "--reduce", "6", "--json")
+    assert built.exit_code == 0, built.output
+    data = json.loads(built.output)
+    assert data["kind"] == "faiss-hnsw" and data["dim"] == 6 and data["reduce"]["dim"] == 6
+    assert data["reduce"]["from_dim"] == 1280 and data["tuning"]["recall"] >= 0.95
+    info = json.loads(run("--catalog", tiny_catalog, "index", "info", "--json").output)
+    assert info["dim"] == 6 and info["reduce"]["file"].startswith("models/")
+    assert (tiny_catalog / info["reduce"]["file"]).exists()
+    result = run("--catalog", tiny_catalog, "search", query_photos["Banana"], "-k", "1", "--json")
+    assert json.loads(result.output)["results"][0]["id"] == "Banana"
+
+    text = run("--catalog", tiny_catalog, "index", "info").output
+    assert "'dim': 6" in text and "reduce" in text
+
+    back = json.loads(run("--catalog", tiny_catalog, "index", "build", "--kind", "flat", "--json").output)
+    assert back["dim"] == 1280 and back["reduce"] is None
+    assert not (tiny_catalog / info["reduce"]["file"]).exists()
+    assert json.loads(run("--catalog", tiny_catalog, "index", "info", "--json").output)["reduce"] is None
+
+
+def test_reduce_errors_are_clear(tiny_catalog):
+    before = (tiny_catalog / "catalog.db").read_bytes()
+    result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "index", "build", "--reduce", "256"])
+    assert result.exit_code == 1 and "256-d PCA on 9 vectors" in result.output
+    result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "index", "build", "--kind", "milvus://127.0.0.1:1",
+                                      "--reduce", "4"])
+    assert result.exit_code == 1 and "holds full vectors" in result.output
+    result = CliRunner().invoke(cli, ["--catalog", str(tiny_catalog), "index", "build", "--whiten"])
+    assert result.exit_code == 2 and "--whiten needs --reduce" in result.output
+    assert (tiny_catalog / "catalog.db").read_bytes() == before

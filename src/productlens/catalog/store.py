@@ -134,6 +134,11 @@ class CatalogStore:
         with self.transaction() as db:
             self._set_meta(db, values)
 
+    def delete_meta(self, keys: Sequence[str]) -> None:
+        """Remove meta keys (absent ones are ignored)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+
     @staticmethod
     def _set_meta(db: sqlite3.Connection, values: dict[str, str]) -> None:
         db.executemany(
@@ -340,6 +345,10 @@ class CatalogStore:
             out.update(self._query(f"SELECT product_id, MIN(id) FROM images WHERE product_id IN ({marks}) GROUP BY product_id", chunk))
         return out
 
+    def identical_image_pairs(self) -> list[tuple[int, int]]:
+        """(a, b) with a < b for every two images with the same bytes (same SHA-256)."""
+        return self._query("SELECT a.id, b.id FROM images a JOIN images b ON a.sha256 = b.sha256 AND a.id < b.id")
+
     def count_images(self) -> int:
         return self._query("SELECT COUNT(*) FROM images")[0][0]
 
@@ -385,6 +394,43 @@ class CatalogStore:
         if not chunks:
             return np.empty(0, np.int64), np.empty((0, 0), np.float32)
         return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+    # --- text search tables (migration m002: FTS5 rows kept by triggers, text embeddings) --------
+
+    def keyword_matches(self, match: str, weights: Sequence[float], limit: int) -> list[tuple[str, float]]:
+        """(product id, -bm25) for an FTS5 MATCH string, best first; `weights` per FTS column."""
+        columns = ", ".join(str(float(w)) for w in weights)
+        rows = self._query(
+            f"SELECT k.product_id, -bm25(products_fts, {columns}) AS score FROM products_fts"
+            " JOIN text_keys k ON k.rid = products_fts.rowid"
+            " WHERE products_fts MATCH ? ORDER BY score DESC LIMIT ?",
+            (match, int(limit)),
+        )
+        return [(pid, float(score)) for pid, score in rows]
+
+    def products_without_text_embedding(self, model: str) -> list[str]:
+        """Ids of products with no (current) text embedding under `model`, sorted."""
+        rows = self._query(
+            "SELECT p.id FROM products p LEFT JOIN text_embeddings t ON t.product_id = p.id AND t.model = ?"
+            " WHERE t.product_id IS NULL ORDER BY p.id", (model,))
+        return [r[0] for r in rows]
+
+    def put_text_embeddings(self, model: str, product_ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Store products' text embeddings; a product deleted meanwhile is skipped (no orphan rows)."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO text_embeddings (product_id, model, vector)"
+                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)",
+                [(pid, model, np.ascontiguousarray(v, dtype=np.float32).tobytes(), pid)
+                 for pid, v in zip(product_ids, vectors)],
+            )
+
+    def text_embeddings(self, model: str) -> tuple[list[str], np.ndarray | None]:
+        """(product ids, one row per product) of every text embedding under `model`; None when there are none."""
+        rows = self._query("SELECT product_id, vector FROM text_embeddings WHERE model = ? ORDER BY product_id", (model,))
+        if not rows:
+            return [], None
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
 
 def _unpack(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:

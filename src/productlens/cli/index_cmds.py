@@ -42,12 +42,13 @@ def index() -> None:
 def index_info(state: State, as_json: bool) -> None:
     """Kind, size and parameters of the index."""
     with state.open() as catalog:
-        live = catalog._index()
-        info: dict = {"kind": str(catalog.store.get_meta("index_kind", "faiss-flat")), "count": 0}
+        live = catalog.live_index()
+        info: dict = {"kind": catalog.index_kind, "count": 0}
         if live is not None:
             describe = getattr(live.index, "describe", None)
             info.update(describe() if describe else {})
-            info.update(kind=live.kind, count=len(live), file=None if live.remote else str(live.path))
+            info.update(kind=live.kind, count=len(live), dim=live.dim, reduce=live.reduction(),
+                        file=None if live.remote else str(live.path))
             if not live.remote and live.path.exists():
                 info["file_bytes"] = live.path.stat().st_size
     if as_json:
@@ -63,42 +64,66 @@ def index_info(state: State, as_json: bool) -> None:
 @click.option("--recall", type=float, default=0.95, show_default=True,
               help="Tune efSearch/nprobe to this recall@10 against exact search on a sample.")
 @click.option("--sample", type=int, default=200, show_default=True, help="Stored vectors used as tuning queries.")
+@click.option("--reduce", "reduce_dim", type=click.IntRange(min=1),
+              help="Hold PCA-reduced vectors of this many dimensions (fitted on the catalogue); "
+                   "without it, full vectors (any earlier reduction is dropped).")
+@click.option("--whiten", is_flag=True, help="Whiten the PCA (scale each component to unit variance); needs --reduce.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, as_json: bool) -> None:
+def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, reduce_dim: int | None,
+                whiten: bool, as_json: bool) -> None:
     """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
-    from ..index import FaissIndex, choose_kind, parse_bytes, tune
+    from ..catalog.live_index import refuse_remote_reduction
+    from ..index import choose_kind, parse_bytes
 
+    if whiten and not reduce_dim:
+        raise click.UsageError("--whiten needs --reduce N")
     budget_bytes = parse_bytes(budget) if budget else None
     with state.open() as catalog:
-        live = catalog._index()
+        live = catalog.live_index()
         if live is None:
             raise click.ClickException("the catalogue has no embeddings yet; add images first")
         n = len(catalog.store.embedding_ids(live.model_key))
-        chosen = choose_kind(n, live.dim, budget_bytes) if kind == "auto" else resolve_kind(kind)
-        with catalog._writing():
-            built = live.rebuild(chosen)
-            result: dict = {"kind": chosen, "count": len(built)}
+        chosen = None if kind == "auto" else resolve_kind(kind)
+        if reduce_dim and chosen is not None:
+            refuse_remote_reduction(chosen)  # before spending time on the fit
+        with catalog.writing():
+            reducer = live.fit_reducer(reduce_dim, whiten=whiten) if reduce_dim else None
+            if chosen is None:
+                chosen = choose_kind(n, reducer.out_dim if reducer else live.model_dim, budget_bytes)
+            built = live.rebuild(chosen, reducer=reducer, whiten=whiten)
+            result: dict = {"kind": chosen, "count": len(built), "dim": live.dim, "reduce": live.reduction()}
             if hasattr(built, "set_search_params") and n:
-                exact = FaissIndex(live.dim)
-                for ids, vectors in catalog.store.iter_embeddings(live.model_key):
-                    exact.add(ids, vectors)
-                rng = np.random.default_rng(0)
-                picked = rng.choice(exact.ids(), size=min(sample, n), replace=False)
-                queries = exact.vectors(picked)
-                queries = queries + rng.normal(scale=0.02, size=queries.shape).astype(np.float32)
-                queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-                truth = exact.search(queries, min(10, n)).ids
-                result["tuning"] = tune(built, queries, truth, k=min(10, n), target=recall)
+                result["tuning"] = _tune(catalog, live, built, sample, recall)
             live.save()
             catalog.store.set_meta({"index_kind": chosen})
             result["factory"] = getattr(built, "factory", None)
     if as_json:
         print_json(result)
     else:
-        console.print(f"built {result['kind']} over {result['count']} vector(s) {result.get('factory') or ''}", highlight=False)
+        reduced = f", PCA {live.model_dim}->{live.dim}" if result["reduce"] else ""
+        console.print(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}",
+                      highlight=False)
         if "tuning" in result:
             console.print(f"tuned: {result['tuning']}", highlight=False)
+
+
+def _tune(catalog, live, built, sample: int, recall: float) -> dict:
+    """Tune the search parameters of `built` to `recall`@10 against exact search in the index's
+    own (possibly reduced) space: the parameters cannot win back what a reduction loses."""
+    from ..index import FaissIndex, tune
+
+    exact = FaissIndex(live.dim)
+    for ids, vectors in catalog.store.iter_embeddings(live.model_key):
+        exact.add(ids, live.reduce(vectors))
+    n = len(exact)
+    rng = np.random.default_rng(0)
+    picked = rng.choice(exact.ids(), size=min(sample, n), replace=False)
+    queries = exact.vectors(picked)
+    queries = queries + rng.normal(scale=0.02, size=queries.shape).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    truth = exact.search(queries, min(10, n)).ids
+    return tune(built, queries, truth, k=min(10, n), target=recall)
 
 
 @index.command("import")

@@ -91,7 +91,7 @@ def calibrate_on_copies(catalog: "Catalog", *, n: int = 200, seed: int = 0, use_
     from ..text import semantic
     from ..text.hybrid import normalize_rows
 
-    model, live = catalog.active_model, catalog._index()
+    model, live = catalog.active_model, catalog.live_index()
     if model is None or live is None or len(live) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
     rng = np.random.default_rng(seed)
@@ -138,7 +138,7 @@ def calibrate_on_copies(catalog: "Catalog", *, n: int = 200, seed: int = 0, use_
 
 
 def store_calibration(catalog: "Catalog", cal: DedupCalibration) -> None:
-    with catalog._writing():
+    with catalog.writing():
         catalog.store.set_meta({META_KEY: json.dumps(asdict(cal))})
 
 

@@ -64,7 +64,7 @@ class DuplicateReport:
 
 def image_pair_scores(catalog: "Catalog", floor: float, neighbours: int = NEIGHBOURS) -> dict[tuple[int, int], float]:
     """{(image a, image b): cosine} for neighbour pairs scoring >= floor (a < b), plus byte-identical pairs."""
-    model, live = catalog.active_model, catalog._index()
+    model, live = catalog.active_model, catalog.live_index()
     pairs: dict[tuple[int, int], float] = {}
     if model is None or live is None or len(live) < 2:
         return pairs
@@ -77,9 +77,7 @@ def image_pair_scores(catalog: "Catalog", floor: float, neighbours: int = NEIGHB
                     continue
                 key = (min(image_id, other), max(image_id, other))
                 pairs[key] = max(pairs.get(key, -1.0), float(score))
-    for a, b in catalog.store._query(
-        "SELECT a.id, b.id FROM images a JOIN images b ON a.sha256 = b.sha256 AND a.id < b.id"
-    ):
+    for a, b in catalog.store.identical_image_pairs():
         pairs[(a, b)] = 1.0
     return pairs
 
@@ -113,7 +111,7 @@ def text_vectors_of(catalog: "Catalog") -> dict[str, np.ndarray] | None:
     from ..errors import ModelError
 
     try:
-        state = catalog._text_search().state()
+        state = catalog.text_search().state()
     except (ModelError, ImportError) as exc:
         log.info("no text evidence for duplicates: %s", exc)
         return None

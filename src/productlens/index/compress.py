@@ -17,6 +17,8 @@ import numpy as np
 
 from ..errors import DimensionMismatchError, VectorIndexError
 
+FIT_BLOCK = 8192  # vectors per block when accumulating the covariance
+
 
 def normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
@@ -32,13 +34,21 @@ class PcaReducer:
 
     @classmethod
     def fit(cls, vectors: np.ndarray, dim: int, *, whiten: bool = False, eps: float = 1e-6) -> "PcaReducer":
+        """Top `dim` eigenvectors of the covariance, accumulated in float64 blocks so that memory
+        stays at a few d x d matrices however many vectors (an SVD would hold an n x d copy)."""
         vectors = np.asarray(vectors, np.float32)
-        if not 0 < dim <= min(vectors.shape):
-            raise VectorIndexError(f"cannot fit a {dim}-d PCA on {vectors.shape[0]} vectors of {vectors.shape[1]}-d")
-        mean = vectors.mean(0)
-        _, s, vt = np.linalg.svd(vectors - mean, full_matrices=False)
-        scale = np.sqrt(s[:dim] ** 2 / len(vectors) + eps) if whiten else np.ones(dim)
-        return cls(mean.astype(np.float32), vt[:dim].astype(np.float32), scale.astype(np.float32))
+        if vectors.ndim != 2 or not 0 < dim <= min(vectors.shape):
+            n, d = vectors.shape if vectors.ndim == 2 else (0, vectors.size)
+            raise VectorIndexError(f"cannot fit a {dim}-d PCA on {n} vectors of {d}-d")
+        mean = vectors.mean(0, dtype=np.float64)
+        cov = np.zeros((vectors.shape[1],) * 2)
+        for start in range(0, len(vectors), FIT_BLOCK):
+            block = vectors[start:start + FIT_BLOCK] - mean
+            cov += block.T @ block
+        eigenvalues, eigenvectors = np.linalg.eigh(cov / len(vectors))  # ascending
+        top = np.argsort(eigenvalues)[::-1][:dim]
+        scale = np.sqrt(np.clip(eigenvalues[top], 0, None) + eps) if whiten else np.ones(dim)
+        return cls(mean.astype(np.float32), eigenvectors[:, top].T.astype(np.float32), scale.astype(np.float32))
 
     @property
     def in_dim(self) -> int:

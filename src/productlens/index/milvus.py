@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 
 QUERY_PAGE = 16384  # Milvus's cap on offset + limit of one query
 ID_CHUNK = 4096  # ids per "id in [...]" expression
+TEXT_MAX = 1024  # characters of title and category a row keeps (filters.MILVUS_TEXT_MAX)
+FIELDS = ("title", "category", "attributes")
+
+
+def row_fields(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """A row's product fields as stored: title and category truncated ("" for none), attributes."""
+    extra = extra or {}
+    return {"title": str(extra.get("title") or "")[:TEXT_MAX],
+            "category": str(extra.get("category") or "")[:TEXT_MAX],
+            "attributes": dict(extra.get("attributes") or {})}
 
 
 def parse_uri(uri: str) -> tuple[str, int]:
@@ -92,13 +102,8 @@ class MilvusIndex(VectorIndex):
             return
         _, last = np.unique(ids[::-1], return_index=True)  # the last row of a repeated id wins
         keep = np.sort(len(ids) - 1 - last)
-        rows = []
-        for j in keep.tolist():
-            extra = payload[j] if payload is not None else {}
-            rows.append({"id": int(ids[j]), "vector": vectors[j].tolist(),
-                         "title": str(extra.get("title") or "")[:1024],
-                         "category": str(extra.get("category") or "")[:1024],
-                         "attributes": dict(extra.get("attributes") or {})})
+        rows = [{"id": int(ids[j]), "vector": vectors[j].tolist(), **row_fields(payload[j] if payload is not None else None)}
+                for j in keep.tolist()]
         for start in range(0, len(rows), 1000):
             self._client.upsert(self.collection, rows[start:start + 1000])
 
@@ -113,6 +118,17 @@ class MilvusIndex(VectorIndex):
                 self._client.delete(self.collection, filter=expr)
                 removed += len(present)
         return removed
+
+    def fields(self, ids: np.ndarray) -> dict[int, dict[str, Any]]:
+        """The product fields stored with each of these ids (`row_fields` form; absent ids left out)."""
+        ids = as_ids(ids)
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK].tolist()
+            rows = self._client.query(self.collection, filter=f"id in {chunk}", output_fields=["id", *FIELDS],
+                                      limit=len(chunk))
+            out.update({int(r["id"]): row_fields(r) for r in rows})
+        return out
 
     def search(self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None,
                where: str | None = None) -> SearchHits:

@@ -32,11 +32,4 @@ def keyword_search(
     store: CatalogStore, text: str, *, limit: int = 100, prefix: bool = True, all_terms: bool = False
 ) -> list[tuple[str, float]]:
     """(product id, relevance) best first; relevance is -bm25, larger is better, > 0."""
-    weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
-    rows = store._query(
-        f"SELECT k.product_id, -bm25(products_fts, {weights}) AS score FROM products_fts"
-        " JOIN text_keys k ON k.rid = products_fts.rowid"
-        " WHERE products_fts MATCH ? ORDER BY score DESC LIMIT ?",
-        (match_expression(text, prefix=prefix, all_terms=all_terms), int(limit)),
-    )
-    return [(pid, float(score)) for pid, score in rows]
+    return store.keyword_matches(match_expression(text, prefix=prefix, all_terms=all_terms), COLUMN_WEIGHTS, limit)

@@ -59,7 +59,7 @@ class TextSearch:
             generation = self.catalog.store.generation
             if self._state is None or self._state.generation != generation:
                 encoder = self.encoder()
-                with self.catalog._writing():
+                with self.catalog.writing():
                     semantic.sync(self.catalog.store, encoder)
                 self._state = self._build(self.catalog.store.generation, encoder)
             return self._state
@@ -156,7 +156,7 @@ class TextSearch:
         if fusion == "blend":
             fused = blend(image_score, self.text_relevance(text, list(image_score)), beta)
         elif fusion == "rrf":
-            keep = _allowed(self.catalog, allowed_filter)
+            keep = allowed_products(self.catalog, allowed_filter)
             fused = rrf([[h.product.id for h in image_hits], [p for p, _ in self.text_ranking(text, keep, pool)]])
         else:
             from ..errors import ProductLensError
@@ -175,11 +175,11 @@ def _top(ids: list[str], scores: np.ndarray, keep: Callable[[str], bool], pool: 
     return out
 
 
-def _allowed(catalog: "Catalog", where) -> Callable[[str], bool] | None:
+def allowed_products(catalog: "Catalog", where) -> Callable[[str], bool] | None:
     """A predicate over product ids for a filter (None: everything allowed)."""
-    from ..engine import _as_filter
+    from ..filters import as_filter
 
-    flt = _as_filter(where)
+    flt = as_filter(where)
     if flt is None:
         return None
     ok = {p.id for p in catalog.products() if flt.matches(p.to_dict())}

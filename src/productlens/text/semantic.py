@@ -163,22 +163,14 @@ def has_own_text(product: Product) -> bool:
 
 def sync(store: CatalogStore, encoder: TextEncoder) -> int:
     """Embed the products that have no (current) text embedding; returns how many were embedded."""
-    missing = [r[0] for r in store._query(
-        "SELECT p.id FROM products p LEFT JOIN text_embeddings t ON t.product_id = p.id AND t.model = ?"
-        " WHERE t.product_id IS NULL ORDER BY p.id", (encoder.name,))]
+    missing = store.products_without_text_embedding(encoder.name)
     if not missing:
         return 0
     done = 0
     for start in range(0, len(missing), 1024):
         products = store.get_products(missing[start : start + 1024])
         vectors = encoder.encode([product_text(p) for p in products])
-        with store.transaction() as db:
-            # A product deleted meanwhile is skipped by the WHERE EXISTS (no orphan rows).
-            db.executemany(
-                "INSERT OR REPLACE INTO text_embeddings (product_id, model, vector)"
-                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)",
-                [(p.id, encoder.name, v.tobytes(), p.id) for p, v in zip(products, vectors)],
-            )
+        store.put_text_embeddings(encoder.name, [p.id for p in products], vectors)  # skips products deleted meanwhile
         done += len(products)
     log.info("embedded the text of %d products", done)
     return done
@@ -186,7 +178,5 @@ def sync(store: CatalogStore, encoder: TextEncoder) -> int:
 
 def load_vectors(store: CatalogStore, model: str = MODEL_NAME) -> tuple[list[str], np.ndarray]:
     """All stored text embeddings: (product ids, matrix with one unit row per product)."""
-    rows = store._query("SELECT product_id, vector FROM text_embeddings WHERE model = ? ORDER BY product_id", (model,))
-    if not rows:
-        return [], np.zeros((0, DIM), dtype=np.float32)
-    return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    ids, matrix = store.text_embeddings(model)
+    return (ids, matrix) if matrix is not None else ([], np.zeros((0, DIM), dtype=np.float32))

@@ -133,7 +133,7 @@ def activate(catalog, name: str, *, allow_missing: bool = False, progress: Calla
     started = time.perf_counter()
     record = resolve(catalog, name)
     report = ActivationReport(record.key)
-    with catalog._writing():
+    with catalog.writing():
         embedder = embedder_of(catalog, record)
         missing = catalog.store.images_missing_embedding(record.key)
         usable = []
