@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sqlite3
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from productlens.index import create_index, tune  # noqa: E402
 from productlens.index.ann import FaissAnnIndex, recall_at_k  # noqa: E402
+from productlens.index.rerank import rerank_exact  # noqa: E402
 
 DIM = 1280
 K = 10
@@ -106,7 +110,43 @@ def bench_exact(data: np.ndarray, queries: np.ndarray, lat_queries: int) -> dict
             "p99_ms": p99, "recall@10": 1.0, "params": {}}
 
 
-def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_truth, target: float, threads: int) -> dict:
+def exact_store(data: np.ndarray, folder: Path):
+    """The full vectors in a SQLite table laid out like the catalogue's `embeddings` table, and a
+    reader for the ids a re-ranking step asks for (the same query as CatalogStore.iter_embeddings)."""
+    db = sqlite3.connect(str(folder / "vectors.db"), check_same_thread=False)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("CREATE TABLE embeddings (image_id INTEGER NOT NULL, model_key TEXT NOT NULL, vector BLOB NOT NULL,"
+               " PRIMARY KEY (image_id, model_key))")
+    for start in range(0, len(data), 20_000):
+        db.executemany("INSERT INTO embeddings VALUES (?, 'm', ?)",
+                       ((start + i, v.tobytes()) for i, v in enumerate(data[start:start + 20_000])))
+    db.commit()
+
+    def vectors_of(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows: list = []
+        for s in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[s:s + 500]]
+            rows += db.execute(f"SELECT image_id, vector FROM embeddings WHERE model_key = 'm' AND image_id IN "
+                               f"({','.join('?' * len(chunk))})", chunk).fetchall()
+        return (np.fromiter((r[0] for r in rows), np.int64, len(rows)),
+                np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), DIM))
+
+    return vectors_of, (folder / "vectors.db").stat().st_size / len(data)
+
+
+def measure(kind: str, index, search, eval_q, eval_truth, build: float, params: dict) -> dict:
+    faiss.omp_set_num_threads(1)
+    found = np.concatenate([search(eval_q[i:i + 64], K).ids for i in range(0, len(eval_q), 64)])
+    p50, p99 = latencies(lambda q: search(q, K), eval_q)
+    return {"kind": kind, "factory": index.factory, "build_s": build, "bytes_per_vector": index.nbytes() / len(index),
+            "p50_ms": p50, "p99_ms": p99, "recall@10": recall_at_k(found, eval_truth), "params": params}
+
+
+def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_truth, target: float, threads: int,
+                rerank: int, store) -> list[dict]:
+    """One row for the index alone and, with `rerank` on a kind that stores compressed codes, one
+    for the index + exact re-ranking of its top `rerank` candidates from `store` (SQLite)."""
     faiss.omp_set_num_threads(threads)
     ids = np.arange(len(data), dtype=np.int64)
     t = time.perf_counter()
@@ -114,14 +154,20 @@ def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_tr
     assert isinstance(index, FaissAnnIndex)
     index._rebuild(ids, data)  # train once on everything (sampled by faiss), add everything
     build = time.perf_counter() - t
-    params = tune(index, tune_q, tune_truth, k=K, target=min(1.0, target + 0.01))  # a margin for held-out queries
-    faiss.omp_set_num_threads(1)
-    found = np.concatenate([index.search(eval_q[i:i + 64], K).ids for i in range(0, len(eval_q), 64)])
-    p50, p99 = latencies(lambda q: index.search(q, K), eval_q)
-    row = {"kind": kind, "factory": index.factory, "build_s": build, "bytes_per_vector": index.nbytes() / len(data),
-           "p50_ms": p50, "p99_ms": p99, "recall@10": recall_at_k(found, eval_truth), "params": params}
+    margin = min(1.0, target + 0.01)  # a margin for held-out queries
+    rows = [measure(kind, index, index.search, eval_q, eval_truth, build,
+                    tune(index, tune_q, tune_truth, k=K, target=margin))]
+    if rerank and index.lossy:  # what LiveIndex does: only compressed codes are re-ranked
+        vectors_of, disk = store()
+
+        def search(q: np.ndarray, k: int):
+            return rerank_exact(q, index.search(q, max(k, rerank)), vectors_of, k)
+
+        params = tune(index, tune_q, tune_truth, k=K, target=margin, search=search)
+        rows.append(measure(f"{kind} + re-rank {rerank}", index, search, eval_q, eval_truth, build,
+                            {**params, "disk_B/vec": round(disk)}))
     del index
-    return row
+    return rows
 
 
 def bench_milvus(data: np.ndarray, eval_q, eval_truth) -> dict:
@@ -195,6 +241,8 @@ def main() -> None:
     ap.add_argument("--recall", type=float, default=0.95, help="recall@10 target the parameters are tuned to")
     ap.add_argument("--queries", type=int, default=300, help="evaluation queries (latency and recall)")
     ap.add_argument("--build-threads", type=int, default=2)
+    ap.add_argument("--rerank", type=int, default=64,
+                    help="also each ANN kind + exact re-ranking of this many candidates from SQLite (0: off)")
     ap.add_argument("--milvus", action="store_true", help="also Milvus (real server) at sizes <= 100k")
     ap.add_argument("--quick", action="store_true", help="10k only, 100 queries")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -203,7 +251,7 @@ def main() -> None:
     n_queries = 100 if args.quick else args.queries
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    header = f"{'data':9} {'N':>9} {'index':24} {'build s':>8} {'B/vec':>7} {'p50 ms':>8} {'p99 ms':>8} {'R@10':>6}  params"
+    header = f"{'data':9} {'N':>9} {'index':30} {'build s':>8} {'B/vec':>7} {'p50 ms':>8} {'p99 ms':>8} {'R@10':>6}  params"
     print(header)
     print("-" * len(header))
     for data_name in args.data.split(","):
@@ -213,18 +261,28 @@ def main() -> None:
             faiss.omp_set_num_threads(args.build_threads)
             tune_truth, eval_truth = exact_truth(data, tune_q), exact_truth(data, eval_q)
             found = [bench_exact(data, eval_q, min(n_queries, 50 if n >= 1_000_000 else n_queries))]
+            scratch = Path(tempfile.mkdtemp(prefix="bench-index-"))
+            store_cache: list = []
+
+            def store():  # built once per data set and size, when a re-ranking row first needs it
+                if not store_cache:
+                    store_cache.append(exact_store(data, scratch))
+                return store_cache[0]
+
             for kind in (args.kinds.split(",") if args.kinds else DEFAULT_KINDS.get(n, ["faiss-ivfpq"])):
-                found.append(bench_faiss(kind, data, tune_q, tune_truth, eval_q, eval_truth, args.recall, args.build_threads))
+                found += bench_faiss(kind, data, tune_q, tune_truth, eval_q, eval_truth, args.recall,
+                                     args.build_threads, args.rerank, store)
             if args.milvus and n <= 100_000:
                 found.append(bench_milvus(data, eval_q, eval_truth))
             for row in found:
                 row.update(data=data_name, n=n, verdict=verdict(row, n))
                 rows.append(row)
                 params = {k: v for k, v in row["params"].items() if k != "recall"}
-                print(f"{data_name:9} {n:>9} {row['kind']:24} {row['build_s']:8.1f} {row['bytes_per_vector']:7.0f} "
+                print(f"{data_name:9} {n:>9} {row['kind']:30} {row['build_s']:8.1f} {row['bytes_per_vector']:7.0f} "
                       f"{row['p50_ms']:8.2f} {row['p99_ms']:8.2f} {row['recall@10']:6.3f}  "
                       f"{row.get('factory', '')} {params} {row['verdict']}", flush=True)
             del data
+            shutil.rmtree(scratch, ignore_errors=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"bench_index-{stamp}.json").write_text(json.dumps(rows, indent=1, default=str))
     plot(rows, args.out / f"bench_index-{stamp}.png")

@@ -76,7 +76,7 @@ def large_photo_decode_ms(photo: Path, draft_size: int) -> tuple[float, float]:
 
 def retrieval(shop: Catalog, queries: list, gallery_labels: dict[int, str]) -> dict[str, float]:
     """Image-level R@1/R@5/mAP over the full gallery, and product-level R@1."""
-    live = shop._index()
+    live = shop.live_index()
     counts: dict[str, int] = {}
     for label in gallery_labels.values():
         counts[label] = counts.get(label, 0) + 1

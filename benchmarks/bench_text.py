@@ -113,7 +113,7 @@ def bridge(path: Path, work: Path, root: Path, seed: int = 0) -> dict:
                           "visible_MRR": round(mv, 4), "visible_R@1": round(rv, 4)}
             print(f"  bridge {label:22s} products without text: MRR {mh:.3f} R@1 {rh:.3f} | "
                   f"with text: MRR {mv:.3f} R@1 {rv:.3f}")
-        searcher = catalog._text_search()
+        searcher = catalog.text_search()
         bridge_only = [rank_in([p for p, _ in searcher.rankings(title_from_name(c.name), pool=81)["bridge"]], sku[c.name])
                        for c in classes if c.name in hidden]
         state = searcher.state()
@@ -134,7 +134,7 @@ def embed_split(catalog: Catalog, root: Path, split: str, limit: int | None, see
 
 
 def hybrid(catalog: Catalog, root: Path, max_test: int) -> dict:
-    searcher: TextSearch = catalog._text_search()
+    searcher: TextSearch = catalog.text_search()
 
     def r1(queries, fusion, beta=0.1) -> float:
         hits = []
@@ -236,7 +236,7 @@ def main() -> None:
     results: dict = {}
     with Catalog.open(path) as catalog:
         started = time.perf_counter()
-        catalog._text_search().state()
+        catalog.text_search().state()
         print(f"text embeddings + state ready in {time.perf_counter() - started:.1f}s")
         if "text" in args.parts:
             results["text"] = text_queries(catalog, args.root)

@@ -1,6 +1,7 @@
 """Train on the shop's own catalogue and reproduce the targets table of issue #3 in one command.
 
     python benchmarks/bench_training.py [--workdir DIR] [--cnn-epochs 10] [--full-subset 200]
+    python benchmarks/bench_training.py --backbone efficientnet-lite2@320     # the accurate setting
 
 Grocery Store: the train split plus each product's iconic image is the catalogue, val selects
 the epoch and the recognition mode/threshold, test is reported. Steps, all through the real code
@@ -41,6 +42,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path(str(settings.get("grocery_root"))))
     parser.add_argument("--workdir", type=Path, help="Keep the catalogue and report here (default: a temp dir).")
     parser.add_argument("--cnn-epochs", type=int, default=10)
+    parser.add_argument("--backbone", help="Train on this network (NAME or NAME@SIZE; default: the catalogue's lite0).")
+    parser.add_argument("--baselines", default="colour-histogram,off-the-shelf,small-cnn",
+                        help="Comma-separated baselines measured in the same run (empty for none).")
     parser.add_argument("--full-subset", type=int, default=0, help="Also run the full recipe 1 epoch on N images.")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-training-"))
@@ -54,13 +58,15 @@ def main() -> None:
         catalog.add(work / "train.csv")
         timings["add (off-the-shelf embed)"] = time.perf_counter() - t
         t = time.perf_counter()
-        result = train(catalog, TrainConfig(), val_items=list(read_source(work / "val.csv")), progress=print)
+        result = train(catalog, TrainConfig(backbone=args.backbone), val_items=list(read_source(work / "val.csv")), progress=print)
         timings["train head recipe"] = time.perf_counter() - t
         t = time.perf_counter()
         activate(catalog, result.version)
         timings["models use (re-embed)"] = time.perf_counter() - t
         t = time.perf_counter()
-        evaluation = evaluate(catalog, list(read_source(work / "test.csv")), cnn_epochs=args.cnn_epochs, progress=print)
+        baselines = tuple(b for b in args.baselines.split(",") if b)
+        evaluation = evaluate(catalog, list(read_source(work / "test.csv")), baselines=baselines,
+                              cnn_epochs=args.cnn_epochs, progress=print)
         timings["eval with baselines"] = time.perf_counter() - t
         write_report(evaluation, work / "report", curves=shop / "models" / result.version.split("/")[1] / "curves.png")
         if args.full_subset:

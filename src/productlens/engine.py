@@ -318,7 +318,6 @@ class Catalog:
                     self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, self.index_kind)
         return self._live
 
-    _index = live_index  # the former private name, still used by scripts in benchmarks/
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -627,7 +626,6 @@ class Catalog:
                 self._text = TextSearch(self)
             return self._text
 
-    _text_search = text_search  # the former private name, still used by scripts in benchmarks/
 
     def _text_hits(self, ranked: list[tuple[str, float, int]]) -> list[ProductHit]:
         """ProductHits for (product id, score, image id or -1); -1 becomes the product's first image."""

@@ -47,13 +47,13 @@ def test_add_with_another_index_kind_is_refused(tiny_catalog, tiny_photos_dir):
 
 
 def test_build_with_reduce_then_without(tiny_catalog, query_photos):
-    built = run("--catalog", tiny_catalog, "index", "build", "--kind", "hnsw", "--reduce", "6", "--json")
+    built = run("--catalog", tiny_catalog, "index", "build", "--kind", "hnsw", "--reduce", "6", "--rerank", "20", "--json")
     assert built.exit_code == 0, built.output
     data = json.loads(built.output)
-    assert data["kind"] == "faiss-hnsw" and data["dim"] == 6 and data["reduce"]["dim"] == 6
+    assert data["kind"] == "faiss-hnsw" and data["dim"] == 6 and data["reduce"]["dim"] == 6 and data["rerank"] == 20
     assert data["reduce"]["from_dim"] == 1280 and data["tuning"]["recall"] >= 0.95
     info = json.loads(run("--catalog", tiny_catalog, "index", "info", "--json").output)
-    assert info["dim"] == 6 and info["reduce"]["file"].startswith("models/")
+    assert info["dim"] == 6 and info["reduce"]["file"].startswith("models/") and info["rerank"] == 20
     assert (tiny_catalog / info["reduce"]["file"]).exists()
     result = run("--catalog", tiny_catalog, "search", query_photos["Banana"], "-k", "1", "--json")
     assert json.loads(result.output)["results"][0]["id"] == "Banana"
@@ -62,7 +62,7 @@ def test_build_with_reduce_then_without(tiny_catalog, query_photos):
     assert "'dim': 6" in text and "reduce" in text
 
     back = json.loads(run("--catalog", tiny_catalog, "index", "build", "--kind", "flat", "--json").output)
-    assert back["dim"] == 1280 and back["reduce"] is None
+    assert back["dim"] == 1280 and back["reduce"] is None and back["rerank"] == 0  # exact: nothing to re-rank
     assert not (tiny_catalog / info["reduce"]["file"]).exists()
     assert json.loads(run("--catalog", tiny_catalog, "index", "info", "--json").output)["reduce"] is None
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from productlens import Catalog
-from productlens.catalog.live_index import REDUCER_META
+from productlens.catalog.live_index import DEFAULT_RERANK, REDUCER_META
 from productlens.errors import DimensionMismatchError, VectorIndexError
 
 DIM = 6  # the tiny catalogue has 9 vectors: a PCA fits at most that many components
@@ -141,3 +141,22 @@ def test_milvus_refuses_a_reduction(tiny_catalog):
 def test_reducer_needs_enough_vectors(tiny_catalog):
     with Catalog.open(tiny_catalog) as shop, pytest.raises(VectorIndexError, match="256-d PCA on 9 vectors"):
         shop.live_index().fit_reducer(256)
+
+
+def test_reduced_hits_are_rescored_with_the_stores_exact_vectors(tiny_catalog, queries):
+    with Catalog.open(tiny_catalog) as shop:
+        assert shop.live_index().rerank_depth == 0  # full vectors, exact index: nothing to re-rank
+        live = reduce_index(shop)
+        assert live.rerank_depth == DEFAULT_RERANK
+        ids, vectors = shop.store.embeddings(live.model_key)
+        exact = dict(zip(ids.tolist(), (vectors @ queries["Banana"]).tolist()))
+        hits = live.search(queries["Banana"], 3)
+        assert hits.ids[0].tolist() == sorted(exact, key=exact.get, reverse=True)[:3]
+        np.testing.assert_allclose(hits.scores[0], [exact[i] for i in hits.ids[0].tolist()], rtol=1e-5)
+        live.set_rerank(0)
+        raw = live.search(queries["Banana"], 3)  # cosines in the 6-d space, not the model's
+        assert not np.allclose(raw.scores[0], hits.scores[0], atol=1e-3)
+    with Catalog.open(tiny_catalog) as shop:
+        assert shop.live_index().rerank_depth == 0
+        with pytest.raises(VectorIndexError, match=">= 0"):
+            shop.live_index().set_rerank(-1)

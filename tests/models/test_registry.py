@@ -39,3 +39,17 @@ def test_import_does_not_load_torch():
     code = "import sys, productlens.models, productlens.pipeline; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_sized_variant_shares_weights_with_another_crop_size():
+    base, sized = get_spec("efficientnet-lite2"), get_spec("efficientnet-lite2@320")
+    assert sized.name == "efficientnet-lite2@320" and sized.dim == base.dim and sized.build is base.build
+    assert sized.preprocess.input_size == 320
+    assert sized.preprocess.resize_size == round(320 * base.preprocess.resize_size / base.preprocess.input_size)
+    assert get_spec("efficientnet-lite2@320") is sized and "efficientnet-lite2@320" not in list_embedders()
+
+
+@pytest.mark.parametrize("name", ["resnet@320", "efficientnet-lite0@big", "efficientnet-lite0@8"])
+def test_bad_sized_names_are_unknown(name):
+    with pytest.raises(UnknownModelError, match="NAME@SIZE"):
+        get_spec(name)

@@ -51,3 +51,19 @@ def test_full_recipe_fine_tunes_backbone(look_alike):
     assert len(result.history) == 2 and all(h["train_loss"] > 0 for h in result.history)
     assert result.history[1]["train_loss"] < result.history[0]["train_loss"]
     assert re.fullmatch(r"efficientnet-lite0/ft-[0-9-]+/fp32", result.version)
+
+
+def test_train_on_another_backbone_and_crop_size(look_alike):
+    """--backbone NAME@SIZE: features, version and re-embedding all use that network and size."""
+    shop, queries = look_alike
+    out = json.loads(run("--catalog", str(shop), "-q", "train", "--backbone", "efficientnet-lite0@192",
+                         "--epochs", "2", "--views", "1", "--use", "--json"))
+    assert out["version"].startswith("efficientnet-lite0@192/ft-")
+    assert out["activation"]["switched"] and out["activation"]["embedded"] == 80
+    with Catalog.open(shop) as catalog:
+        record = catalog.active_model
+        assert record.preprocess["input_size"] == 192 and record.preprocess["resize_size"] == 219
+        photo = next(line.split(",")[1] for line in queries.read_text().splitlines()[1:])
+        assert catalog.embed_query(photo).shape == (record.dim,)
+    bad = CliRunner().invoke(cli, ["--catalog", str(shop), "train", "--backbone", "resnet@300"])
+    assert bad.exit_code == 1 and "NAME@SIZE" in bad.output

@@ -47,7 +47,7 @@ def index_info(state: State, as_json: bool) -> None:
         if live is not None:
             describe = getattr(live.index, "describe", None)
             info.update(describe() if describe else {})
-            info.update(kind=live.kind, count=len(live), dim=live.dim, reduce=live.reduction(),
+            info.update(kind=live.kind, count=len(live), dim=live.dim, reduce=live.reduction(), rerank=live.rerank_depth,
                         file=None if live.remote else str(live.path))
             if not live.remote and live.path.exists():
                 info["file_bytes"] = live.path.stat().st_size
@@ -68,10 +68,13 @@ def index_info(state: State, as_json: bool) -> None:
               help="Hold PCA-reduced vectors of this many dimensions (fitted on the catalogue); "
                    "without it, full vectors (any earlier reduction is dropped).")
 @click.option("--whiten", is_flag=True, help="Whiten the PCA (scale each component to unit variance); needs --reduce.")
+@click.option("--rerank", type=click.IntRange(min=0),
+              help="Candidates per query re-scored with the exact vectors kept in the catalogue "
+                   "(indexes of compressed codes or reduced vectors; default 64, 0 turns it off).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, reduce_dim: int | None,
-                whiten: bool, as_json: bool) -> None:
+                whiten: bool, rerank: int | None, as_json: bool) -> None:
     """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
     from ..catalog.live_index import refuse_remote_reduction
     from ..index import choose_kind, parse_bytes
@@ -92,7 +95,9 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
             if chosen is None:
                 chosen = choose_kind(n, reducer.out_dim if reducer else live.model_dim, budget_bytes)
             built = live.rebuild(chosen, reducer=reducer, whiten=whiten)
-            result: dict = {"kind": chosen, "count": len(built), "dim": live.dim, "reduce": live.reduction()}
+            live.set_rerank(rerank)
+            result: dict = {"kind": chosen, "count": len(built), "dim": live.dim, "reduce": live.reduction(),
+                            "rerank": live.rerank_depth}
             if hasattr(built, "set_search_params") and n:
                 result["tuning"] = _tune(catalog, live, built, sample, recall)
             live.save()
@@ -109,13 +114,13 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
 
 
 def _tune(catalog, live, built, sample: int, recall: float) -> dict:
-    """Tune the search parameters of `built` to `recall`@10 against exact search in the index's
-    own (possibly reduced) space: the parameters cannot win back what a reduction loses."""
+    """Tune the search parameters of `built` to `recall`@10 against exact search over the full
+    vectors, measured on what a search returns (reduced query, index, exact re-ranking)."""
     from ..index import FaissIndex, tune
 
-    exact = FaissIndex(live.dim)
+    exact = FaissIndex(live.model_dim)
     for ids, vectors in catalog.store.iter_embeddings(live.model_key):
-        exact.add(ids, live.reduce(vectors))
+        exact.add(ids, vectors)
     n = len(exact)
     rng = np.random.default_rng(0)
     picked = rng.choice(exact.ids(), size=min(sample, n), replace=False)
@@ -123,7 +128,7 @@ def _tune(catalog, live, built, sample: int, recall: float) -> dict:
     queries = queries + rng.normal(scale=0.02, size=queries.shape).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     truth = exact.search(queries, min(10, n)).ids
-    return tune(built, queries, truth, k=min(10, n), target=recall)
+    return tune(built, queries, truth, k=min(10, n), target=recall, search=live.search)
 
 
 @index.command("import")

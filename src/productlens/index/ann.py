@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -145,6 +146,11 @@ class FaissAnnIndex(VectorIndex):
         if self._auto or not self.factory:
             self.factory = FACTORIES[self.kind](n, self.dim)
         return build_factory(self.dim, self.factory)
+
+    @property
+    def lossy(self) -> bool:
+        """True when the index scores compressed codes (PCA / PQ / SQ), not the vectors themselves."""
+        return not self._buffer and any(part in (self.factory or "") for part in ("PCA", "PQ", "SQ"))
 
     @property
     def buffering(self) -> bool:
@@ -372,13 +378,16 @@ class FaissAnnIndex(VectorIndex):
 
 
 def tune(index: FaissAnnIndex, queries: np.ndarray, truth: np.ndarray, *, k: int = 10,
-         target: float = 0.95) -> dict:
+         target: float = 0.95, search: Callable[[np.ndarray, int], SearchHits] | None = None) -> dict:
     """Raise efSearch / nprobe (and the re-ranking factor) until recall@k vs `truth` reaches target.
 
     `truth` holds the exact top-k ids of `queries` (from an exact index over the same rows).
+    `search` is what answers queries in use (default `index.search`), e.g. one that re-ranks the
+    index's candidates exactly (rerank.py): the index's parameters are tuned for what it returns.
     Returns the chosen parameters and the recall they reach; the cheapest setting that reaches
     the target wins, or the most thorough one tried if none does.
     """
+    search = search or index.search
     parts = list(_parts(index._index))
     steps: list[dict] = []
     if any(isinstance(p, faiss.IndexHNSW) for p in parts):
@@ -387,10 +396,10 @@ def tune(index: FaissAnnIndex, queries: np.ndarray, truth: np.ndarray, *, k: int
         nlist = next(p.nlist for p in parts if isinstance(p, faiss.IndexIVF))
         steps = [{"nprobe": n, "k_factor": kf} for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
                  if n <= nlist for kf in (2, 4, 8, 16, 32, 64)]
-    result = {"recall": recall_at_k(index.search(queries, k).ids, truth)}
+    result = {"recall": recall_at_k(search(queries, k).ids, truth)}
     for step in steps:
         index.set_search_params(**step)
-        r = recall_at_k(index.search(queries, k).ids, truth)
+        r = recall_at_k(search(queries, k).ids, truth)
         result = {**step, "recall": r}
         if r >= target:
             break

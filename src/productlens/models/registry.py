@@ -6,7 +6,7 @@ their specs at import, and callers only ever name a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ..errors import UnknownModelError
@@ -29,6 +29,7 @@ class EmbedderSpec:
 
 
 _REGISTRY: dict[str, EmbedderSpec] = {}
+_SIZED: dict[str, EmbedderSpec] = {}  # NAME@SIZE variants made on first use (not listed)
 
 
 def register_embedder(
@@ -53,10 +54,24 @@ def list_embedders() -> list[str]:
 
 
 def get_spec(name: str) -> EmbedderSpec:
-    """The spec registered under `name`; UnknownModelError lists the known names."""
-    try:
+    """The spec registered under `name`; UnknownModelError lists the known names.
+
+    `name@SIZE` (e.g. efficientnet-lite2@320) is the registered model fed SIZE-pixel crops
+    instead of its native size: same weights, global pooling makes any size valid, and larger
+    crops keep the fine print that tells similar packages apart.
+    """
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UnknownModelError(
-            f"unknown embedder {name!r}; known: {', '.join(list_embedders())}"
-        ) from None
+    if name in _SIZED:
+        return _SIZED[name]
+    base_name, _, size = name.rpartition("@")
+    if base_name in _REGISTRY and size.isdigit() and 32 <= int(size) <= 1024:
+        base = _REGISTRY[base_name]
+        pre = base.preprocess
+        resize = round(int(size) * pre.resize_size / pre.input_size)
+        spec = replace(base, name=name, preprocess=replace(pre, input_size=int(size), resize_size=resize))
+        _SIZED[name] = spec
+        return spec
+    raise UnknownModelError(
+        f"unknown embedder {name!r}; known: {', '.join(list_embedders())} (NAME@SIZE for another input size)"
+    )

@@ -39,13 +39,13 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
     import torch
     from torch import nn
 
-    from ..models.efficientnet import build_lite
     from ..models.registry import get_spec
     from .heads import build_head
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(config.seed)
-    spec = get_spec(catalog.model_name)
+    backbone_name = str(config.backbone or catalog.model_name)
+    spec = get_spec(backbone_name)
     pre = spec.preprocess
     train = data.train
     if config.max_images and len(train) > config.max_images:
@@ -61,7 +61,7 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
         progress(f"full recipe on {device}: {len(train)} train / {len(val)} val images")
     y, yc, vy = data.labels(train), data.coarse_labels(train), data.labels(val)
 
-    backbone = build_lite(catalog.model_name)
+    backbone = spec.build()
     for p in backbone.parameters():
         p.requires_grad = False
     net = backbone.net
@@ -136,4 +136,4 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
             metrics.update(evaluate_embeddings(val_emb, vy, gallery, y, head.proxies.numpy(), len(data.classes)))
             recog = choose_recognition(val_emb, vy, gallery, y, head.proxies.numpy(), config.scale)
     metrics["recognition_mode"] = recog["mode"]
-    return Fitted(catalog.model_name, model.eval(), head, metrics, history, recog)
+    return Fitted(backbone_name, model.eval(), head, metrics, history, recog)

@@ -16,19 +16,20 @@ from .recipes import Fitted, TrainConfig, fit_loop
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog):
-    """The catalogue's off-the-shelf backbone (fp32), whatever version is active."""
+def base_embedder(catalog, backbone: str | None = None):
+    """An off-the-shelf backbone (fp32): `backbone`, or the catalogue's model, whatever version is active."""
     from ..models import create_embedder
 
-    return create_embedder(catalog.model_name, "fp32")
+    return create_embedder(backbone or catalog.model_name, "fp32")
 
 
 def feature_cache(catalog) -> FeatureCache:
     return FeatureCache(catalog.path / "cache" / "features.sqlite")
 
 
-def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "") -> tuple[np.ndarray, list[int]]:
-    embedder = base_embedder(catalog)
+def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "",
+                    backbone: str | None = None) -> tuple[np.ndarray, list[int]]:
+    embedder = base_embedder(catalog, backbone)
     cache = feature_cache(catalog)
     try:
         if progress:
@@ -54,12 +55,12 @@ def evaluate_embeddings(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np
 def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callable[[str], None] | None) -> Fitted:
     import torch
 
-    from ..models.efficientnet import build_lite
+    from ..models.registry import get_spec
     from .heads import build_head
 
-    train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train")
+    train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train", config.backbone)
     train = [data.train[i] for i in ok]
-    val_feats, vok = cached_features(catalog, data.val, 1, config.seed, progress, "val") if data.val else (None, [])
+    val_feats, vok = cached_features(catalog, data.val, 1, config.seed, progress, "val", config.backbone) if data.val else (None, [])
     val = [data.val[i] for i in vok]
     if len(train) == 0:
         raise TrainingError("no catalogue image could be decoded for training")
@@ -96,8 +97,9 @@ def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
             {"mode": "blend", "scale": config.scale, "val_top1": {}, "calibration": None}
     metrics: dict[str, Any] = {"val_r1_untrained": before.get("val_r1"), **after,
                                "epochs_run": len(history), "recognition_mode": recog["mode"]}
-    module = _Combined.make(build_lite(catalog.model_name), head)
-    return Fitted(catalog.model_name, module, head, metrics, history, recog)
+    backbone = str(config.backbone or catalog.model_name)
+    module = _Combined.make(get_spec(backbone).build(), head)
+    return Fitted(backbone, module, head, metrics, history, recog)
 
 
 class _Combined:

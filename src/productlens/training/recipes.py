@@ -19,7 +19,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..errors import TrainingError
+from ..errors import TrainingError, UnknownModelError
+from ..models.registry import get_spec
 from .data import LabelledSet, catalogue_samples
 from .heads import LOSSES
 from .schedule import OPTIMIZERS
@@ -34,6 +35,7 @@ class TrainConfig:
     """Every setting of a run; saved with the model version (defaults chosen on Grocery val)."""
 
     recipe: str = "head"
+    backbone: str | None = None  # default: the catalogue's model; NAME@SIZE for another input size
     epochs: int | None = None  # default: 30 (head) / 5 (full)
     optimizer: str = "adamw"
     lr: float | None = None  # default: 3e-3 (head) / 3e-4 (full)
@@ -95,6 +97,11 @@ def train(
 
     started = time.perf_counter()
     config = (config or TrainConfig()).resolved()
+    config.backbone = config.backbone or catalog.model_name
+    try:
+        get_spec(config.backbone)
+    except UnknownModelError as exc:
+        raise TrainingError(str(exc)) from None
     data = catalogue_samples(catalog, val_items, config.val_fraction, config.seed)
     if data.missing:
         log.warning("%d catalogue images have no source file any more and are left out", len(data.missing))
