@@ -178,6 +178,19 @@ def test_milvus_pushes_product_filters_down(milvus_server, vectors):
         index.drop()
 
 
+def test_milvus_bulk_load_waits_until_indexed_and_reads_its_own_writes(milvus_server, vectors):
+    index = create_index(milvus_server, DIM, collection=f"bulk_{next(_names)}")
+    try:
+        index.add(np.arange(50), vectors)
+        index.wait_until_indexed(timeout=120)
+        state = index._client.describe_index(index.collection, "vector")
+        assert state["indexed_rows"] == state["total_rows"] == 50
+        index.add(np.array([1000]), vectors[7:8] * -1)  # a write is visible to the next search (Session)
+        assert index.search(-vectors[7:8], 1).ids[0, 0] == 1000
+    finally:
+        index.drop()
+
+
 def test_bad_milvus_address_is_refused():
     with pytest.raises(VectorIndexError):
         create_index("milvus://", DIM)

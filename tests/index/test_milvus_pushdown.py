@@ -56,23 +56,27 @@ def shops(tiny_catalog, query_photos, milvus_server):
         shop.close()
 
 
-def test_filtered_search_on_milvus_matches_faiss_and_is_pushed_down(shops):
+def searches_with(shops, where: str) -> list[dict]:
+    """Run the filtered search for every query, check it matches faiss-flat; the index calls made."""
     shop, queries, expected, _, spy = shops
+    spy.calls.clear()
+    for pid, q in queries.items():
+        assert ids(shop.search_vector(q, k=3, where=where)) == expected[(where, pid)], where
+    assert spy.calls, where
+    return list(spy.calls)
+
+
+def test_filtered_search_on_milvus_matches_faiss_and_is_pushed_down(shops):
+    _, _, expected, _, _ = shops
     for where in PUSHED:
-        for pid, q in queries.items():
-            spy.calls.clear()
-            assert ids(shop.search_vector(q, k=3, where=where)) == expected[(where, pid)], where
-            assert spy.calls and all(c["where"] and c["allowed_ids"] is None for c in spy.calls), where
+        assert all(c["where"] and c["allowed_ids"] is None for c in searches_with(shops, where)), where
     assert expected[("category = 'Fruit'", "Banana")] == ["Banana", "Granny-Smith"]
 
 
 def test_filters_milvus_cannot_evaluate_exactly_go_as_image_ids(shops):
-    shop, queries, expected, _, spy = shops
+    _, _, expected, _, _ = shops
     for where in NOT_PUSHED:
-        for pid, q in queries.items():
-            spy.calls.clear()
-            assert ids(shop.search_vector(q, k=3, where=where)) == expected[(where, pid)], where
-            assert spy.calls and all("where" not in c and c["allowed_ids"] is not None for c in spy.calls), where
+        assert all("where" not in c and c["allowed_ids"] is not None for c in searches_with(shops, where)), where
     assert set(expected[("price < 1", "Banana")]) == {"Banana", "Granny-Smith"}  # "0.25" < 1 counts
 
 

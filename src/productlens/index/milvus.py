@@ -3,7 +3,9 @@
 The collection holds the image id (primary key), the vector and the product's title, category
 and attributes, so product filters run inside Milvus (`Filter.to_milvus()`) rather than as a
 list of allowed ids. Milvus is remote state: there is no file to save; `LiveIndex` keeps it in
-step with the store by diffing ids. Reads use Strong consistency so a write is visible at once.
+step with the store by diffing ids. Searches use Session consistency: this process's writes are
+visible at once (Strong would wait for the server's next time tick, ~200 ms a query), other
+writers' within Milvus's bounded staleness; id listings and deletes read with Strong consistency.
 pymilvus is imported lazily (optional dependency group `milvus`).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
@@ -150,7 +153,7 @@ class MilvusIndex(VectorIndex):
             result = self._client.search(
                 self.collection, data=queries.tolist(), limit=limit, filter=" and ".join(clauses),
                 search_params={"metric_type": "IP", "params": {"ef": max(self.ef_search, limit)}},
-                output_fields=["id"])
+                output_fields=["id"], consistency_level="Session")
         except Exception as exc:
             raise VectorIndexError(f"Milvus search failed: {exc}") from exc
         for row, found in enumerate(result):
@@ -158,6 +161,19 @@ class MilvusIndex(VectorIndex):
                 hits.ids[row, col] = int(hit["id"])
                 hits.scores[row, col] = float(hit["distance"])
         return hits
+
+    def wait_until_indexed(self, timeout: float = 900.0) -> None:
+        """Flush, then block until the server has built its index over every row (until then it
+        scans the unindexed segments: slower searches). For after a bulk load."""
+        self._client.flush(self.collection)
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._client.describe_index(self.collection, "vector")
+            if state.get("indexed_rows") == state.get("total_rows") and not state.get("pending_index_rows"):
+                return
+            if time.monotonic() > deadline:
+                raise VectorIndexError(f"Milvus has not indexed {self.collection} after {timeout:.0f} s: {state}")
+            time.sleep(1.0)
 
     def search_filter(self, queries: np.ndarray, k: int, flt) -> SearchHits:
         """Search with a productlens `Filter` pushed down as a Milvus expression."""
