@@ -143,3 +143,15 @@ def test_bad_settings_are_refused(look_alike):
                 train(catalog, bad)
         assert [m.version for m in catalog.store.list_models()] == ["imagenet"]
         assert not os.path.exists(shop / "models")
+
+
+def test_a_last_batch_of_one_image_is_skipped_not_a_crash(look_alike):
+    """The MLP head's BatchNorm cannot train on one sample; a catalogue whose size leaves one
+    image over after the last full batch must still train."""
+    from productlens.training.data import catalogue_samples
+
+    shop, _ = look_alike
+    with Catalog.open(shop) as catalog:
+        n_train = len(catalogue_samples(catalog, None, 0.15, 0).train)
+        result = train(catalog, TrainConfig(epochs=1, views=1, batch_size=n_train - 1))
+    assert result.history and result.history[0]["train_loss"] > 0

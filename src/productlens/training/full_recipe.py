@@ -111,6 +111,8 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
         order = rng.permutation(len(train))
         for s in range(0, len(order), config.batch_size):
             idx = order[s : s + config.batch_size]
+            if len(idx) < 2:  # a last batch of one: BatchNorm in the head cannot train on it
+                continue
             x = torch.from_numpy(np.stack([random_view(images[i], pre, rng) for i in idx])).to(device)
             yield model(x), y_t[idx].to(device), yc_t[idx].to(device)
 

@@ -79,6 +79,8 @@ def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
         order = torch.from_numpy(rng.permutation(len(x_all)))
         for s in range(0, len(order), config.batch_size):
             idx = order[s : s + config.batch_size]
+            if len(idx) < 2:  # a last batch of one: BatchNorm in the head cannot train on it
+                continue
             yield head(x_all[idx]), y_all[idx], yc_all[idx]
 
     def validate() -> dict[str, float]:
