@@ -155,3 +155,24 @@ def test_a_last_batch_of_one_image_is_skipped_not_a_crash(look_alike):
         n_train = len(catalogue_samples(catalog, None, 0.15, 0).train)
         result = train(catalog, TrainConfig(epochs=1, views=1, batch_size=n_train - 1))
     assert result.history and result.history[0]["train_loss"] > 0
+
+
+def test_int8_version_tracks_its_fp32_graph(look_alike):
+    """`train --int8`: the quantised graph is what search uses, and it embeds like the fp32 one."""
+    from productlens.models.trained import load_embedder_file
+    from productlens.models.transforms import PreprocessConfig
+
+    shop, queries = look_alike
+    photos = [line.split(",")[1] for line in queries.read_text().splitlines()[1:9]]
+    with Catalog.open(shop) as catalog:
+        result = train(catalog, TrainConfig(epochs=2, views=1, precision="int8"))
+        assert result.version.endswith("/int8")
+        activate(catalog, result.version)
+        record = catalog.active_model
+        assert record.info["onnx"].endswith("model.int8.onnx") and record.precision == "int8"
+        fp32 = load_embedder_file(shop / record.info["onnx"].replace("int8", "fp32"), record.name, record.version,
+                                  record.dim, PreprocessConfig.from_dict(record.preprocess))
+        quantised = np.stack([catalog.embed_query(p) for p in photos])
+        full = fp32.embed([load_image(p).image for p in photos])
+    cosine = (quantised * full).sum(1) / np.linalg.norm(quantised, axis=1) / np.linalg.norm(full, axis=1)
+    assert cosine.min() > 0.95, cosine
