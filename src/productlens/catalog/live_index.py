@@ -36,15 +36,15 @@ from ..index import VectorIndex, create_index, is_remote, load_index
 from ..index.ann import COMPACT_AT, FaissAnnIndex
 from ..index.base import SearchHits
 from ..index.compress import PcaReducer
-from ..index.rerank import rerank_exact
 from ..index.milvus import row_fields
+from ..index.rerank import rerank_exact
 from .store import CatalogStore
 
 log = logging.getLogger(__name__)
 
 REDUCER_META = "reducer:{}"  # store meta: the model's PCA reducer ({"file", "dim", "whiten"})
 PENDING_META = "fields_pending:{}"  # store meta: products whose fields a server index must be sent again
-RERANK_META = "rerank:{}"  # store meta: candidates re-scored exactly per query (approximate kinds)
+RERANK_META = "rerank:{}"  # store meta: candidates re-scored exactly per query (compressed or reduced indexes)
 DEFAULT_RERANK = 64  # enough for recall@10 >= 0.95 at 1M vectors (benchmarks/bench_index.py)
 FIT_MAX = 100_000  # stored vectors a reducer is fitted on at most (a uniform sample beyond)
 _KEEP = object()  # rebuild(reducer=...) default: keep the current reduction
