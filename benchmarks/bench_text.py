@@ -86,10 +86,15 @@ def text_queries(catalog: Catalog, root: Path) -> dict:
     return out
 
 
+def fresh_copy(catalog: Path, dest: Path) -> Path:
+    """A scratch copy of the catalogue at `dest`, replacing any left by an earlier run."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(catalog, dest)
+    return dest
+
+
 def bridge(path: Path, work: Path, root: Path, seed: int = 0) -> dict:
-    copy = work / "bridge"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(path, copy)
+    copy = fresh_copy(path, work / "bridge")
     classes = grocery_classes(root)
     rng = random.Random(seed)
     hidden = set(rng.sample([c.name for c in classes], len(classes) // 2))
@@ -162,9 +167,7 @@ def hybrid(catalog: Catalog, root: Path, max_test: int) -> dict:
 
 
 def duplicates(path: Path, work: Path, copies: int, seed: int = 1) -> dict:
-    dup = work / "dups"
-    shutil.rmtree(dup, ignore_errors=True)
-    shutil.copytree(path, dup)
+    dup = fresh_copy(path, work / "dups")
     files = work / "dup-files"
     shutil.rmtree(files, ignore_errors=True)
     files.mkdir()
