@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="Keep the catalogue and report here (default: a temp dir).")
     parser.add_argument("--cnn-epochs", type=int, default=10)
     parser.add_argument("--backbone", help="Train on this network (NAME or NAME@SIZE; default: the catalogue's lite0).")
+    parser.add_argument("--crop", type=float, default=TrainConfig.crop,
+                        help="Centre-crop fraction of the trained version (0.875 = the backbone's own).")
     parser.add_argument("--baselines", default="colour-histogram,off-the-shelf,small-cnn",
                         help="Comma-separated baselines measured in the same run (empty for none).")
     parser.add_argument("--full-subset", type=int, default=0, help="Also run the full recipe 1 epoch on N images.")
@@ -58,7 +60,7 @@ def main() -> None:
         catalog.add(work / "train.csv")
         timings["add (off-the-shelf embed)"] = time.perf_counter() - t
         t = time.perf_counter()
-        result = train(catalog, TrainConfig(backbone=args.backbone), val_items=list(read_source(work / "val.csv")), progress=print)
+        result = train(catalog, TrainConfig(backbone=args.backbone, crop=args.crop), val_items=list(read_source(work / "val.csv")), progress=print)
         timings["train head recipe"] = time.perf_counter() - t
         t = time.perf_counter()
         activate(catalog, result.version)

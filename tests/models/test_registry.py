@@ -2,7 +2,7 @@ import pytest
 
 from productlens.errors import ModelError, UnknownModelError
 from productlens.models import PreprocessConfig, create_embedder, list_embedders
-from productlens.models.registry import get_spec
+from productlens.models.registry import get_spec, with_crop
 
 
 def test_lists_the_lite_family():
@@ -53,3 +53,14 @@ def test_sized_variant_shares_weights_with_another_crop_size():
 def test_bad_sized_names_are_unknown(name):
     with pytest.raises(UnknownModelError, match="NAME@SIZE"):
         get_spec(name)
+
+
+def test_crop_variant_is_another_embedding_space_on_the_same_network():
+    base = get_spec("efficientnet-lite0")
+    assert base.preprocess.crop == pytest.approx(224 / 256)
+    tight = with_crop(base, 0.65)
+    assert tight.preprocess.input_size == 224 and tight.preprocess.resize_size == round(224 / 0.65)
+    assert tight.preprocess.crop == pytest.approx(0.65, abs=0.002)
+    assert tight.build is base.build and tight.name == base.name
+    assert tight.version == "imagenet-crop65"  # features with another crop never share a cache key
+    assert with_crop(base, None) is base and with_crop(base, 224 / 256) is base

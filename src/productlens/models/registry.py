@@ -75,3 +75,14 @@ def get_spec(name: str) -> EmbedderSpec:
     raise UnknownModelError(
         f"unknown embedder {name!r}; known: {', '.join(list_embedders())} (NAME@SIZE for another input size)"
     )
+
+
+def with_crop(spec: EmbedderSpec, fraction: float | None) -> EmbedderSpec:
+    """`spec` fed a centre crop keeping `fraction` of the shorter side (None: unchanged).
+
+    The network is the same, so the ONNX file is too; the version gets a `-cropNN` suffix so that
+    features computed with another crop never share a cache key or an embedding space.
+    """
+    if fraction is None or abs(fraction - spec.preprocess.crop) < 1e-3:
+        return spec
+    return replace(spec, preprocess=spec.preprocess.with_crop(fraction), version=f"{spec.version}-crop{round(fraction * 100)}")

@@ -6,7 +6,7 @@ or scaling (timm's `resolve_model_data_config` idea).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,15 @@ class PreprocessConfig:
     resize_size: int
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
+
+    @property
+    def crop(self) -> float:
+        """Fraction of the shorter side the centre crop keeps."""
+        return self.input_size / self.resize_size
+
+    def with_crop(self, fraction: float) -> PreprocessConfig:
+        """The same input size with a centre crop keeping `fraction` of the shorter side."""
+        return replace(self, resize_size=max(self.input_size, round(self.input_size / fraction)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, saved next to catalogues and model versions."""

@@ -18,9 +18,11 @@ def random_view(image: Image.Image, config: PreprocessConfig, rng: np.random.Gen
     """One augmented (3, S, S) float32 view of an RGB image."""
     image = image.convert("RGB") if image.mode != "RGB" else image
     w, h = image.size
-    # Random resized crop: 35-100% of the area, aspect 3/4..4/3.
+    # Random resized crop around the scale of the model's own centre crop: 0.45-1.3x its area
+    # (35-100% of a square image at the usual 0.875 crop), aspect 3/4..4/3.
+    crop_side = min(w, h) * min(1.0, config.crop)
     for _ in range(10):
-        area = w * h * rng.uniform(0.35, 1.0)
+        area = crop_side * crop_side * rng.uniform(0.45, 1.3)
         aspect = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
         cw, ch = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
         if 0 < cw <= w and 0 < ch <= h:

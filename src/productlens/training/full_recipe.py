@@ -19,7 +19,7 @@ from .augment import random_view
 from .classify import choose_recognition
 from .data import LabelledSet
 from .head_recipe import _Combined, evaluate_embeddings
-from .recipes import Fitted, TrainConfig, fit_loop
+from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,11 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
     import torch
     from torch import nn
 
-    from ..models.registry import get_spec
     from .heads import build_head
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(config.seed)
-    backbone_name = str(config.backbone or catalog.model_name)
-    spec = get_spec(backbone_name)
+    spec = backbone_spec(config)
     pre = spec.preprocess
     train = data.train
     if config.max_images and len(train) > config.max_images:
@@ -138,4 +136,4 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
             metrics.update(evaluate_embeddings(val_emb, vy, gallery, y, head.proxies.numpy(), len(data.classes)))
             recog = choose_recognition(val_emb, vy, gallery, y, head.proxies.numpy(), config.scale)
     metrics["recognition_mode"] = recog["mode"]
-    return Fitted(backbone_name, model.eval(), head, metrics, history, recog)
+    return Fitted(spec.name, pre, model.eval(), head, metrics, history, recog)

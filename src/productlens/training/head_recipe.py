@@ -8,19 +8,24 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import TrainingError
+from ..models.registry import EmbedderSpec
 from .classify import choose_recognition, knn_class_scores
 from .data import LabelledSet
 from .features import FeatureCache, extract_features
-from .recipes import Fitted, TrainConfig, fit_loop
+from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
 
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog, backbone: str | None = None):
-    """An off-the-shelf backbone (fp32): `backbone`, or the catalogue's model, whatever version is active."""
-    from ..models import create_embedder
+def base_embedder(catalog, backbone: str | None = None, spec: EmbedderSpec | None = None):
+    """An off-the-shelf backbone (fp32): `backbone`, or the catalogue's model, whatever version is active.
 
-    return create_embedder(backbone or catalog.model_name, "fp32")
+    `spec` (a variant of that backbone, e.g. another crop) reuses its ONNX file with its own preprocessing.
+    """
+    from ..models import Embedder, create_embedder
+
+    plain = create_embedder(backbone or catalog.model_name, "fp32")
+    return plain if spec is None else Embedder(spec, "fp32", plain.onnx_path)
 
 
 def feature_cache(catalog) -> FeatureCache:
@@ -28,8 +33,8 @@ def feature_cache(catalog) -> FeatureCache:
 
 
 def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "",
-                    backbone: str | None = None) -> tuple[np.ndarray, list[int]]:
-    embedder = base_embedder(catalog, backbone)
+                    spec: EmbedderSpec | None = None) -> tuple[np.ndarray, list[int]]:
+    embedder = base_embedder(catalog, spec.name if spec else None, spec)
     cache = feature_cache(catalog)
     try:
         if progress:
@@ -55,12 +60,12 @@ def evaluate_embeddings(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np
 def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callable[[str], None] | None) -> Fitted:
     import torch
 
-    from ..models.registry import get_spec
     from .heads import build_head
 
-    train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train", config.backbone)
+    spec = backbone_spec(config)
+    train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train", spec)
     train = [data.train[i] for i in ok]
-    val_feats, vok = cached_features(catalog, data.val, 1, config.seed, progress, "val", config.backbone) if data.val else (None, [])
+    val_feats, vok = cached_features(catalog, data.val, 1, config.seed, progress, "val", spec) if data.val else (None, [])
     val = [data.val[i] for i in vok]
     if len(train) == 0:
         raise TrainingError("no catalogue image could be decoded for training")
@@ -99,9 +104,8 @@ def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
             {"mode": "blend", "scale": config.scale, "val_top1": {}, "calibration": None}
     metrics: dict[str, Any] = {"val_r1_untrained": before.get("val_r1"), **after,
                                "epochs_run": len(history), "recognition_mode": recog["mode"]}
-    backbone = str(config.backbone or catalog.model_name)
-    module = _Combined.make(get_spec(backbone).build(), head)
-    return Fitted(backbone, module, head, metrics, history, recog)
+    module = _Combined.make(spec.build(), head)
+    return Fitted(spec.name, spec.preprocess, module, head, metrics, history, recog)
 
 
 class _Combined:

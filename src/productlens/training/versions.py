@@ -35,10 +35,9 @@ WRITE_EVERY = 256
 def save_version(catalog, fitted, data, config) -> str:
     """Export a fitted recipe as a new version; returns its model key (not activated)."""
     from ..models.export import export_onnx
-    from ..models.registry import EmbedderSpec, get_spec
+    from ..models.registry import EmbedderSpec
     from .curves import save_curves
 
-    base = get_spec(fitted.backbone)
     version = "ft-" + time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while (catalog.models_dir / version).exists():
@@ -47,7 +46,7 @@ def save_version(catalog, fitted, data, config) -> str:
     folder = catalog.models_dir / version
     folder.mkdir(parents=True)
     dim = int(fitted.head.proxies.shape[1])
-    spec = EmbedderSpec(fitted.backbone, dim, base.preprocess, lambda: fitted.module, version)
+    spec = EmbedderSpec(fitted.backbone, dim, fitted.preprocess, lambda: fitted.module, version)
     onnx = folder / "model.fp32.onnx"
     export_onnx(spec, onnx)
     if config.precision == "int8":
@@ -57,7 +56,7 @@ def save_version(catalog, fitted, data, config) -> str:
     key = f"{fitted.backbone}/{version}/{config.precision}"
     meta = {
         "key": key, "backbone": fitted.backbone, "version": version, "precision": config.precision, "dim": dim,
-        "preprocess": base.preprocess.to_dict(), "recipe": config.recipe, "config": asdict(config),
+        "preprocess": fitted.preprocess.to_dict(), "recipe": config.recipe, "config": asdict(config),
         "metrics": fitted.metrics, "classes": data.classes, "categories": data.categories,
         "recognition": fitted.recognition, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -67,7 +66,7 @@ def save_version(catalog, fitted, data, config) -> str:
     info = {"onnx": rel, "recipe": config.recipe, "metrics": fitted.metrics,
             "classifier": (folder / "head.npz").relative_to(catalog.path).as_posix()}
     catalog.store.add_model(ModelRecord(key, fitted.backbone, version, config.precision, dim,
-                                        base.preprocess.to_dict(), info, meta["created_at"]))
+                                        fitted.preprocess.to_dict(), info, meta["created_at"]))
     log.info("saved model version %s", key)
     return key
 
