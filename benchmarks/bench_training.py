@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--backbone", help="Train on this network (NAME or NAME@SIZE; default: the catalogue's lite0).")
     parser.add_argument("--crop", type=float, default=TrainConfig.crop,
                         help="Centre-crop fraction of the trained version (0.875 = the backbone's own).")
+    parser.add_argument("--tta", action="store_true", help="Train a version that also embeds mirror images (train --tta).")
     parser.add_argument("--baselines", default="colour-histogram,off-the-shelf,small-cnn",
                         help="Comma-separated baselines measured in the same run (empty for none).")
     parser.add_argument("--full-subset", type=int, default=0, help="Also run the full recipe 1 epoch on N images.")
@@ -60,7 +61,7 @@ def main() -> None:
         catalog.add(work / "train.csv")
         timings["add (off-the-shelf embed)"] = time.perf_counter() - t
         t = time.perf_counter()
-        result = train(catalog, TrainConfig(backbone=args.backbone, crop=args.crop), val_items=list(read_source(work / "val.csv")), progress=print)
+        result = train(catalog, TrainConfig(backbone=args.backbone, crop=args.crop, flip_tta=args.tta), val_items=list(read_source(work / "val.csv")), progress=print)
         timings["train head recipe"] = time.perf_counter() - t
         t = time.perf_counter()
         activate(catalog, result.version)

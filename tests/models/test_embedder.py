@@ -70,3 +70,20 @@ def test_int8_agrees_with_fp32_and_is_reused(lite0, grocery_images, tmp_path):
 def test_int8_without_calibration_images(tmp_path):
     with pytest.raises(ModelError, match="calibration"):
         create_embedder(precision="int8", model_dir=tmp_path)
+
+
+def test_flip_tta_averages_an_image_and_its_mirror(lite0, grocery_images):
+    from dataclasses import replace
+
+    from productlens.models import Embedder
+
+    spec = get_spec("efficientnet-lite0")
+    tta = Embedder(replace(spec, preprocess=replace(spec.preprocess, flip_tta=True)), "fp32", lite0.onnx_path)
+    image = grocery_images["oatghurt"][0]
+    mirror = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    plain, flipped = lite0.embed([image, mirror])
+    expected = (plain + flipped) / np.linalg.norm(plain + flipped)
+    (both,) = tta.embed([image])
+    assert np.allclose(both, expected, atol=1e-5)
+    assert plain @ flipped < 0.99  # the text on the package makes the two views differ
+    assert np.allclose(tta.embed([mirror])[0], both, atol=1e-4)  # mirror-invariant

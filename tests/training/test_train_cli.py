@@ -54,15 +54,16 @@ def test_full_recipe_fine_tunes_backbone(look_alike):
 
 
 def test_train_on_another_backbone_and_crop_size(look_alike):
-    """--backbone NAME@SIZE --crop F: features, version and re-embedding all use that network, size and crop."""
+    """--backbone NAME@SIZE --crop F --tta: the version and its re-embedding use that network, size, crop and TTA."""
     shop, queries = look_alike
     out = json.loads(run("--catalog", str(shop), "-q", "train", "--backbone", "efficientnet-lite0@192",
-                         "--crop", "0.8", "--epochs", "2", "--views", "1", "--use", "--json"))
+                         "--crop", "0.8", "--tta", "--epochs", "2", "--views", "1", "--use", "--json"))
     assert out["version"].startswith("efficientnet-lite0@192/ft-")
     assert out["activation"]["switched"] and out["activation"]["embedded"] == 80
     with Catalog.open(shop) as catalog:
         record = catalog.active_model
         assert record.preprocess["input_size"] == 192 and record.preprocess["resize_size"] == 240
+        assert record.preprocess["flip_tta"] is True and catalog.embedder().preprocess.flip_tta
         photo = next(line.split(",")[1] for line in queries.read_text().splitlines()[1:])
         assert catalog.embed_query(photo).shape == (record.dim,)
     bad = CliRunner().invoke(cli, ["--catalog", str(shop), "train", "--backbone", "resnet@300"])

@@ -24,6 +24,8 @@ def _say(state: State):
               "crops, e.g. efficientnet-lite2@320 (slower, more accurate: docs/training.md).")
 @click.option("--crop", type=click.FloatRange(0.2, 1.0), default=0.65, show_default=True,
               help="Centre crop the version keeps, as a fraction of the shorter side (the backbone's own is 0.875).")
+@click.option("--tta", "flip_tta", is_flag=True,
+              help="The version embeds every image and its mirror image and averages them (x2 inference, more accurate).")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Default 30 (head) / 5 (full); early stopping may end sooner.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, help="Peak learning rate (default 3e-3 head / 3e-4 full).")
@@ -45,14 +47,14 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True, help="Activate the new version right away (re-embeds the catalogue).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def train(state: State, recipe, backbone, crop, epochs, optimizer, lr, weight_decay, batch_size, label_smoothing, loss, dim, hidden, views,
+def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr, weight_decay, batch_size, label_smoothing, loss, dim, hidden, views,
           patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version."""
     from ..training import TrainConfig
     from ..training import train as run_training
     from ..training.versions import activate
 
-    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, epochs=epochs, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
                          patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
     val_items = list(read_source(val_csv)) if val_csv else None

@@ -59,10 +59,15 @@ class Embedder:
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        n = len(batch)
+        if self.preprocess.flip_tta:
+            batch = np.concatenate([batch, batch[..., ::-1]])
         try:
             (features,) = self.session.run(None, {INPUT_NAME: batch})
         except Exception as exc:  # ORT raises its own exception types (bad shape, ...)
             raise ModelError(f"{self.key} inference failed: {exc}") from exc
+        if self.preprocess.flip_tta:  # mean of the unit embeddings of the image and its mirror
+            features = l2_normalise(features[:n]) + l2_normalise(features[n:])
         return l2_normalise(features)
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:

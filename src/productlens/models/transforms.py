@@ -25,6 +25,8 @@ class PreprocessConfig:
     resize_size: int
     mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
+    # Test-time augmentation: embed the mirror image too and average (twice the inference work).
+    flip_tta: bool = False
 
     @property
     def crop(self) -> float:
@@ -41,12 +43,13 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PreprocessConfig:
-        """Inverse of `to_dict`; mean/std fall back to the [-1, 1] defaults when absent."""
+        """Inverse of `to_dict`; absent fields (older catalogues) take their defaults."""
         return cls(
             input_size=int(d["input_size"]),
             resize_size=int(d["resize_size"]),
             mean=tuple(float(v) for v in d.get("mean", cls.mean)),  # type: ignore[arg-type]
             std=tuple(float(v) for v in d.get("std", cls.std)),  # type: ignore[arg-type]
+            flip_tta=bool(d.get("flip_tta", False)),
         )
 
 

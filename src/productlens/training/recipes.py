@@ -40,6 +40,7 @@ class TrainConfig:
     # Centre crop kept, as a fraction of the shorter side (None: the backbone's own, 0.875). A
     # tighter crop drops background: on Grocery val, lite0 head top-1 0.747 at 0.875, 0.791 at 0.65.
     crop: float | None = 0.65
+    flip_tta: bool = False  # the version embeds each image and its mirror (x2 inference per image)
     epochs: int | None = None  # default: 30 (head) / 5 (full)
     optimizer: str = "adamw"
     lr: float | None = None  # default: 3e-3 (head) / 3e-4 (full)

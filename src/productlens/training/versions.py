@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,7 +46,8 @@ def save_version(catalog, fitted, data, config) -> str:
     folder = catalog.models_dir / version
     folder.mkdir(parents=True)
     dim = int(fitted.head.proxies.shape[1])
-    spec = EmbedderSpec(fitted.backbone, dim, fitted.preprocess, lambda: fitted.module, version)
+    preprocess = replace(fitted.preprocess, flip_tta=config.flip_tta)
+    spec = EmbedderSpec(fitted.backbone, dim, preprocess, lambda: fitted.module, version)
     onnx = folder / "model.fp32.onnx"
     export_onnx(spec, onnx)
     if config.precision == "int8":
@@ -56,7 +57,7 @@ def save_version(catalog, fitted, data, config) -> str:
     key = f"{fitted.backbone}/{version}/{config.precision}"
     meta = {
         "key": key, "backbone": fitted.backbone, "version": version, "precision": config.precision, "dim": dim,
-        "preprocess": fitted.preprocess.to_dict(), "recipe": config.recipe, "config": asdict(config),
+        "preprocess": preprocess.to_dict(), "recipe": config.recipe, "config": asdict(config),
         "metrics": fitted.metrics, "classes": data.classes, "categories": data.categories,
         "recognition": fitted.recognition, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -66,7 +67,7 @@ def save_version(catalog, fitted, data, config) -> str:
     info = {"onnx": rel, "recipe": config.recipe, "metrics": fitted.metrics,
             "classifier": (folder / "head.npz").relative_to(catalog.path).as_posix()}
     catalog.store.add_model(ModelRecord(key, fitted.backbone, version, config.precision, dim,
-                                        fitted.preprocess.to_dict(), info, meta["created_at"]))
+                                        preprocess.to_dict(), info, meta["created_at"]))
     log.info("saved model version %s", key)
     return key
 
