@@ -47,15 +47,16 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True, help="Activate the new version right away (re-embeds the catalogue).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr, weight_decay, batch_size, label_smoothing, loss, dim, hidden, views,
-          patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
+def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr, weight_decay, batch_size,
+          label_smoothing, loss, dim, hidden, views, patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version."""
     from ..training import TrainConfig
     from ..training import train as run_training
     from ..training.versions import activate
 
-    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-                         batch_size=batch_size, label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
+    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
+                         optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
+                         label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
                          patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
     val_items = list(read_source(val_csv)) if val_csv else None
     say = _say(state) if not as_json else (lambda m: None)
