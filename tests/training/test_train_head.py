@@ -89,8 +89,8 @@ def test_recognize_uses_trained_classifier(trained):
     assert all(0.0 <= r.confidence <= 1.0 and 0.0 < r.score <= 1.0 for r in results)
 
 
-@pytest.mark.parametrize("mode", ["classifier", "knn", "blend"])
-def test_every_recognition_mode_names_a_product(trained, tmp_path, mode):
+@pytest.mark.parametrize("mode, coarse_mode", [("classifier", "proxies"), ("knn", "products"), ("blend", "both")])
+def test_every_recognition_mode_names_a_product(trained, tmp_path, mode, coarse_mode):
     import shutil
 
     path, queries, result, _, _, _ = trained
@@ -99,12 +99,15 @@ def test_every_recognition_mode_names_a_product(trained, tmp_path, mode):
     meta_path = shop / "models" / result.version.split("/")[1] / "version.json"
     meta = json.loads(meta_path.read_text())
     meta["recognition"]["mode"] = mode
+    meta["recognition"]["coarse_mode"] = coarse_mode
     meta_path.write_text(json.dumps(meta))
     items = list(read_source(queries))[::4]
     with Catalog.open(shop) as catalog:
         results = [catalog.recognize(it.image, k=3) for it in items]
     assert all(len(r.candidates) == 3 and 0.0 < r.score <= 1.0 for r in results)
     assert np.mean([r.candidates[0].product.id == it.product.id for r, it in zip(results, items)]) >= 0.5
+    assert np.mean([r.category == r.candidates[0].product.category for r in results]) >= 0.75
+    assert all(0.0 < r.category_confidence <= 1.0 for r in results)
 
 
 def test_rollback_and_missing_source_refused(trained, tmp_path):

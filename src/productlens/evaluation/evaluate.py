@@ -3,8 +3,8 @@
 Gallery = the catalogue's images (embeddings of the active model, as search uses them).
 Retrieval is image-level (R@k, mAP, mAP@R); fine accuracy is the recogniser's product ranking
 (a trained version's classifier / kNN / blend as chosen on validation, else nearest product);
-coarse accuracy uses the category head (trained) or the best product per category. Catalogue-
-image matching restricts the gallery to images whose source matches `catalog_image_pattern`
+coarse accuracy uses the trained version's category mode (also chosen on validation) or the best
+product per category. Catalogue-image matching restricts the gallery to images whose source matches `catalog_image_pattern`
 (the Grocery iconic images) and reports it separately.
 """
 
@@ -123,7 +123,8 @@ def evaluate(
     fine = coarse = None
     mode = "nearest product"
     if model.info.get("classifier"):
-        fine, coarse, mode = _trained_scores(catalog, model, q, q @ gallery.T, g_labels, classes, categories)
+        fine, coarse, mode = _trained_scores(catalog, model, q, q @ gallery.T, g_labels, classes, categories,
+                                              class_cat)
     say("scoring the active model")
     main_name = f"active: {model.version}"
     results[main_name] = method(main_name, q, gallery, fine, coarse, keep=details)
@@ -173,8 +174,8 @@ def _public(out: dict[str, Any]) -> dict[str, Any]:
     return {k: out[k] for k in keep if k in out}
 
 
-def _trained_scores(catalog, model, q, sims, g_labels, classes, categories):
-    from ..training.classify import classifier_probs, load_head, mode_probs
+def _trained_scores(catalog, model, q, sims, g_labels, classes, categories, class_cat):
+    from ..training.classify import category_probs, classifier_probs, load_head, mode_probs
 
     head = load_head(catalog.models_dir / model.version)
     meta = head["meta"]
@@ -192,10 +193,11 @@ def _trained_scores(catalog, model, q, sims, g_labels, classes, categories):
     coarse = None
     if categories and meta["categories"]:
         pc = classifier_probs(q, head["coarse"][: len(meta["categories"])], rec["scale"])
-        coarse = np.zeros((len(q), len(categories)))
+        proxy_probs = np.zeros((len(q), len(categories)))
         for i, c in enumerate(meta["categories"]):
             if c in categories:
-                coarse[:, categories.index(c)] = pc[:, i]
+                proxy_probs[:, categories.index(c)] = pc[:, i]
+        coarse = category_probs(rec.get("coarse_mode", "proxies"), proxy_probs, fine, class_cat, len(categories))
     return fine, coarse, rec["mode"]
 
 

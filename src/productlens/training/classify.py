@@ -4,7 +4,8 @@ or a blend of both; which one is chosen on validation photos when the version is
 Scores are probabilities over products. The "unknown" threshold and the confidence curve come
 from recognition.calibrate on the validation photos: known = top probability and whether it was
 right; unknown = top probability once the photo's own product is removed (a product the
-catalogue lacks). Categories come from the category proxies.
+catalogue lacks). The category comes from the category proxies, from the product probabilities
+summed per category, or from the mean of both, again whichever was best on validation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from .. import recognition
 
 MODES = ("classifier", "knn", "blend")
+COARSE_MODES = ("proxies", "products", "both")
 KNN_TEMPERATURE = 0.05
 
 
@@ -52,11 +54,39 @@ def mode_probs(mode: str, p_cls: np.ndarray, knn_scores: np.ndarray) -> np.ndarr
     return {"classifier": p_cls, "knn": p_knn, "blend": 0.5 * (p_cls + p_knn)}[mode]
 
 
+def category_probs(mode: str, proxy_probs: np.ndarray, product_probs: np.ndarray, product_category: np.ndarray,
+                   n_categories: int) -> np.ndarray:
+    """(n, n_categories) category probabilities: the category proxies' softmax ("proxies"), the
+    product probabilities summed per category ("products"), or the mean of both ("both").
+
+    product_category: the category index of each product column (-1: none).
+    """
+    summed = np.zeros((len(product_probs), n_categories))
+    for c in range(n_categories):
+        summed[:, c] = product_probs[:, product_category == c].sum(axis=1)
+    return {"proxies": proxy_probs, "products": summed, "both": 0.5 * (proxy_probs + summed)}[mode]
+
+
+def coarse_validation(data, val_samples, coarse_proxies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """choose_recognition's `coarse` argument for a LabelledSet (None without categories)."""
+    if not data.categories:
+        return None
+    product_category = np.array([data.category_of.get(p, -1) for p in data.classes])
+    return coarse_proxies[: len(data.categories)], data.coarse_labels(val_samples), product_category
+
+
 def choose_recognition(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
-                       proxies: np.ndarray, scale: float) -> dict[str, Any]:
-    """Pick the mode with the best validation top-1, then calibrate its threshold."""
+                       proxies: np.ndarray, scale: float,
+                       coarse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Pick the mode with the best validation top-1, then calibrate its threshold.
+
+    coarse: (category proxies, validation category labels, category of each product) to pick
+    the category mode the same way.
+    """
     keep = val_labels >= 0
     val_emb, val_labels = val_emb[keep], val_labels[keep]
+    if coarse is not None:
+        coarse = (coarse[0], coarse[1][keep], coarse[2])
     if len(val_emb) == 0:
         return {"mode": "blend", "scale": scale, "val_top1": {}, "calibration": None}
     p_cls = classifier_probs(val_emb, proxies, scale)
@@ -70,7 +100,16 @@ def choose_recognition(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np.
     rest[np.arange(len(rest)), val_labels] = 0.0
     unknown = rest.max(1) / np.maximum(rest.sum(1), 1e-12)
     cal = recognition.calibrate(top, correct, unknown)
-    return {"mode": mode, "scale": scale, "val_top1": accuracy, "calibration": cal.to_dict()}
+    out = {"mode": mode, "scale": scale, "val_top1": accuracy, "calibration": cal.to_dict()}
+    if coarse is not None and len(coarse[0]) and (coarse[1] >= 0).any():
+        coarse_proxies, val_coarse, product_category = coarse
+        pc = classifier_probs(val_emb, coarse_proxies, scale)
+        known = val_coarse >= 0
+        coarse_acc = {m: float((category_probs(m, pc, probs, product_category, len(coarse_proxies)).argmax(1)
+                                == val_coarse)[known].mean()) for m in COARSE_MODES}
+        out["coarse_mode"] = max(COARSE_MODES, key=lambda m: (coarse_acc[m], m == "both"))
+        out["coarse_val_top1"] = coarse_acc
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -119,8 +158,11 @@ def recognize_trained(catalog, model, vector: np.ndarray, k: int = 5):
     known = score >= cal.threshold and bool(product)
     category, category_conf = None, 0.0
     if categories and "coarse" in head:
-        pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])[0]
-        category, category_conf = categories[int(pc.argmax())], float(pc.max())
+        pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])
+        of = {p.id: p.category for p in catalog.store.get_products(names)}
+        product_category = np.array([categories.index(of[n]) if of.get(n) in categories else -1 for n in names])
+        cp = category_probs(rec.get("coarse_mode", "proxies"), pc, probs[None], product_category, len(categories))[0]
+        category, category_conf = categories[int(cp.argmax())], float(cp.max())
     order = sorted(candidates, key=lambda c: -probs[index[c.product.id]])[:k]
     for rank, c in enumerate(order, start=1):
         c.rank = rank

@@ -16,7 +16,7 @@ from ..errors import TrainingError
 from ..images import load_image
 from ..models.transforms import prepare
 from .augment import random_view
-from .classify import choose_recognition
+from .classify import choose_recognition, coarse_validation
 from .data import LabelledSet
 from .head_recipe import _Combined, evaluate_embeddings
 from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
@@ -134,6 +134,7 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
             gallery_x = torch.from_numpy(np.stack([prepare(im, pre) for im in images]))
             gallery, val_emb = embed(gallery_x), embed(val_x)
             metrics.update(evaluate_embeddings(val_emb, vy, gallery, y, head.proxies.numpy(), len(data.classes)))
-            recog = choose_recognition(val_emb, vy, gallery, y, head.proxies.numpy(), config.scale)
+            recog = choose_recognition(val_emb, vy, gallery, y, head.proxies.numpy(), config.scale,
+                                       coarse_validation(data, val, head.coarse.numpy()))
     metrics["recognition_mode"] = recog["mode"]
     return Fitted(spec.name, pre, model.eval(), head, metrics, history, recog)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import TrainingError
 from ..models.registry import EmbedderSpec
-from .classify import choose_recognition, knn_class_scores
+from .classify import choose_recognition, coarse_validation, knn_class_scores
 from .data import LabelledSet
 from .features import FeatureCache, extract_features
 from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
@@ -100,10 +100,12 @@ def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
     with torch.no_grad():
         after = validate()
         recog = choose_recognition(head(val_x).numpy(), vy, head(gallery_x).numpy(), y,
-                                   head.proxies.detach().numpy(), config.scale) if val_x is not None else \
+                                   head.proxies.detach().numpy(), config.scale,
+                                   coarse_validation(data, val, head.coarse.detach().numpy())) if val_x is not None else \
             {"mode": "blend", "scale": config.scale, "val_top1": {}, "calibration": None}
     metrics: dict[str, Any] = {"val_r1_untrained": before.get("val_r1"), **after,
-                               "epochs_run": len(history), "recognition_mode": recog["mode"]}
+                               "epochs_run": len(history), "recognition_mode": recog["mode"],
+                               "coarse_mode": recog.get("coarse_mode")}
     module = _Combined.make(spec.build(), head)
     return Fitted(spec.name, spec.preprocess, module, head, metrics, history, recog)
 
