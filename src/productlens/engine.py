@@ -318,7 +318,6 @@ class Catalog:
                     self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, self.index_kind)
         return self._live
 
-
     # --- writing ---------------------------------------------------------------------------
 
     @contextmanager
@@ -626,7 +625,6 @@ class Catalog:
                 self._text = TextSearch(self)
             return self._text
 
-
     def _text_hits(self, ranked: list[tuple[str, float, int]]) -> list[ProductHit]:
         """ProductHits for (product id, score, image id or -1); -1 becomes the product's first image."""
         products = {p.id: p for p in self.store.get_products([pid for pid, _, _ in ranked])}
@@ -869,5 +867,3 @@ class Catalog:
             "database_bytes": db_bytes,
             "generation": self.store.generation,
         }
-
-

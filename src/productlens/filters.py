@@ -47,7 +47,7 @@ __all__ = [
 TOP_LEVEL_FIELDS = frozenset({"id", "title", "category", "description"})
 MILVUS_SCALAR_FIELDS = frozenset({"id", "title", "category"})
 MILVUS_PRODUCT_FIELDS = ("title", "category")  # product fields a catalogue's Milvus rows carry (`id` is the image's)
-MILVUS_TEXT_MAX = 1024  # Milvus rows keep the first 1024 characters of title and category
+MILVUS_TEXT_MAX = 1024  # characters of title and category a Milvus row keeps (index/milvus.py's schema)
 MAX_DEPTH = 64  # nesting of "not" / parentheses; keeps hostile input from exhausting the stack
 
 Scalar = Union[str, int, float, bool, None]

@@ -56,6 +56,10 @@ def test_version_files_and_registration(trained):
     assert meta["classes"] == sorted(meta["classes"]) and len(meta["classes"]) == 8
     assert meta["categories"] == ["Apple", "Milk"]
     assert meta["config"]["views"] == 4 and meta["recognition"]["mode"] in ("classifier", "knn", "blend")
+    # The category mode was chosen on the validation photos, and its accuracies recorded.
+    assert meta["recognition"]["coarse_mode"] in ("proxies", "products", "both")
+    assert set(meta["recognition"]["coarse_val_top1"]) == {"proxies", "products", "both"}
+    assert meta["preprocess"]["resize_size"] == round(meta["preprocess"]["input_size"] / meta["config"]["crop"])
     assert report.embedded == 80 and report.switched
     rows = {r["version"]: r for r in list_versions(Catalog.open(path))}
     assert rows[version]["active"] and not rows["imagenet"]["active"]

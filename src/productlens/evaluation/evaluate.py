@@ -4,8 +4,8 @@ Gallery = the catalogue's images (embeddings of the active model, as search uses
 Retrieval is image-level (R@k, mAP, mAP@R); fine accuracy is the recogniser's product ranking
 (a trained version's classifier / kNN / blend as chosen on validation, else nearest product);
 coarse accuracy uses the trained version's category mode (also chosen on validation) or the best
-product per category. Catalogue-image matching restricts the gallery to images whose source matches `catalog_image_pattern`
-(the Grocery iconic images) and reports it separately.
+product per category. Catalogue-image matching restricts the gallery to images whose source
+matches `catalog_image_pattern` (the Grocery iconic images) and reports it separately.
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..errors import VectorIndexError
+from ..filters import MILVUS_TEXT_MAX as TEXT_MAX
 from .base import SearchHits, VectorIndex, as_ids, empty_hits
 
 log = logging.getLogger(__name__)
 
 QUERY_PAGE = 16384  # Milvus's cap on offset + limit of one query
 ID_CHUNK = 4096  # ids per "id in [...]" expression
-TEXT_MAX = 1024  # characters of title and category a row keeps (filters.MILVUS_TEXT_MAX)
 FIELDS = ("title", "category", "attributes")
 
 
@@ -76,8 +76,8 @@ class MilvusIndex(VectorIndex):
             schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-            schema.add_field("title", DataType.VARCHAR, max_length=1024)
-            schema.add_field("category", DataType.VARCHAR, max_length=1024)
+            schema.add_field("title", DataType.VARCHAR, max_length=TEXT_MAX)
+            schema.add_field("category", DataType.VARCHAR, max_length=TEXT_MAX)
             schema.add_field("attributes", DataType.JSON)
             params = self._client.prepare_index_params()
             params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})

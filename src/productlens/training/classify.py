@@ -148,26 +148,26 @@ def recognize_trained(catalog, model, vector: np.ndarray, k: int = 5):
     knn = np.full(len(names), -1.0)
     for c in candidates:
         knn[index[c.product.id]] = c.score
-    alive = {c.product.id for c in candidates} | {p.id for p in catalog.store.get_products(classes)}
+    alive = {p.id: p for p in catalog.store.get_products(names)}  # trained products may have been deleted
     mask = np.array([n in alive for n in names])
     probs = mode_probs(rec["mode"], p_cls[None], knn[None])[0] * mask
     probs = probs / max(probs.sum(), 1e-12)
     best = int(probs.argmax())
     score = float(probs[best])
-    product = catalog.store.get_products([names[best]])
-    known = score >= cal.threshold and bool(product)
+    product = alive.get(names[best])
+    known = score >= cal.threshold and product is not None
     category, category_conf = None, 0.0
     if categories and "coarse" in head:
         pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])
-        of = {p.id: p.category for p in catalog.store.get_products(names)}
-        product_category = np.array([categories.index(of[n]) if of.get(n) in categories else -1 for n in names])
+        category_index = {c: i for i, c in enumerate(categories)}
+        product_category = np.array([category_index.get(alive[n].category, -1) if n in alive else -1 for n in names])
         cp = category_probs(rec.get("coarse_mode", "proxies"), pc, probs[None], product_category, len(categories))[0]
         category, category_conf = categories[int(cp.argmax())], float(cp.max())
     order = sorted(candidates, key=lambda c: -probs[index[c.product.id]])[:k]
     for rank, c in enumerate(order, start=1):
         c.rank = rank
     return Recognition(
-        product=product[0] if known else None,
+        product=product if known else None,
         score=score,
         confidence=cal.confidence(score),
         threshold=cal.threshold,

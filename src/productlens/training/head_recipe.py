@@ -17,15 +17,14 @@ from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog, backbone: str | None = None, spec: EmbedderSpec | None = None):
-    """An off-the-shelf backbone (fp32): `backbone`, or the catalogue's model, whatever version is active.
-
-    `spec` (a variant of that backbone, e.g. another crop) reuses its ONNX file with its own preprocessing.
-    """
+def base_embedder(catalog, spec: EmbedderSpec | None = None):
+    """An off-the-shelf backbone (fp32): the catalogue's model whatever version is active, or
+    `spec` (a registered network, possibly with another crop: it reuses that network's ONNX file)."""
     from ..models import Embedder, create_embedder
 
-    plain = create_embedder(backbone or catalog.model_name, "fp32")
-    return plain if spec is None else Embedder(spec, "fp32", plain.onnx_path)
+    if spec is None:
+        return create_embedder(catalog.model_name, "fp32")
+    return Embedder(spec, "fp32", create_embedder(spec.name, "fp32").onnx_path)
 
 
 def feature_cache(catalog) -> FeatureCache:
@@ -34,7 +33,7 @@ def feature_cache(catalog) -> FeatureCache:
 
 def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "",
                     spec: EmbedderSpec | None = None) -> tuple[np.ndarray, list[int]]:
-    embedder = base_embedder(catalog, spec.name if spec else None, spec)
+    embedder = base_embedder(catalog, spec)
     cache = feature_cache(catalog)
     try:
         if progress:
