@@ -1,7 +1,8 @@
 """Preprocessing: RGB PIL image -> the float32 CHW array an embedder's network expects.
 
-Each registered model carries its own `PreprocessConfig`, so the pipeline never hard-codes sizes
-or scaling (timm's `resolve_model_data_config` idea).
+Each registered model carries its own `PreprocessConfig` (sizes, crop, scaling, resampling filter,
+test-time flip), saved with every model version, so the pipeline never hard-codes any of it
+(timm's `PretrainedCfg` / `resolve_model_data_config` idea).
 """
 
 from __future__ import annotations
@@ -12,10 +13,24 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..errors import ModelError
+
+# Resampling filters by the name a config stores; records saved before the field existed used bilinear.
+INTERPOLATIONS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+DEFAULT_INTERPOLATION = "bilinear"
+
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Resize the shorter side to `resize_size`, centre-crop `input_size`, then (x - mean) / std.
+    """Resize the shorter side to `resize_size` with the `interpolation` filter, centre-crop
+    `input_size`, then (x - mean) / std.
 
     The defaults scale pixels to [-1, 1], which is what the EfficientNet-Lite weights were trained
     with; ImageNet mean/std measured 3-9 points worse on product retrieval.
@@ -27,6 +42,16 @@ class PreprocessConfig:
     std: tuple[float, float, float] = (128.0, 128.0, 128.0)
     # Test-time augmentation: embed the mirror image too and average (twice the inference work).
     flip_tta: bool = False
+    interpolation: str = DEFAULT_INTERPOLATION
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ModelError(f"unknown interpolation {self.interpolation!r}; one of {', '.join(INTERPOLATIONS)}")
+
+    @property
+    def resampling(self) -> Image.Resampling:
+        """The Pillow filter of `interpolation`."""
+        return INTERPOLATIONS[self.interpolation]
 
     @property
     def crop(self) -> float:
@@ -38,7 +63,7 @@ class PreprocessConfig:
         return replace(self, resize_size=max(self.input_size, round(self.input_size / fraction)))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form, saved next to catalogues and model versions."""
+        """JSON-friendly form, saved with every model record and version."""
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
     @classmethod
@@ -50,6 +75,7 @@ class PreprocessConfig:
             mean=tuple(float(v) for v in d.get("mean", cls.mean)),  # type: ignore[arg-type]
             std=tuple(float(v) for v in d.get("std", cls.std)),  # type: ignore[arg-type]
             flip_tta=bool(d.get("flip_tta", False)),
+            interpolation=str(d.get("interpolation", DEFAULT_INTERPOLATION)),
         )
 
 
@@ -72,7 +98,7 @@ def prepare(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
     size = config.input_size
     square = image.resize(
         (size, size),
-        Image.Resampling.BILINEAR,
+        config.resampling,
         box=crop_box(image.width, image.height, config),
         reducing_gap=3.0,
     )

@@ -7,6 +7,7 @@ Every view is a pure function of (image, seed), so cached features are reproduci
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -42,8 +43,7 @@ def random_view(image: Image.Image, config: PreprocessConfig, rng: np.random.Gen
     for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
         view = enhancer(view).enhance(float(rng.uniform(0.7, 1.3)))
     # The view is already input_size square: prepare() only scales it.
-    exact = PreprocessConfig(size, size, config.mean, config.std)
-    return prepare(view, exact)
+    return prepare(view, replace(config, resize_size=size, flip_tta=False))
 
 
 def make_views(image: Image.Image, config: PreprocessConfig, views: int, seed: int) -> list[np.ndarray]:
