@@ -32,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from productlens.index import create_index, tune  # noqa: E402
-from productlens.index.ann import FaissAnnIndex, recall_at_k  # noqa: E402
+from productlens.index import neighbour_recall  # noqa: E402
+from productlens.index.ann import FaissAnnIndex  # noqa: E402
 from productlens.index.rerank import rerank_exact  # noqa: E402
 
 DIM = 1280
@@ -140,7 +141,7 @@ def measure(kind: str, index, search, eval_q, eval_truth, build: float, params: 
     found = np.concatenate([search(eval_q[i:i + 64], K).ids for i in range(0, len(eval_q), 64)])
     p50, p99 = latencies(lambda q: search(q, K), eval_q)
     return {"kind": kind, "factory": index.factory, "build_s": build, "bytes_per_vector": index.nbytes() / len(index),
-            "p50_ms": p50, "p99_ms": p99, "recall@10": recall_at_k(found, eval_truth), "params": params}
+            "p50_ms": p50, "p99_ms": p99, "recall@10": neighbour_recall(found, eval_truth), "params": params}
 
 
 def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_truth, target: float, threads: int,
@@ -152,7 +153,7 @@ def bench_faiss(kind: str, data: np.ndarray, tune_q, tune_truth, eval_q, eval_tr
     t = time.perf_counter()
     index = create_index(kind, DIM, **({} if kind == "faiss-hnsw" else {"train_size": 1}))
     assert isinstance(index, FaissAnnIndex)
-    index._rebuild(ids, data)  # train once on everything (sampled by faiss), add everything
+    index.load_rows(ids, data)  # train once on everything (sampled by faiss), add everything
     build = time.perf_counter() - t
     margin = min(1.0, target + 0.01)  # a margin for held-out queries
     rows = [measure(kind, index, index.search, eval_q, eval_truth, build,
@@ -186,7 +187,7 @@ def bench_milvus(data: np.ndarray, eval_q, eval_truth) -> dict:
         found = np.concatenate([index.search(eval_q[i:i + 16], K).ids for i in range(0, len(eval_q), 16)])
         p50, p99 = latencies(lambda q: index.search(q, K), eval_q)
         return {"kind": "milvus (HNSW, server)", "build_s": build, "bytes_per_vector": float("nan"), "p50_ms": p50,
-                "p99_ms": p99, "recall@10": recall_at_k(found, eval_truth), "params": {"ef": index.ef_search}}
+                "p99_ms": p99, "recall@10": neighbour_recall(found, eval_truth), "params": {"ef": index.ef_search}}
     finally:
         server.stop()
 

@@ -21,7 +21,7 @@ import numpy as np
 from productlens import Catalog, settings
 from productlens.catalog.datasets import grocery_store_rows, write_grocery_csv
 from productlens.catalog.ingest import read_source
-from productlens.engine import CALIBRATION_IMAGES
+from productlens.engine.ingest import CALIBRATION_IMAGES, calibration_sources
 from productlens.evaluation.evaluate import search_latency
 from productlens.evaluation.metrics import mean_average_precision, recall_at_k
 from productlens.images import load_image
@@ -121,7 +121,7 @@ def main() -> None:
         with Catalog.open(path, create=True, model=args.model, precision=precision) as shop:
             if precision == "int8" and shop.active_model is None:  # time calibration apart from ingest
                 started = time.perf_counter()
-                shop.embedder(calibration=shop._calibration_sources(list(read_source(csv))))
+                shop.embedder(calibration=calibration_sources(list(read_source(csv))))
                 rows.append(("ORT int8", "INT8 calibration (once per catalogue)",
                              f"{time.perf_counter() - started:6.1f} s on {CALIBRATION_IMAGES} catalogue photos", ""))
             report = shop.add(csv)

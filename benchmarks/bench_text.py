@@ -40,7 +40,7 @@ from productlens.dedup.calibrate import COPY_KINDS, make_copy
 from productlens.dedup.finder import image_pair_scores, product_pair_scores, text_vectors_of
 from productlens.images import read_bytes
 from productlens.pipeline import embed_sources
-from productlens.text.search import TextSearch
+from productlens.text.search import POOL, TextSearch
 
 
 def build(work: Path, root: Path) -> Path:
@@ -147,7 +147,8 @@ def hybrid(catalog: Catalog, root: Path, max_test: int) -> dict:
             if fusion == "photo":
                 top = catalog.search_vector(vector, k=1)[0].product.id
             else:
-                top = searcher.hybrid(vector, cls.coarse_name, 1, None, fusion=fusion, beta=beta)[0][0]
+                photo = [(h.product.id, h.score, h.image_id) for h in catalog.search_vector(vector, k=POOL)]
+                top = searcher.fuse(photo, cls.coarse_name, 1, None, fusion=fusion, beta=beta)[0][0]
             hits.append(top == cls.name)
         return float(np.mean(hits))
 

@@ -25,7 +25,6 @@ from productlens.catalog.ingest import read_source
 from productlens.evaluation.evaluate import evaluate
 from productlens.evaluation.report import write_report
 from productlens.training import TrainConfig, train
-from productlens.training.versions import activate
 
 TARGETS = [  # (label, method key, metric, target)
     ("fine-grained accuracy", "fine_top1", 0.88),
@@ -65,12 +64,12 @@ def main() -> None:
         result = train(catalog, config, val_items=list(read_source(work / "val.csv")), progress=print)
         timings["train head recipe"] = time.perf_counter() - t
         t = time.perf_counter()
-        activate(catalog, result.version)
+        catalog.activate_model(result.version)
         timings["models use (re-embed)"] = time.perf_counter() - t
         t = time.perf_counter()
         baselines = tuple(b for b in args.baselines.split(",") if b)
         evaluation = evaluate(catalog, list(read_source(work / "test.csv")), baselines=baselines,
-                              cnn_epochs=args.cnn_epochs, progress=print)
+                              catalog_image_pattern="_Iconic", cnn_epochs=args.cnn_epochs, progress=print)
         timings["eval with baselines"] = time.perf_counter() - t
         write_report(evaluation, work / "report", curves=shop / "models" / result.version.split("/")[1] / "curves.png")
         if args.full_subset:

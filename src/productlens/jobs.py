@@ -7,7 +7,7 @@ each image through `pipeline.embed_sources` (decode overlapped with inference). 
 a sink in parts:
 
 - `FileSink`: `OUT/shard-I-of-N/part-00000.npz` files (sha256, source, product, vector), each
-  written atomically; `import_job` later adds them to a catalogue without re-embedding.
+  written atomically; `Catalog.import_job` later adds them to a catalogue without re-embedding.
 - `MilvusSink`: straight into one Milvus collection shared by all shards; the row id is the
   first 63 bits of the content hash, so shards never collide and need no coordination.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ import numpy as np
 
 from .errors import ImageError, IngestError, ModelMismatchError
 from .images import content_hash, read_bytes
+from .index import create_index
+from .models import Embedder
+from .pipeline import embed_sources
 
 log = logging.getLogger(__name__)
 
@@ -148,36 +152,27 @@ class MilvusSink:
     """Rows straight into one Milvus collection, id = hash_id(sha256)."""
 
     def __init__(self, uri: str, collection: str, dim: int) -> None:
-        from .index import create_index
-
         self.index = create_index(uri, dim, collection=collection)
 
     def done(self, hashes: list[str]) -> set[str]:
         if not hashes:
             return set()
-        ids = [hash_id(h) for h in hashes]
-        rows = self.index._client.query(self.index.collection, filter=f"id in {ids}", output_fields=["id"],  # type: ignore[attr-defined]
-                                        limit=len(ids))
-        present = {int(r["id"]) for r in rows}
-        return {h for h, i in zip(hashes, ids) if i in present}
+        present = self.index.contains(np.asarray([hash_id(h) for h in hashes], np.int64))
+        return {h for h, found in zip(hashes, present.tolist()) if found}
 
     def write(self, records: list[dict], vectors: np.ndarray) -> None:
         payload = [{"title": r["product"] or "", "category": "",
                     "attributes": {"sha256": r["sha256"], "source": r["source"]}} for r in records]
-        self.index.add(np.asarray([hash_id(r["sha256"]) for r in records], np.int64), vectors, payload=payload)  # type: ignore[call-arg]
+        self.index.add(np.asarray([hash_id(r["sha256"]) for r in records], np.int64), vectors, payload=payload)
 
     def close(self) -> None:
-        self.index.close()  # type: ignore[attr-defined]
+        self.index.close()
 
 
-def run_job(embedder, items: Iterable[JobItem], sink: Sink, *, shard: tuple[int, int] = (1, 1),
+def run_job(embedder: Embedder, items: Iterable[JobItem], sink: Sink, *, shard: tuple[int, int] = (1, 1),
             skip: Callable[[str], bool] | None = None, flush_every: int = FLUSH_EVERY,
             progress: Callable[[int], None] | None = None) -> JobReport:
     """Embed every item the sink does not hold yet; `skip(sha256)` can veto more (a catalogue's images)."""
-    import time
-
-    from .pipeline import embed_sources
-
     started = time.perf_counter()
     report = JobReport(shard=f"{shard[0]}/{shard[1]}")
 
@@ -246,38 +241,12 @@ def iter_job_parts(out: Path) -> Iterator[tuple[list[str], list[str], list[str],
                    data["vector"].astype(np.float32))
 
 
-def import_job(catalog, out: Path) -> dict:
-    """Add a finished job's vectors to a catalogue (no re-embedding); returns counts.
-
-    Products missing from the catalogue are created (title from the id); an image without a
-    product is filed under its parent folder's name, as `add FOLDER` would.
-    """
-    from .catalog.ingest import title_from_name
-    from .catalog.store import NewImage, Product
-
-    out = Path(out)
-    manifest = json.loads((out / "job.json").read_text()) if (out / "job.json").exists() else {}
-    key = catalog.embedder().key
-    if manifest.get("model_key") != key:
-        raise ModelMismatchError(f"job {out} holds {manifest.get('model_key')} vectors; the catalogue uses {key}")
-    added = duplicates = 0
-    with catalog.writing():
-        live = catalog.live_index()
-        for hashes, sources, products, vectors in iter_job_parts(out):
-            pids = [p or Path(s).parent.name for p, s in zip(products, sources)]
-            known = {p.id for p in catalog.store.get_products(sorted(set(pids)))}
-            new = [Product(pid, title_from_name(pid)) for pid in sorted(set(pids) - known)]
-            if new:
-                catalog.store.upsert_products(new, keep_existing_title=True)
-            rows = [NewImage(pid, h, v, s) for pid, h, v, s in zip(pids, hashes, vectors, sources)]
-            ids = np.asarray(catalog.store.insert_images(rows, key), np.int64)
-            fresh = ids >= 0
-            if fresh.any():
-                live.add(ids[fresh], vectors[fresh])
-            added += int(fresh.sum())
-            duplicates += int((~fresh).sum())
-        live.save()
-    return {"added": added, "duplicates": duplicates}
+def job_model_key(out: Path) -> str:
+    """The model key a job folder's vectors were embedded with (IngestError if it is not a job folder)."""
+    manifest = Path(out) / "job.json"
+    if not manifest.exists():
+        raise IngestError(f"{out} is not an embedding job folder (no job.json)")
+    return str(json.loads(manifest.read_text()).get("model_key"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -117,10 +117,3 @@ def _embed_batch(
         else:
             results.append(EmbedResult(item, outcome[0], next(vectors), None))
     return results
-
-
-def embed_one(embedder: Embedder, source: ImageSource) -> tuple[LoadedImage, np.ndarray]:
-    """Decode and embed a single image (a search query); raises ImageError if it is unusable."""
-    loaded = load_image(source, draft_size=embedder.draft_size)
-    vector = embedder.embed_arrays(embedder.prepare(loaded.image)[None])[0]
-    return loaded, vector

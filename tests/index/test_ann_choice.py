@@ -7,7 +7,8 @@ import pytest
 
 from productlens.errors import VectorIndexError
 from productlens.index import FaissIndex, choose_kind, create_index, parse_bytes, tune
-from productlens.index.ann import ivfpq_factory, recall_at_k
+from productlens.index import neighbour_recall
+from productlens.index.ann import ivfpq_factory
 
 
 def test_choice_follows_size_and_budget():
@@ -32,10 +33,10 @@ def test_ivfpq_factory_is_sized_for_n():
     assert ivfpq_factory(50, 16).startswith("IVF1,PQ")
 
 
-def test_recall_at_k_by_hand():
+def test_neighbour_recall_by_hand():
     truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     found = np.array([[1, 2, 9, -1], [8, 7, 6, 5]])
-    assert recall_at_k(found, truth) == pytest.approx((2 / 4 + 4 / 4) / 2)
+    assert neighbour_recall(found, truth) == pytest.approx((2 / 4 + 4 / 4) / 2)
 
 
 @pytest.mark.parametrize("kind", ["faiss-hnsw", "faiss-ivfpq"])
@@ -52,4 +53,4 @@ def test_tuning_reaches_the_recall_target(kind):
     truth = exact.search(queries, 10).ids
     result = tune(index, queries, truth, k=10, target=0.9)
     assert result["recall"] >= 0.9
-    assert recall_at_k(index.search(queries, 10).ids, truth) == pytest.approx(result["recall"])
+    assert neighbour_recall(index.search(queries, 10).ids, truth) == pytest.approx(result["recall"])

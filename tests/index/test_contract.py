@@ -1,8 +1,10 @@
-"""One contract, run against every index backend (FAISS exact, FAISS ANN kinds, Milvus, the fake).
+"""One contract, run against every registered index kind (`list_kinds()`: FAISS exact, FAISS ANN
+kinds, Milvus, the in-memory fake, and whatever is registered next).
 
 Approximate backends must return the exact answer where it is cheap to demand (top-1 of a stored
 vector, filters, deletes) and a recall of at least MIN_RECALL where exact ranking is not promised.
-Milvus runs as a real server (the `milvus` package's standalone binary) started once per session.
+A server kind runs against a real server: Milvus is the `milvus` package's standalone binary,
+started once per session (SERVERS names the fixture that starts each server kind's).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import numpy as np
 import pytest
 
 from productlens.errors import DimensionMismatchError, VectorIndexError
-from productlens.index import BACKENDS, FaissIndex, create_index
+from productlens.index import FaissIndex, create_index, kind_entry, list_kinds
 
 DIM = 16
+SERVERS = {"milvus": "milvus_server"}  # server kind -> the fixture yielding a running server's address
 MIN_RECALL = 0.8
 _names = itertools.count()
 
@@ -29,11 +32,12 @@ def vectors() -> np.ndarray:
     return unit(np.random.default_rng(1).normal(size=(50, DIM)))
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param(kind, marks=() if kind_entry(kind).remote else pytest.mark.fast)
+                        for kind in list_kinds()])
 def index(request):
     kind = request.param
-    if kind == "milvus":
-        uri = request.getfixturevalue("milvus_server")
+    if kind_entry(kind).remote:
+        uri = request.getfixturevalue(SERVERS[kind])
         idx = create_index(uri, DIM, collection=f"contract_{next(_names)}")
         yield idx
         idx.drop()
@@ -111,6 +115,13 @@ def test_wrong_dimension_is_refused(index):
         index.search(np.ones((1, DIM - 1), np.float32), 1)
 
 
+@pytest.mark.fast
+def test_every_registered_kind_is_under_contract():
+    assert {"faiss-flat", "faiss-hnsw", "faiss-hnsw-sq8", "faiss-ivfpq", "milvus", "memory"} <= set(list_kinds())
+    assert all(kind in SERVERS for kind in list_kinds() if kind_entry(kind).remote)
+
+
+@pytest.mark.fast
 def test_faiss_save_load_roundtrip(tmp_path, vectors):
     index = FaissIndex(DIM)
     index.add(np.arange(10, 60), vectors)
@@ -136,6 +147,7 @@ def test_many_deletes_and_re_adds_stay_consistent(index, vectors):
     assert index.search(vectors[:5], 1).ids[:, 0].tolist() == list(range(5))
 
 
+@pytest.mark.fast
 def test_ann_save_load_roundtrip_with_tombstones(tmp_path, vectors):
     from productlens.index import load_index
 
@@ -154,6 +166,7 @@ def test_ann_save_load_roundtrip_with_tombstones(tmp_path, vectors):
             assert loaded.search(vectors[:1], 1).ids[0, 0] == 10
 
 
+@pytest.mark.fast
 def test_unreadable_ann_file_is_a_clear_error(tmp_path):
     from productlens.index import load_index
 
@@ -183,7 +196,7 @@ def test_milvus_bulk_load_waits_until_indexed_and_reads_its_own_writes(milvus_se
     try:
         index.add(np.arange(50), vectors)
         index.wait_until_indexed(timeout=120)
-        state = index._client.describe_index(index.collection, "vector")
+        state = index.index_state()
         assert state["indexed_rows"] == state["total_rows"] == 50
         index.add(np.array([1000]), vectors[7:8] * -1)  # a write is visible to the next search (Session)
         assert index.search(-vectors[7:8], 1).ids[0, 0] == 1000
@@ -191,6 +204,7 @@ def test_milvus_bulk_load_waits_until_indexed_and_reads_its_own_writes(milvus_se
         index.drop()
 
 
+@pytest.mark.fast
 def test_bad_milvus_address_is_refused():
     with pytest.raises(VectorIndexError):
         create_index("milvus://", DIM)

@@ -69,14 +69,14 @@ def searches_with(shops, where: str) -> list[dict]:
 def test_filtered_search_on_milvus_matches_faiss_and_is_pushed_down(shops):
     _, _, expected, _, _ = shops
     for where in PUSHED:
-        assert all(c["where"] and c["allowed_ids"] is None for c in searches_with(shops, where)), where
+        assert all(c["expression"] and c["allowed_ids"] is None for c in searches_with(shops, where)), where
     assert expected[("category = 'Fruit'", "Banana")] == ["Banana", "Granny-Smith"]
 
 
 def test_filters_milvus_cannot_evaluate_exactly_go_as_image_ids(shops):
     _, _, expected, _, _ = shops
     for where in NOT_PUSHED:
-        assert all("where" not in c and c["allowed_ids"] is not None for c in searches_with(shops, where)), where
+        assert all(c["expression"] is None and c["allowed_ids"] is not None for c in searches_with(shops, where)), where
     assert set(expected[("price < 1", "Banana")]) == {"Banana", "Granny-Smith"}  # "0.25" < 1 counts
 
 
@@ -85,7 +85,7 @@ def test_excluded_products_are_pushed_down_too(shops):
     for pid, expected in expected_similar.items():
         spy.calls.clear()
         assert ids(shop.similar(pid, k=2)) == expected
-        assert all("id not in" in c["where"] and c["allowed_ids"] is None for c in spy.calls)
+        assert all("id not in" in c["expression"] and c["allowed_ids"] is None for c in spy.calls)
 
 
 def test_product_edits_reach_the_server_before_the_next_search(shops, tiny_catalog):
@@ -95,7 +95,7 @@ def test_product_edits_reach_the_server_before_the_next_search(shops, tiny_catal
     assert ids(shop.search_vector(queries["Banana"], k=3, where="category = 'Fruit'")) == ["Granny-Smith"]
     found = ids(shop.search_vector(queries["Banana"], k=3, where="brand = 'Orchard'"))
     assert found == ["Banana", "Granny-Smith"]
-    assert spy.calls[-1]["where"] == '(attributes["brand"] == "Orchard")'
+    assert spy.calls[-1]["expression"] == '(attributes["brand"] == "Orchard")'
     live = shop.live_index()
     rows = live.index.fields(shop.store.image_ids_of_products(["Banana"]))
     assert {r["category"] for r in rows.values()} == {"Snack"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from productlens import Catalog
-from productlens.catalog.live_index import DEFAULT_RERANK, REDUCER_META
+from productlens.index.live import DEFAULT_RERANK, REDUCER_META
 from productlens.errors import DimensionMismatchError, VectorIndexError
 
 DIM = 6  # the tiny catalogue has 9 vectors: a PCA fits at most that many components

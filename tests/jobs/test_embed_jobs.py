@@ -89,8 +89,11 @@ def test_interrupted_job_keeps_written_parts(image_list, tmp_path, model_cache):
     class CrashingSink(FileSink):
         """Dies while writing its second part, as a killed process would."""
 
+        writes = 0
+
         def write(self, records, vectors):
-            if self._parts == 1:
+            self.writes += 1
+            if self.writes == 2:
                 raise Boom
             super().write(records, vectors)
 

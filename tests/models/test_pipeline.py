@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from productlens.errors import CorruptImageError, EmptyFileError, ImageError, NotAnImageError
-from productlens.pipeline import embed_one, embed_sources
+from productlens.engine.search import query_image
+from productlens.pipeline import embed_sources
 
 
 @pytest.fixture()
@@ -52,9 +53,10 @@ def test_empty_input(lite0):
     assert list(embed_sources(lite0, [])) == []
 
 
-def test_embed_one(lite0, grocery, broken_photos):
-    loaded, vector = embed_one(lite0, grocery["golden"][0])
+def test_query_path_embeds_one_photo(lite0, grocery, broken_photos):
+    vector = lite0.embed([query_image(grocery["golden"][0], None, lite0.draft_size)])[0]
     assert vector.shape == (1280,) and abs(np.linalg.norm(vector) - 1) < 1e-5
-    assert loaded.format == "JPEG"
+    batched = next(iter(embed_sources(lite0, [grocery["golden"][0]]))).vector
+    np.testing.assert_allclose(vector, batched, atol=1e-5)  # one query embeds as ingest does
     with pytest.raises(ImageError):
-        embed_one(lite0, broken_photos["text"])
+        query_image(broken_photos["text"], None, lite0.draft_size)

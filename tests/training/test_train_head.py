@@ -15,7 +15,6 @@ from productlens.errors import TrainingError
 from productlens.evaluation.evaluate import evaluate
 from productlens.images import load_image
 from productlens.training import TrainConfig, train
-from productlens.training.versions import activate, list_versions
 
 CONFIG = TrainConfig(epochs=15, views=4)
 
@@ -32,7 +31,7 @@ def trained(look_alike_template, tmp_path_factory):
     with Catalog.open(path) as catalog:
         before = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]["active: imagenet"]
         result = train(catalog, CONFIG)
-        report = activate(catalog, result.version)
+        report = catalog.activate_model(result.version)
         after = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]
     return path, queries, result, report, before, next(iter(after.values()))
 
@@ -61,7 +60,8 @@ def test_version_files_and_registration(trained):
     assert set(meta["recognition"]["coarse_val_top1"]) == {"proxies", "products", "both"}
     assert meta["preprocess"]["resize_size"] == round(meta["preprocess"]["input_size"] / meta["config"]["crop"])
     assert report.embedded == 80 and report.switched
-    rows = {r["version"]: r for r in list_versions(Catalog.open(path))}
+    with Catalog.open(path) as catalog:
+        rows = {r["version"]: r for r in catalog.model_versions()}
     assert rows[version]["active"] and not rows["imagenet"]["active"]
 
 
@@ -122,7 +122,7 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
     shutil.copytree(path, shop)
     photo = next(iter(read_source(queries))).image
     with Catalog.open(shop) as catalog:
-        activate(catalog, "imagenet")  # roll back: its embeddings are still there
+        catalog.activate_model("imagenet")  # roll back: its embeddings are still there
         assert catalog.active_model.version == "imagenet"
         assert catalog.embed_query(photo).shape == (1280,)
         assert catalog.search(photo, k=3)
@@ -132,13 +132,13 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
             db.execute("UPDATE images SET source = ? WHERE id = ?", (str(tmp_path / "gone.jpg"), image.id))
             db.execute("DELETE FROM embeddings WHERE image_id = ? AND model_key = ?", (image.id, result.version))
         with pytest.raises(TrainingError, match="could not be embedded"):
-            activate(catalog, result.version.split("/")[1])
+            catalog.activate_model(result.version.split("/")[1])
         assert catalog.active_model.version == "imagenet"
-        rep = activate(catalog, result.version, allow_missing=True)
+        rep = catalog.activate_model(result.version, allow_missing=True)
         assert rep.missing_sources == [str(tmp_path / "gone.jpg")] and rep.switched
     with pytest.raises(TrainingError, match="no model version"):
         with Catalog.open(shop) as catalog:
-            activate(catalog, "ft-nope")
+            catalog.activate_model("ft-nope")
 
 
 def test_bad_settings_are_refused(look_alike):
@@ -174,7 +174,7 @@ def test_int8_version_tracks_its_fp32_graph(look_alike):
     with Catalog.open(shop) as catalog:
         result = train(catalog, TrainConfig(epochs=2, views=1, precision="int8"))
         assert result.version.endswith("/int8")
-        activate(catalog, result.version)
+        catalog.activate_model(result.version)
         record = catalog.active_model
         assert record.info["onnx"].endswith("model.int8.onnx") and record.precision == "int8"
         fp32 = load_embedder_file(shop / record.info["onnx"].replace("int8", "fp32"), record.name, record.version,

@@ -19,7 +19,6 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, settings
-from ..catalog.media import MediaStore
 from ..engine import Catalog
 from . import routes_images, routes_products, routes_search
 from .auth import make_guards
@@ -110,10 +109,11 @@ def create_app(
         embedder = catalog.embedder()  # load the model and index once, before the first request
         catalog.info()
         batcher = EmbedBatcher(embedder, max_batch=max_batch, on_batch=metrics.observe_batch)
-        app.state.server = ServerState(catalog, MediaStore(catalog_path), batcher, metrics, max_upload_bytes, pixels)
-        metrics.gauge("productlens_catalog_products", "Products in the catalogue.", catalog.store.count_products)
-        metrics.gauge("productlens_catalog_images", "Images in the catalogue.", catalog.store.count_images)
-        metrics.gauge("productlens_catalog_generation", "Write generation of the catalogue.", lambda: catalog.store.generation)
+        app.state.server = ServerState(catalog, batcher, metrics, max_upload_bytes, pixels)
+        metrics.gauge("productlens_catalog_products", "Products in the catalogue.", lambda: catalog.counts()["products"])
+        metrics.gauge("productlens_catalog_images", "Images in the catalogue.", lambda: catalog.counts()["images"])
+        metrics.gauge("productlens_catalog_generation", "Write generation of the catalogue.",
+                      lambda: catalog.counts()["generation"])
         log.info("serving %s (%s)", catalog_path, embedder.key)
         try:
             yield

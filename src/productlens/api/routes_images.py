@@ -19,7 +19,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
     router = APIRouter(tags=["images"])
 
     def record(state: ServerState, image_id: int):
-        found = state.catalog.store.get_images(image_ids=[image_id])
+        found = state.catalog.get_images(image_ids=[image_id])
         if not found:
             raise ApiError(404, "image-not-found", f"no image with id {image_id}")
         return found[0]
@@ -40,7 +40,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         """A JPEG no larger than size x size, cached in the catalogue's media folder."""
         if size not in THUMB_SIZES:
             raise ApiError(422, "invalid-request", f"size must be one of {THUMB_SIZES}")
-        path = state.media.thumbnail(record(state, image_id), size)
+        path = state.catalog.thumbnail(record(state, image_id), size)
         if path is None:
             raise ApiError(404, "image-file-missing", f"the file of image {image_id} is no longer available")
         return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})

@@ -8,6 +8,7 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
+from ..dedup import render_review
 from .auth import Guard
 from .errors import ApiError
 from .schemas import ErrorBody, RecognizeResponse, SearchResponse
@@ -35,12 +36,12 @@ def build_router(require_read: Guard) -> APIRouter:
             raise ApiError(422, "invalid-request", "send an image, a text, or both")
         if image is None:
             hits = state.catalog.search_text(text, k=k, where=where)
-        elif text is None:  # the common case, through the micro-batcher
+        else:
             vector = state.query_vector(state.read_upload(image), parse_query_box(box))
-            hits = state.catalog.search_vector(vector, k=k, where=where)
-        else:  # photo and text rankings fused by the engine
-            picture = state.decode(state.read_upload(image)).image
-            hits = state.catalog.search(picture, k=k, where=where, box=parse_query_box(box), text=text)
+            if text is None:  # the common case
+                hits = state.catalog.search_vector(vector, k=k, where=where)
+            else:  # photo and text rankings fused by the engine
+                hits = state.catalog.search_hybrid(vector, text, k=k, where=where)
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
@@ -58,8 +59,6 @@ def build_router(require_read: Guard) -> APIRouter:
     @router.get("/duplicates/review", response_class=HTMLResponse)
     def duplicates_review(state: ServerState = Depends(get_state)) -> HTMLResponse:
         """The duplicate clusters as a self-contained review page, images side by side (the web page links here)."""
-        from ..dedup.review import render_review
-
         return HTMLResponse(render_review(state.catalog, state.catalog.duplicates()))
 
     @router.post("/recognize", response_model=RecognizeResponse)

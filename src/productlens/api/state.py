@@ -1,4 +1,4 @@
-"""What the server holds for its whole life: the catalogue, its model, media files, metrics."""
+"""What the server holds for its whole life: the catalogue, its model's micro-batcher, metrics."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from fastapi import Request, UploadFile
-from PIL import Image
 
-from ..catalog.media import MediaStore
-from ..engine import Catalog, ProductHit
-from ..images import LoadedImage, load_image
-from ..ranking import Box, crop_to_box, parse_box
+from ..engine import Catalog
+from ..ranking import Box, parse_box
+from ..results import ProductHit
 from .batcher import EmbedBatcher
 from .errors import ApiError
 from .metrics import Metrics
@@ -21,7 +19,6 @@ from .metrics import Metrics
 @dataclass
 class ServerState:
     catalog: Catalog
-    media: MediaStore
     batcher: EmbedBatcher
     metrics: Metrics
     max_upload_bytes: int
@@ -36,17 +33,10 @@ class ServerState:
             raise ApiError(422, "empty-file", "the uploaded file is empty")
         return data
 
-    def decode(self, data: bytes, *, full_size: bool = True) -> LoadedImage:
-        """Decode and check an upload: it is an image because it decodes, whatever its name says."""
-        draft = None if full_size else self.batcher.embedder.draft_size
-        return load_image(data, draft_size=draft, max_pixels=self.max_pixels)
-
     def query_vector(self, data: bytes, box: Box | None) -> np.ndarray:
-        """Upload -> (cropped) picture -> embedding, through the shared micro-batcher."""
-        picture: Image.Image = self.decode(data, full_size=box is not None).image
-        if box is not None:
-            picture = crop_to_box(picture, box)
-        return self.batcher.embed(picture)
+        """Upload -> (cropped) picture -> embedding: the engine's query path, with the model run
+        through the shared micro-batcher and the server's pixel cap."""
+        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=self.batcher.embed)
 
 
 def get_state(request: Request) -> ServerState:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..catalog.ingest import read_source
-from ..engine import IngestReport
+from ..results import IngestReport
 from .main import State, cli
 from .output import console, make_progress, print_json
 
@@ -30,12 +30,7 @@ def add(state: State, source: Path, product: str | None, model: str | None, prec
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
     items = list(read_source(source, product=product))  # a malformed source fails before anything is created
-    index = None
-    if index_kind is not None:
-        from .index_cmds import resolve_kind
-
-        index = resolve_kind(index_kind)
-    with state.open(create=True, model=model, precision=precision, index=index) as catalog:
+    with state.open(create=True, model=model, precision=precision, index=index_kind) as catalog:
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)
         if as_json:

@@ -5,31 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 
+from .. import settings
+from ..jobs import FileSink, MilvusSink, parse_shard, read_list, run_job
+from ..models import create_embedder
 from .main import State, cli
 from .output import console, make_progress, print_json
 
 pass_state = click.make_pass_decorator(State)
-
-KIND_ALIASES = {"flat": "faiss-flat", "exact": "faiss-flat", "hnsw": "faiss-hnsw", "hnsw-sq8": "faiss-hnsw-sq8",
-                "ivfpq": "faiss-ivfpq"}
-
-
-def resolve_kind(kind: str) -> str:
-    """Short names (hnsw, ivfpq, flat) to registered kinds; milvus://host:port passes through."""
-    from ..errors import VectorIndexError
-    from ..index import BACKENDS, is_remote
-    from ..index.milvus import parse_uri
-
-    kind = KIND_ALIASES.get(kind, kind)
-    if is_remote(kind):
-        parse_uri(kind)
-        return kind
-    if kind not in BACKENDS or kind in ("memory", "milvus"):
-        raise VectorIndexError(f"unknown index kind {kind!r}; use flat, hnsw, hnsw-sq8, ivfpq, auto or milvus://host:port")
-    return kind
-
 
 @cli.group()
 def index() -> None:
@@ -42,15 +25,7 @@ def index() -> None:
 def index_info(state: State, as_json: bool) -> None:
     """Kind, size and parameters of the index."""
     with state.open() as catalog:
-        live = catalog.live_index()
-        info: dict = {"kind": catalog.index_kind, "count": 0}
-        if live is not None:
-            describe = getattr(live.index, "describe", None)
-            info.update(describe() if describe else {})
-            info.update(kind=live.kind, count=len(live), dim=live.dim, reduce=live.reduction(), rerank=live.rerank_depth,
-                        file=None if live.remote else str(live.path))
-            if not live.remote and live.path.exists():
-                info["file_bytes"] = live.path.stat().st_size
+        info = catalog.index_info()
     if as_json:
         print_json(info)
     else:
@@ -76,59 +51,20 @@ def index_info(state: State, as_json: bool) -> None:
 def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, reduce_dim: int | None,
                 whiten: bool, rerank: int | None, as_json: bool) -> None:
     """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
-    from ..catalog.live_index import refuse_remote_reduction
-    from ..index import choose_kind, parse_bytes
-
     if whiten and not reduce_dim:
         raise click.UsageError("--whiten needs --reduce N")
-    budget_bytes = parse_bytes(budget) if budget else None
     with state.open() as catalog:
-        live = catalog.live_index()
-        if live is None:
-            raise click.ClickException("the catalogue has no embeddings yet; add images first")
-        n = len(catalog.store.embedding_ids(live.model_key))
-        chosen = None if kind == "auto" else resolve_kind(kind)
-        if reduce_dim and chosen is not None:
-            refuse_remote_reduction(chosen)  # before spending time on the fit
-        with catalog.writing():
-            reducer = live.fit_reducer(reduce_dim, whiten=whiten) if reduce_dim else None
-            if chosen is None:
-                chosen = choose_kind(n, reducer.out_dim if reducer else live.model_dim, budget_bytes)
-            built = live.rebuild(chosen, reducer=reducer, whiten=whiten)
-            live.set_rerank(rerank)
-            result: dict = {"kind": chosen, "count": len(built), "dim": live.dim, "reduce": live.reduction(),
-                            "rerank": live.rerank_depth}
-            if hasattr(built, "set_search_params") and n:
-                result["tuning"] = _tune(catalog, live, built, sample, recall)
-            live.save()
-            catalog.store.set_meta({"index_kind": chosen})
-            result["factory"] = getattr(built, "factory", None)
+        result = catalog.rebuild_index(kind=kind, budget=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
+                                       whiten=whiten, rerank=rerank)
     if as_json:
         print_json(result)
-    else:
-        reduced = f", PCA {live.model_dim}->{live.dim}" if result["reduce"] else ""
-        console.print(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}",
-                      highlight=False)
-        if "tuning" in result:
-            console.print(f"tuned: {result['tuning']}", highlight=False)
-
-
-def _tune(catalog, live, built, sample: int, recall: float) -> dict:
-    """Tune the search parameters of `built` to `recall`@10 against exact search over the full
-    vectors, measured on what a search returns (reduced query, index, exact re-ranking)."""
-    from ..index import FaissIndex, tune
-
-    exact = FaissIndex(live.model_dim)
-    for ids, vectors in catalog.store.iter_embeddings(live.model_key):
-        exact.add(ids, vectors)
-    n = len(exact)
-    rng = np.random.default_rng(0)
-    picked = rng.choice(exact.ids(), size=min(sample, n), replace=False)
-    queries = exact.vectors(picked)
-    queries = queries + rng.normal(scale=0.02, size=queries.shape).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    truth = exact.search(queries, min(10, n)).ids
-    return tune(built, queries, truth, k=min(10, n), target=recall, search=live.search)
+        return
+    reduction = result["reduce"]
+    reduced = f", PCA {reduction['from_dim']}->{reduction['dim']}" if reduction else ""
+    console.print(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}",
+                  highlight=False)
+    if "tuning" in result:
+        console.print(f"tuned: {result['tuning']}", highlight=False)
 
 
 @index.command("import")
@@ -137,10 +73,8 @@ def _tune(catalog, live, built, sample: int, recall: float) -> dict:
 @pass_state
 def index_import(state: State, job: Path, as_json: bool) -> None:
     """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
-    from ..jobs import import_job
-
     with state.open(create=True) as catalog:
-        counts = import_job(catalog, job)
+        counts = catalog.import_job(job)
     if as_json:
         print_json(counts)
     else:
@@ -166,18 +100,14 @@ def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_u
     four machines to split one list; then `productlens index import OUT`, or use --milvus to
     write every shard into one Milvus collection.
     """
-    from .. import settings
-    from ..jobs import FileSink, MilvusSink, parse_shard, read_list, run_job
-    from ..models import create_embedder
-
     if (out is None) == (milvus_uri is None):
         raise click.UsageError("give exactly one of --out DIR or --milvus milvus://host:port")
-    where = parse_shard(shard)
+    share = parse_shard(shard)
     embedder = create_embedder(model or str(settings.get("model")), precision)
-    sink = FileSink(out, where, embedder.key) if out is not None else MilvusSink(milvus_uri, collection, embedder.dim)
+    sink = FileSink(out, share, embedder.key) if out is not None else MilvusSink(milvus_uri, collection, embedder.dim)
     with make_progress(state.quiet or as_json) as progress:
         progress.start(None, f"Embedding shard {shard}")
-        report = run_job(embedder, read_list(image_list, where), sink, shard=where, progress=progress.advance)
+        report = run_job(embedder, read_list(image_list, share), sink, shard=share, progress=progress.advance)
     if as_json:
         print_json(report.to_dict())
     elif not state.quiet:

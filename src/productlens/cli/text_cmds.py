@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..dedup import render_review
 from .main import State, cli
 from .output import console, print_json
 
@@ -38,8 +39,6 @@ def duplicates(state: State, calibrate: bool, copies: int, image_threshold: floa
         report = catalog.duplicates(image_threshold=image_threshold, product_threshold=product_threshold,
                                     use_text=not no_text)
         if html_out is not None:
-            from ..dedup.review import render_review
-
             html_out.write_text(render_review(catalog, report), encoding="utf-8")
     if as_json:
         print_json(report.to_dict())

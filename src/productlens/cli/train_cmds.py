@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
 
 from ..catalog.ingest import read_source
+from ..evaluation.evaluate import evaluate
+from ..evaluation.report import MAIN_METRICS, write_report
+from ..training import TrainConfig
+from ..training import train as run_training
 from .main import State, cli
 from .output import console, err_console, print_json
 
@@ -50,10 +55,6 @@ def _say(state: State):
 def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr, weight_decay, batch_size,
           label_smoothing, loss, dim, hidden, views, patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version."""
-    from ..training import TrainConfig
-    from ..training import train as run_training
-    from ..training.versions import activate
-
     config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
                          optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                          label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
@@ -64,7 +65,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr,
         result = run_training(catalog, config, val_items=val_items, progress=say)
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics}
         if use_now:
-            out["activation"] = activate(catalog, result.version).to_dict()
+            out["activation"] = catalog.activate_model(result.version).to_dict()
     if as_json:
         print_json(out)
         return
@@ -87,16 +88,14 @@ def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr,
 @click.option("--baselines", default="colour-histogram,off-the-shelf,small-cnn", show_default=True,
               help="Comma-separated baselines measured in the same run ('' for none).")
 @click.option("--cnn-epochs", type=click.IntRange(1, 500), default=10, show_default=True)
-@click.option("--catalog-images", "pattern", default="_Iconic", show_default=True,
-              help="Catalogue images whose path contains this are also scored alone (catalogue-image matching).")
+@click.option("--catalog-images", "pattern", default=None,
+              help="Also score matching against only the catalogue images whose path contains this text "
+                   "(e.g. _Iconic for the Grocery Store's product shots).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def eval_cmd(state: State, queries: Path, report_dir: Path | None, baselines: str, cnn_epochs: int, pattern: str,
-             as_json: bool) -> None:
+def eval_cmd(state: State, queries: Path, report_dir: Path | None, baselines: str, cnn_epochs: int,
+             pattern: str | None, as_json: bool) -> None:
     """Measure retrieval and recognition on labelled photos, with baselines, and write a report."""
-    from ..evaluation.evaluate import evaluate
-    from ..evaluation.report import write_report
-
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
@@ -114,11 +113,7 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, baselines: st
         console.print(f"report: {report_dir / 'report.html'}", highlight=False)
 
 
-def metrics_table(metrics: dict):
-    from rich.table import Table
-
-    from ..evaluation.report import MAIN_METRICS
-
+def metrics_table(metrics: dict) -> Table:
     methods = metrics["methods"]
     cols = [k for k in MAIN_METRICS if any(k in v for v in methods.values())]
     table = Table(title=f"{metrics['queries']} queries, {metrics['gallery_images']} catalogue images")
@@ -137,13 +132,9 @@ def models(ctx: click.Context, as_json: bool) -> None:
     """List the catalogue's model versions and which one is active."""
     if ctx.invoked_subcommand is not None:
         return
-    from rich.table import Table
-
-    from ..training.versions import list_versions
-
     state: State = ctx.find_object(State)
     with state.open() as catalog:
-        rows = list_versions(catalog)
+        rows = catalog.model_versions()
     if as_json:
         print_json(rows)
         return
@@ -164,10 +155,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @pass_state
 def models_use(state: State, version: str, allow_missing: bool, as_json: bool) -> None:
     """Make VERSION active (roll back or forward): embeds what it lacks, then switches atomically."""
-    from ..training.versions import activate
-
     with state.open() as catalog:
-        report = activate(catalog, version, allow_missing=allow_missing)
+        report = catalog.activate_model(version, allow_missing=allow_missing)
     if as_json:
         print_json(report.to_dict())
         return

@@ -7,7 +7,9 @@
     review.py     a self-contained HTML page showing each cluster's images side by side
 """
 
-from .calibrate import DedupCalibration, calibrate_on_copies, choose_threshold
-from .finder import Cluster, DuplicateReport, find_duplicates
+from .calibrate import calibrate_on_copies, choose_threshold
+from .finder import Cluster, DedupCalibration, DuplicateReport, DuplicateSource, find_duplicates, store_calibration
+from .review import render_review
 
-__all__ = ["Cluster", "DedupCalibration", "DuplicateReport", "calibrate_on_copies", "choose_threshold", "find_duplicates"]
+__all__ = ["Cluster", "DedupCalibration", "DuplicateReport", "DuplicateSource", "calibrate_on_copies", "choose_threshold",
+           "find_duplicates", "render_review", "store_calibration"]

@@ -13,40 +13,20 @@ thresholds are stored in its meta table (`dedup_calibration`).
 from __future__ import annotations
 
 import io
-import json
 import logging
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from ..errors import ImageError, ProductLensError
 from ..images import load_image, read_bytes
-from .finder import IMAGE_WEIGHT, text_vectors_of
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Catalog
+from ..text import semantic
+from ..text.hybrid import normalize_rows
+from .finder import IMAGE_WEIGHT, DedupCalibration, DuplicateSource, text_vectors_of
 
 log = logging.getLogger(__name__)
 
-META_KEY = "dedup_calibration"
 COPY_KINDS = ("reencode", "resize", "crop", "crop+resize+reencode")
-
-
-@dataclass
-class DedupCalibration:
-    image_threshold: float
-    image_precision: float
-    image_recall: float
-    product_threshold: float
-    product_precision: float
-    product_recall: float
-    pairs: int
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
@@ -86,11 +66,8 @@ def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def calibrate_on_copies(catalog: "Catalog", *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
+def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
     """Make `n` copies of random catalogue images, score them as above, choose both thresholds."""
-    from ..text import semantic
-    from ..text.hybrid import normalize_rows
-
     model, live = catalog.active_model, catalog.live_index()
     if model is None or live is None or len(live) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
@@ -135,13 +112,3 @@ def calibrate_on_copies(catalog: "Catalog", *, n: int = 200, seed: int = 0, use_
     t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
     t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
     return DedupCalibration(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies")
-
-
-def store_calibration(catalog: "Catalog", cal: DedupCalibration) -> None:
-    with catalog.writing():
-        catalog.store.set_meta({META_KEY: json.dumps(asdict(cal))})
-
-
-def stored_calibration(catalog: "Catalog") -> DedupCalibration | None:
-    raw = catalog.store.get_meta(META_KEY)
-    return DedupCalibration(**json.loads(raw)) if raw else None

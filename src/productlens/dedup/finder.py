@@ -10,14 +10,21 @@ Pairs at or above the thresholds are joined into clusters (union-find).
 
 from __future__ import annotations
 
+import json
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Catalog
+from ..catalog.store import CatalogStore, ModelRecord, Product
+from ..errors import ModelError
+from ..index.live import LiveIndex
+from ..models import Embedder
+from ..results import ProductHit
+from ..text.search import TextSearch
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,56 @@ NEIGHBOURS = 10
 IMAGE_WEIGHT = 0.7
 DEFAULT_IMAGE_THRESHOLD = 0.95
 DEFAULT_PRODUCT_THRESHOLD = 0.90
+CALIBRATION_META = "dedup_calibration"  # store meta: thresholds chosen by `duplicates --calibrate`
+
+
+class DuplicateSource(Protocol):
+    """What duplicate finding and its calibration read from a catalogue (the engine's Catalog is one)."""
+
+    path: Path
+    store: CatalogStore
+
+    @property
+    def active_model(self) -> ModelRecord | None: ...
+
+    def live_index(self) -> LiveIndex | None: ...
+
+    def embedder(self) -> Embedder: ...
+
+    def get_product(self, product_id: str) -> Product: ...
+
+    def search_vector(self, vector: np.ndarray, *, k: int = 10, exclude: Any = ()) -> list[ProductHit]: ...
+
+    def text_search(self) -> TextSearch: ...
+
+    def writing(self) -> AbstractContextManager[None]: ...
+
+
+@dataclass
+class DedupCalibration:
+    """Duplicate thresholds with the precision and recall they had on labelled pairs."""
+
+    image_threshold: float
+    image_precision: float
+    image_recall: float
+    product_threshold: float
+    product_precision: float
+    product_recall: float
+    pairs: int
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def stored_calibration(catalog: DuplicateSource) -> DedupCalibration | None:
+    raw = catalog.store.get_meta(CALIBRATION_META)
+    return DedupCalibration(**json.loads(raw)) if raw else None
+
+
+def store_calibration(catalog: DuplicateSource, cal: DedupCalibration) -> None:
+    with catalog.writing():
+        catalog.store.set_meta({CALIBRATION_META: json.dumps(asdict(cal))})
 
 
 @dataclass
@@ -62,7 +119,7 @@ class DuplicateReport:
         }
 
 
-def image_pair_scores(catalog: "Catalog", floor: float, neighbours: int = NEIGHBOURS) -> dict[tuple[int, int], float]:
+def image_pair_scores(catalog: DuplicateSource, floor: float, neighbours: int = NEIGHBOURS) -> dict[tuple[int, int], float]:
     """{(image a, image b): cosine} for neighbour pairs scoring >= floor (a < b), plus byte-identical pairs."""
     model, live = catalog.active_model, catalog.live_index()
     pairs: dict[tuple[int, int], float] = {}
@@ -83,7 +140,7 @@ def image_pair_scores(catalog: "Catalog", floor: float, neighbours: int = NEIGHB
 
 
 def product_pair_scores(
-    catalog: "Catalog", image_pairs: dict[tuple[int, int], float], text_vectors: dict[str, np.ndarray] | None
+    catalog: DuplicateSource, image_pairs: dict[tuple[int, int], float], text_vectors: dict[str, np.ndarray] | None
 ) -> dict[tuple[str, str], dict[str, float]]:
     """{(product a, product b): {'image', 'text'?, 'score'}} for products linked by an image pair."""
     owner = catalog.store.image_products([i for pair in image_pairs for i in pair])
@@ -106,10 +163,8 @@ def product_pair_scores(
     return out
 
 
-def text_vectors_of(catalog: "Catalog") -> dict[str, np.ndarray] | None:
+def text_vectors_of(catalog: DuplicateSource) -> dict[str, np.ndarray] | None:
     """Text embeddings of products with text of their own; None when the text model is missing."""
-    from ..errors import ModelError
-
     try:
         state = catalog.text_search().state()
     except (ModelError, ImportError) as exc:
@@ -144,13 +199,11 @@ def clusters(pairs: dict[tuple[Any, Any], float], threshold: float, kind: str) -
 
 
 def find_duplicates(
-    catalog: "Catalog", *, image_threshold: float | None = None, product_threshold: float | None = None,
+    catalog: DuplicateSource, *, image_threshold: float | None = None, product_threshold: float | None = None,
     use_text: bool = True,
 ) -> DuplicateReport:
     """Image clusters and product clusters at the given thresholds, or the calibrated ones
     stored in the catalogue (`productlens duplicates --calibrate`), or the defaults."""
-    from .calibrate import stored_calibration
-
     cal = stored_calibration(catalog)
     t_img = image_threshold if image_threshold is not None else (cal.image_threshold if cal else DEFAULT_IMAGE_THRESHOLD)
     t_prod = product_threshold if product_threshold is not None else (cal.product_threshold if cal else DEFAULT_PRODUCT_THRESHOLD)

@@ -9,16 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-from typing import TYPE_CHECKING
-
 from ..catalog.media import MediaStore
 from ..catalog.store import ImageRecord
 from ..errors import ImageError
 from ..images import load_image
-from .finder import DuplicateReport
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Catalog
+from .finder import DuplicateReport, DuplicateSource
 
 THUMB = 180
 MAX_PER_CLUSTER = 24  # thumbnails shown per image cluster (the JSON lists every member)
@@ -49,7 +44,7 @@ def _figure(src: str | None, caption: str) -> str:
     return f"<figure>{pic}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def render_review(catalog: "Catalog", report: DuplicateReport, *, max_images_per_product: int = 4) -> str:
+def render_review(catalog: DuplicateSource, report: DuplicateReport, *, max_images_per_product: int = 4) -> str:
     """The review page for a report, as one HTML string."""
     parts = [f"<!doctype html><meta charset='utf-8'><title>productlens duplicates</title><style>{STYLE}</style>",
              f"<h1>Duplicate review: {len(report.image_clusters)} image clusters, "

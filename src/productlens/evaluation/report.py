@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..images import load_image
 from .evaluate import EvalResult
 
 MAIN_METRICS = ("R@1", "R@5", "R@10", "mAP", "mAP@R", "fine_top1", "fine_top5", "coarse_top1", "coarse_top5",
@@ -127,8 +128,6 @@ def _failures(d: dict[str, Any], limit: int) -> list[tuple[str, str, int, str, i
 
 
 def _failure_gallery(failures, classes, path: Path, plt) -> Path:
-    from ..images import load_image
-
     rows = max(1, len(failures))
     fig, axes = plt.subplots(rows, 3, figsize=(6, 2 * rows), squeeze=False)
     for ax in axes.ravel():

@@ -1,53 +1,41 @@
-"""Vector index backends behind one small interface (`VectorIndex`), chosen by name.
+"""Vector index backends behind one small interface (`VectorIndex`), chosen by kind name.
 
-Kinds: `faiss-flat` (exact, default), `faiss-hnsw`, `faiss-hnsw-sq8`, `faiss-ivfpq`
-(approximate, see ann.py), `memory` (a NumPy test fake) and `milvus://host:port` (a Milvus
-server; see milvus.py).
+Every backend is registered here, in one place, with `register_index`: a new backend is one new
+module plus one call below (the contract suite, tests/index/test_contract.py, then runs it).
+
+    faiss-flat (flat, exact)   exact, the default               faiss_index.py
+    faiss-hnsw, faiss-hnsw-sq8, faiss-ivfpq (hnsw, ...)   approximate   ann.py
+    milvus://host:port         a Milvus server                  milvus.py
+    memory                     a NumPy fake for unit tests      memory.py
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from ..errors import VectorIndexError
-from .ann import FaissAnnIndex, choose_kind, parse_bytes, tune
+from .ann import FaissAnnIndex
 from .base import SearchHits, VectorIndex
 from .faiss_index import FaissIndex
 from .memory import MemoryIndex
+from .milvus import MilvusIndex
+from .registry import (
+    IndexKind,
+    canonical_kind,
+    create_index,
+    is_remote,
+    kind_entry,
+    known_kinds,
+    list_kinds,
+    load_index,
+    register_index,
+)
+from .tuning import choose_kind, neighbour_recall, parse_bytes, tune
 
-__all__ = ["SearchHits", "VectorIndex", "FaissIndex", "FaissAnnIndex", "MemoryIndex", "create_index",
-           "load_index", "BACKENDS", "ANN_KINDS", "choose_kind", "parse_bytes", "tune", "is_remote"]
+__all__ = ["FaissAnnIndex", "FaissIndex", "IndexKind", "MemoryIndex", "MilvusIndex", "SearchHits", "VectorIndex",
+           "canonical_kind", "choose_kind", "create_index", "is_remote", "kind_entry", "known_kinds", "list_kinds",
+           "load_index", "neighbour_recall", "parse_bytes", "register_index", "tune"]
 
-ANN_KINDS = ("faiss-hnsw", "faiss-hnsw-sq8", "faiss-ivfpq")
-BACKENDS = {"faiss-flat": FaissIndex, "memory": MemoryIndex, **{k: FaissAnnIndex for k in ANN_KINDS},
-            "milvus": None}
-
-
-def is_remote(kind: str) -> bool:
-    """True for kinds that live on a server (no index file)."""
-    return kind.startswith("milvus://") or kind == "milvus"
-
-
-def create_index(kind: str, dim: int, **options: Any) -> VectorIndex:
-    """A new empty index of a registered kind (`milvus://host:port` opens a collection there)."""
-    if is_remote(kind):
-        from .milvus import MilvusIndex
-
-        uri = kind if kind.startswith("milvus://") else options.pop("uri", "milvus://127.0.0.1:19530")
-        return MilvusIndex(dim, uri, **options)
-    if kind in ANN_KINDS:
-        return FaissAnnIndex(dim, kind, **options)
-    cls = BACKENDS.get(kind)
-    if cls is None:
-        raise VectorIndexError(f"unknown index kind {kind!r}; known: {', '.join(BACKENDS)} or milvus://host:port")
-    return cls(dim, **options)
-
-
-def load_index(kind: str, path: Path, dim: int, *, mmap: bool = False) -> VectorIndex:
-    """Load a persisted index of a given kind (memory-mapped if asked and the kind allows)."""
-    if kind in ANN_KINDS:
-        return FaissAnnIndex.load(path, dim, kind=kind, mmap=mmap)
-    if kind == "faiss-flat":
-        return FaissIndex.load(path, dim, mmap=mmap)
-    raise VectorIndexError(f"index kind {kind!r} cannot be loaded from a file")
+register_index("faiss-flat", FaissIndex.create, FaissIndex.open, aliases=("flat", "exact"))
+register_index("faiss-hnsw", FaissAnnIndex.create, FaissAnnIndex.open, aliases=("hnsw",))
+register_index("faiss-hnsw-sq8", FaissAnnIndex.create, FaissAnnIndex.open, aliases=("hnsw-sq8",))
+register_index("faiss-ivfpq", FaissAnnIndex.create, FaissAnnIndex.open, aliases=("ivfpq",))
+register_index("milvus", MilvusIndex.create, remote=True)
+register_index("memory", MemoryIndex.create, offered=False)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from ..errors import VectorIndexError
-from .base import SearchHits, VectorIndex, as_ids, empty_hits
+from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits, last_of_each, top_k_exact
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ class FaissAnnIndex(VectorIndex):
     """Approximate search over a FAISS factory index, with tombstones for deletes."""
 
     exact = False
+    tunable = True
 
     def __init__(self, dim: int, kind: str = "faiss-hnsw", *, factory: str | None = None,
                  train_size: int | None = None, index: faiss.Index | None = None,
@@ -133,6 +134,14 @@ class FaissAnnIndex(VectorIndex):
         self._labels = np.asarray(labels, np.int64) if labels is not None else np.empty(0, np.int64)
         self._pos = {int(e): p for p, e in enumerate(self._labels.tolist()) if e >= 0}
         self._params_keep: list = []
+
+    @classmethod
+    def create(cls, kind: str, dim: int, **options: Any) -> "FaissAnnIndex":
+        return cls(dim, kind, **options)
+
+    @classmethod
+    def open(cls, kind: str, path: Path, dim: int, mmap: bool = False) -> "FaissAnnIndex":
+        return cls.load(path, dim, kind=kind, mmap=mmap)
 
     # --- building -------------------------------------------------------------------------
 
@@ -157,8 +166,9 @@ class FaissAnnIndex(VectorIndex):
         """True while vectors sit in the exact flat buffer, waiting for enough to train on."""
         return self._buffer
 
-    def _rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def load_rows(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """A fresh index (trained on `vectors` if the kind needs it) holding exactly these rows."""
+        ids, vectors = as_pairs(ids, vectors, self.dim)
         index = self._new_index(len(ids))
         if not index.is_trained:
             sample = vectors
@@ -172,7 +182,7 @@ class FaissAnnIndex(VectorIndex):
         if len(vectors):
             index.add(vectors)
         self._index, self._owner = index, None
-        self._labels = as_ids(ids).copy()
+        self._labels = ids.copy()
         self._pos = {int(e): p for p, e in enumerate(self._labels.tolist())}
 
     def _live(self) -> tuple[np.ndarray, np.ndarray]:
@@ -186,19 +196,17 @@ class FaissAnnIndex(VectorIndex):
             raise VectorIndexError(f"{self.factory} cannot reconstruct its vectors; rebuild from the catalogue") from exc
         return self._labels[live], vectors
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids, vectors = self._check_pairs(ids, vectors)
+    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Payload | None = None) -> None:
+        ids, vectors = as_pairs(ids, vectors, self.dim)
         if len(ids) == 0:
             return
-        # the last row of an id repeated within one batch wins
-        _, last = np.unique(ids[::-1], return_index=True)
-        keep = np.sort(len(ids) - 1 - last)
+        keep = last_of_each(ids)
         ids, vectors = ids[keep], vectors[keep]
         self.remove(ids)
         self._writable()
         if self.buffering and len(self) + len(ids) >= self.train_size:
             old_ids, old_vectors = self._live()
-            self._rebuild(np.concatenate([old_ids, ids]), np.concatenate([old_vectors, vectors]))
+            self.load_rows(np.concatenate([old_ids, ids]), np.concatenate([old_vectors, vectors]))
             return
         start = int(self._index.ntotal)
         self._index.add(vectors)
@@ -223,6 +231,9 @@ class FaissAnnIndex(VectorIndex):
     def dead_fraction(self) -> float:
         return 0.0 if len(self._labels) == 0 else 1.0 - len(self._pos) / len(self._labels)
 
+    def compaction_due(self, removing: int) -> bool:
+        return self.dead_fraction + removing / max(1, len(self)) > COMPACT_AT
+
     def compact(self, vectors_of=None) -> None:
         """Drop tombstones by rebuilding (from reconstructed vectors, or `vectors_of(ids)`)."""
         if vectors_of is not None:
@@ -231,7 +242,7 @@ class FaissAnnIndex(VectorIndex):
         else:
             ids, vectors = self._live()
         log.info("compacting %s: %d live of %d rows", self.kind, len(ids), len(self._labels))
-        self._rebuild(ids, np.ascontiguousarray(vectors, np.float32).reshape(-1, self.dim))
+        self.load_rows(ids, np.ascontiguousarray(vectors, np.float32).reshape(-1, self.dim))
 
     # --- searching ------------------------------------------------------------------------
 
@@ -264,13 +275,12 @@ class FaissAnnIndex(VectorIndex):
 
         return build(self._index)
 
-    def search(self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None) -> SearchHits:
-        queries = self._check(queries)
-        if k <= 0 or len(self._pos) == 0:
-            return empty_hits(len(queries), max(k, 0))
-        positions = None
+    def _search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None,
+                expression: str | None) -> SearchHits:
+        if len(self._pos) == 0:
+            return empty_hits(len(queries), k)
         if allowed_ids is not None:
-            positions = np.asarray([self._pos[i] for i in as_ids(allowed_ids).tolist() if i in self._pos], np.int64)
+            positions = np.asarray([self._pos[i] for i in allowed_ids.tolist() if i in self._pos], np.int64)
             if len(positions) == 0:
                 return empty_hits(len(queries), k)
             if len(positions) <= EXACT_FILTER_MAX:
@@ -294,13 +304,7 @@ class FaissAnnIndex(VectorIndex):
             vectors = self._index.reconstruct_batch(positions)
         except RuntimeError:
             return None
-        sims = queries @ vectors.T
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        hits = empty_hits(len(queries), k)
-        n = order.shape[1]
-        hits.scores[:, :n] = np.take_along_axis(sims, order, axis=1)
-        hits.ids[:, :n] = self._labels[positions[order]]
-        return hits
+        return top_k_exact(queries, self._labels[positions], vectors, k)
 
     def _finish(self, scores: np.ndarray, positions: np.ndarray) -> SearchHits:
         ids = np.where(positions >= 0, self._labels[np.clip(positions, 0, None)], -1)
@@ -327,6 +331,17 @@ class FaissAnnIndex(VectorIndex):
     def nbytes(self) -> int:
         """Serialized size in bytes (what the index costs in memory, near enough)."""
         return int(faiss.serialize_index(self._index).size) + 8 * len(self._labels)
+
+    def search_steps(self) -> list[dict[str, Any]]:
+        """Search parameters from cheapest to most thorough (what `tune` walks through)."""
+        parts = list(_parts(self._index))
+        if any(isinstance(p, faiss.IndexHNSW) for p in parts):
+            return [{"ef_search": ef} for ef in (16, 32, 64, 128, 256, 512, 1024)]
+        ivf = [p for p in parts if isinstance(p, faiss.IndexIVF)]
+        if ivf:
+            return [{"nprobe": n, "k_factor": kf} for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+                    if n <= ivf[0].nlist for kf in (2, 4, 8, 16, 32, 64)]
+        return []
 
     def describe(self) -> dict:
         return {"kind": self.kind, "factory": self.factory, "buffering": self.buffering, "count": len(self),
@@ -375,69 +390,3 @@ class FaissAnnIndex(VectorIndex):
         index._mmapped, index._path, index._auto = mmap, path, auto
         index.set_search_params(ef_search=ef, nprobe=nprobe, k_factor=kf)
         return index
-
-
-def tune(index: FaissAnnIndex, queries: np.ndarray, truth: np.ndarray, *, k: int = 10,
-         target: float = 0.95, search: Callable[[np.ndarray, int], SearchHits] | None = None) -> dict:
-    """Raise efSearch / nprobe (and the re-ranking factor) until recall@k vs `truth` reaches target.
-
-    `truth` holds the exact top-k ids of `queries` (from an exact index over the same rows).
-    `search` is what answers queries in use (default `index.search`), e.g. one that re-ranks the
-    index's candidates exactly (rerank.py): the index's parameters are tuned for what it returns.
-    Returns the chosen parameters and the recall they reach; the cheapest setting that reaches
-    the target wins, or the most thorough one tried if none does.
-    """
-    search = search or index.search
-    parts = list(_parts(index._index))
-    steps: list[dict] = []
-    if any(isinstance(p, faiss.IndexHNSW) for p in parts):
-        steps = [{"ef_search": ef} for ef in (16, 32, 64, 128, 256, 512, 1024)]
-    elif any(isinstance(p, faiss.IndexIVF) for p in parts):
-        nlist = next(p.nlist for p in parts if isinstance(p, faiss.IndexIVF))
-        steps = [{"nprobe": n, "k_factor": kf} for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
-                 if n <= nlist for kf in (2, 4, 8, 16, 32, 64)]
-    result = {"recall": recall_at_k(search(queries, k).ids, truth)}
-    for step in steps:
-        index.set_search_params(**step)
-        r = recall_at_k(search(queries, k).ids, truth)
-        result = {**step, "recall": r}
-        if r >= target:
-            break
-    return result
-
-
-def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    """Mean fraction of the true top-k ids found in the returned top-k (padding ignored)."""
-    hits = [len(set(f[f >= 0].tolist()) & set(t[t >= 0].tolist())) / max(1, int((t >= 0).sum()))
-            for f, t in zip(found, truth)]
-    return float(np.mean(hits)) if hits else 1.0
-
-
-def choose_kind(n: int, dim: int, budget_bytes: float | None = None) -> str:
-    """The index kind for n vectors of dim under a memory budget (None: no limit).
-
-    Exact search up to 50k vectors (a few ms a query); HNSW over full vectors while it fits
-    the budget (best recall per ms); HNSW over 8-bit codes next; IVF-PQ when even that does not fit.
-    """
-    budget = float("inf") if budget_bytes is None else float(budget_bytes)
-    flat = n * (4 * dim + 8)
-    hnsw = n * (4 * dim + 32 * 2 * 4 * 1.1 + 16)
-    hnsw_sq8 = n * (dim + 32 * 2 * 4 * 1.1 + 16)
-    if n <= 50_000 and flat <= budget:
-        return "faiss-flat"
-    if hnsw <= budget:
-        return "faiss-hnsw"
-    if hnsw_sq8 <= budget:
-        return "faiss-hnsw-sq8"
-    return "faiss-ivfpq"
-
-
-def parse_bytes(text: str) -> float:
-    """'2GB', '512M', '1.5g', '1000000' -> bytes."""
-    units = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30, "t": 2**40, "tb": 2**40}
-    value = text.strip().lower().replace("ib", "b")
-    num = value.rstrip("kmgtb")
-    try:
-        return float(num) * units[value[len(num):]]
-    except (ValueError, KeyError):
-        raise VectorIndexError(f"not a size: {text!r} (try 512MB or 2GB)") from None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from ..errors import VectorIndexError
-from .base import SearchHits, VectorIndex, as_ids, empty_hits
+from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits
 
 
 class FaissIndex(VectorIndex):
@@ -27,8 +28,16 @@ class FaissIndex(VectorIndex):
         if self._index.d != dim:
             raise VectorIndexError(f"index file holds {self._index.d}-d vectors, expected {dim}")
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids, vectors = self._check_pairs(ids, vectors)
+    @classmethod
+    def create(cls, kind: str, dim: int, **options: Any) -> "FaissIndex":
+        return cls(dim, **options)
+
+    @classmethod
+    def open(cls, kind: str, path: Path, dim: int, mmap: bool = False) -> "FaissIndex":
+        return cls.load(path, dim, mmap=mmap)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Payload | None = None) -> None:
+        ids, vectors = as_pairs(ids, vectors, self.dim)
         if len(ids) == 0:
             return
         self.remove(ids)
@@ -40,18 +49,11 @@ class FaissIndex(VectorIndex):
             return 0
         return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
-    def search(
-        self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None
-    ) -> SearchHits:
-        queries = self._check(queries)
-        if k <= 0 or self._index.ntotal == 0:
-            return empty_hits(len(queries), max(k, 0))
-        params = None
-        if allowed_ids is not None:
-            allowed = as_ids(allowed_ids)
-            if len(allowed) == 0:
-                return empty_hits(len(queries), k)
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+    def _search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None,
+                expression: str | None) -> SearchHits:
+        if self._index.ntotal == 0:
+            return empty_hits(len(queries), k)
+        params = None if allowed_ids is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids))
         scores, ids = self._index.search(queries, k, params=params)
         scores = np.where(ids < 0, -np.inf, scores).astype(np.float32)
         return SearchHits(scores, ids.astype(np.int64))
@@ -63,7 +65,7 @@ class FaissIndex(VectorIndex):
         return int(self._index.ntotal)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """Stored vectors for ids (KeyError-like VectorIndexError if one is missing)."""
+        """Stored vectors for ids (VectorIndexError if one is missing)."""
         try:
             return np.stack([self._index.reconstruct(int(i)) for i in as_ids(ids)])
         except RuntimeError as exc:

@@ -1,44 +1,46 @@
-"""In-memory exact index in plain NumPy: a test fake for the logic above the index layer."""
+"""In-memory exact index in plain NumPy: the fake that unit tests of the layers above use.
+
+Registered as the `memory` kind like any backend (see index/__init__.py); it is not kept in a
+file, so a catalogue using it rebuilds it from its store whenever it is opened.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .base import SearchHits, VectorIndex, as_ids, empty_hits
+from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, top_k_exact
 
 
 class MemoryIndex(VectorIndex):
+    """Exact search over a dict of rows."""
+
     kind = "memory"
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
         self._rows: dict[int, np.ndarray] = {}
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = self._check(vectors)
-        for i, v in zip(as_ids(ids), vectors):
-            self._rows[int(i)] = v.copy()
+    @classmethod
+    def create(cls, kind: str, dim: int, **options: Any) -> "MemoryIndex":
+        return cls(dim, **options)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Payload | None = None) -> None:
+        ids, vectors = as_pairs(ids, vectors, self.dim)
+        for i, v in zip(ids.tolist(), vectors):
+            self._rows[i] = v.copy()
 
     def remove(self, ids: np.ndarray) -> int:
         return sum(self._rows.pop(int(i), None) is not None for i in as_ids(ids))
 
-    def search(
-        self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None
-    ) -> SearchHits:
-        queries = self._check(queries)
+    def _search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None,
+                expression: str | None) -> SearchHits:
         ids = self.ids()
         if allowed_ids is not None:
-            ids = ids[np.isin(ids, as_ids(allowed_ids))]
-        hits = empty_hits(len(queries), max(k, 0))
-        if k <= 0 or len(ids) == 0:
-            return hits
-        matrix = np.stack([self._rows[int(i)] for i in ids])
-        sims = queries @ matrix.T
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        n = order.shape[1]
-        hits.scores[:, :n] = np.take_along_axis(sims, order, axis=1)
-        hits.ids[:, :n] = ids[order]
-        return hits
+            ids = ids[np.isin(ids, allowed_ids)]
+        vectors = np.stack([self._rows[int(i)] for i in ids]) if len(ids) else np.empty((0, self.dim), np.float32)
+        return top_k_exact(queries, ids, vectors, k)
 
     def ids(self) -> np.ndarray:
         return np.fromiter(self._rows.keys(), dtype=np.int64, count=len(self._rows))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
-from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..errors import VectorIndexError
 from ..filters import MILVUS_TEXT_MAX as TEXT_MAX
-from .base import SearchHits, VectorIndex, as_ids, empty_hits
+from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits, last_of_each
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class MilvusIndex(VectorIndex):
     """A Milvus collection behind the VectorIndex interface (HNSW, inner product)."""
 
     exact = False
+    server_filter = True
     kind = "milvus"
 
     def __init__(self, dim: int, uri: str = "milvus://127.0.0.1:19530", *, collection: str = "productlens",
@@ -89,6 +91,11 @@ class MilvusIndex(VectorIndex):
                 raise VectorIndexError(f"Milvus collection {self.collection} holds {have}-d vectors, expected {dim}")
         self._client.load_collection(self.collection)
 
+    @classmethod
+    def create(cls, kind: str, dim: int, **options: Any) -> "MilvusIndex":
+        """`kind` is the server's address, milvus://host:port."""
+        return cls(dim, kind, **options)
+
     def _dim_of_collection(self) -> int:
         desc = self._client.describe_collection(self.collection)
         for field in desc["fields"]:
@@ -96,31 +103,34 @@ class MilvusIndex(VectorIndex):
                 return int(field["params"]["dim"])
         raise VectorIndexError(f"Milvus collection {self.collection} has no vector field")
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Sequence[dict[str, Any]] | None = None) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, payload: Payload | None = None) -> None:
         """Upsert rows; `payload` gives each row's product fields (title, category, attributes)."""
-        ids, vectors = self._check_pairs(ids, vectors)
+        ids, vectors = as_pairs(ids, vectors, self.dim)
         if payload is not None and len(payload) != len(ids):
             raise VectorIndexError(f"{len(payload)} payload rows for {len(ids)} vectors")
         if len(ids) == 0:
             return
-        _, last = np.unique(ids[::-1], return_index=True)  # the last row of a repeated id wins
-        keep = np.sort(len(ids) - 1 - last)
+        keep = last_of_each(ids)  # the last row of a repeated id wins
         rows = [{"id": int(ids[j]), "vector": vectors[j].tolist(), **row_fields(payload[j] if payload is not None else None)}
                 for j in keep.tolist()]
         for start in range(0, len(rows), 1000):
             self._client.upsert(self.collection, rows[start:start + 1000])
 
     def remove(self, ids: np.ndarray) -> int:
+        present = np.unique(as_ids(ids)[self.contains(ids)])
+        for start in range(0, len(present), ID_CHUNK):
+            self._client.delete(self.collection, filter=f"id in {present[start:start + ID_CHUNK].tolist()}")
+        return len(present)
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of `ids` the collection holds (asked of the server, a chunk of ids at a time)."""
         ids = as_ids(ids)
-        removed = 0
+        found: set[int] = set()
         for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start:start + ID_CHUNK].tolist()
-            expr = f"id in {chunk}"
-            present = self._client.query(self.collection, filter=expr, output_fields=["id"], limit=len(chunk))
-            if present:
-                self._client.delete(self.collection, filter=expr)
-                removed += len(present)
-        return removed
+            chunk = np.unique(ids[start:start + ID_CHUNK]).tolist()
+            rows = self._client.query(self.collection, filter=f"id in {chunk}", output_fields=["id"], limit=len(chunk))
+            found.update(int(r["id"]) for r in rows)
+        return np.asarray([int(i) in found for i in ids], dtype=bool)
 
     def fields(self, ids: np.ndarray) -> dict[int, dict[str, Any]]:
         """The product fields stored with each of these ids (`row_fields` form; absent ids left out)."""
@@ -133,20 +143,14 @@ class MilvusIndex(VectorIndex):
             out.update({int(r["id"]): row_fields(r) for r in rows})
         return out
 
-    def search(self, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None,
-               where: str | None = None) -> SearchHits:
-        """Top-k; `allowed_ids` and/or a Milvus `where` expression restrict the candidates."""
-        queries = self._check(queries)
-        if k <= 0:
-            return empty_hits(len(queries), 0)
+    def _search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None,
+                expression: str | None) -> SearchHits:
+        """Top-k; `allowed_ids` and/or a Milvus filter `expression` restrict the candidates."""
         clauses = []
         if allowed_ids is not None:
-            allowed = as_ids(allowed_ids)
-            if len(allowed) == 0:
-                return empty_hits(len(queries), k)
-            clauses.append(f"id in {allowed.tolist()}")
-        if where:
-            clauses.append(f"({where})")
+            clauses.append(f"id in {allowed_ids.tolist()}")
+        if expression:
+            clauses.append(f"({expression})")
         hits = empty_hits(len(queries), k)
         limit = min(k, QUERY_PAGE)
         try:
@@ -168,16 +172,20 @@ class MilvusIndex(VectorIndex):
         self._client.flush(self.collection)
         deadline = time.monotonic() + timeout
         while True:
-            state = self._client.describe_index(self.collection, "vector")
+            state = self.index_state()
             if state.get("indexed_rows") == state.get("total_rows") and not state.get("pending_index_rows"):
                 return
             if time.monotonic() > deadline:
                 raise VectorIndexError(f"Milvus has not indexed {self.collection} after {timeout:.0f} s: {state}")
             time.sleep(1.0)
 
+    def index_state(self) -> dict[str, Any]:
+        """The server's account of its vector index: indexed_rows, total_rows, pending_index_rows."""
+        return dict(self._client.describe_index(self.collection, "vector"))
+
     def search_filter(self, queries: np.ndarray, k: int, flt) -> SearchHits:
         """Search with a productlens `Filter` pushed down as a Milvus expression."""
-        return self.search(queries, k, where=flt.to_milvus())
+        return self.search(queries, k, expression=flt.to_milvus())
 
     def ids(self) -> np.ndarray:
         out: list[int] = []
@@ -197,6 +205,9 @@ class MilvusIndex(VectorIndex):
         rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "uri": self.uri, "collection": self.collection, "count": len(self)}
+
     def drop(self) -> None:
         """Delete the whole collection on the server."""
         self._client.drop_collection(self.collection)
@@ -204,13 +215,8 @@ class MilvusIndex(VectorIndex):
     def close(self) -> None:
         self._client.close()
 
-    def save(self, path=None) -> None:
-        """Nothing to do: the server persists every write."""
-
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -223,8 +229,6 @@ def start_local_server(base_dir: str):
     embedded etcd's peer port is moved off its fixed 2380 too, so two servers (two test runs on
     one machine) do not collide.
     """
-    from pathlib import Path
-
     from milvus import MilvusServer, MilvusServerConfig
 
     base = Path(base_dir)

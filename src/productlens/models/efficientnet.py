@@ -46,6 +46,17 @@ def build_lite(name: str) -> Any:
     return Features().eval()
 
 
+def trainable_tail(features: Any, blocks: int) -> list[Any]:
+    """The modules fine-tuning unfreezes in a `build_lite` network: its last `blocks` MBConv
+    blocks, the final 1x1 conv and its BatchNorm (none when blocks is 0). The library names
+    these submodules `_blocks`, `_conv_head` and `_bn1`; torch's `named_children` is how they are
+    reached without depending on private attributes."""
+    if not blocks:
+        return []
+    parts = dict(features.net.named_children())
+    return [*list(parts["_blocks"])[-blocks:], parts["_conv_head"], parts["_bn1"]]
+
+
 def _register(name: str) -> None:
     _, _, input_size, resize_size = _LITE[name]
 

@@ -16,6 +16,7 @@ import numpy as np
 from .. import settings
 from ..errors import ModelError
 from .export import INPUT_NAME, export_onnx
+from .quantize import quantize_int8
 from .registry import EmbedderSpec, get_spec
 from .transforms import PreprocessConfig, prepare
 
@@ -143,8 +144,6 @@ def create_embedder(
                 f"no int8 model at {int8} and no calibration images to build one; "
                 "pass calibration_images (a few hundred catalogue photos) or use precision='fp32'"
             )
-        from .quantize import quantize_int8
-
         if not fp32.exists():  # quantise from the shared export rather than copy it per catalogue
             fp32 = fp32_path(spec, Path(settings.get("cache_dir")) / "onnx")
             if not fp32.exists():

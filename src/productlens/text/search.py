@@ -1,4 +1,4 @@
-"""Text and text + photo queries over a Catalog (the engine calls these; they hold no I/O of their own).
+"""Text and text + photo queries over a catalogue (the engine calls these; they hold no I/O of their own).
 
 A text query is answered by three rankings (see hybrid.py):
   keyword   FTS5 BM25 over title/description/category/attributes (fts.py)
@@ -12,17 +12,23 @@ mean image vectors, the map) is rebuilt only when the catalogue's generation cha
 
 from __future__ import annotations
 
+import logging
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
+from ..catalog.store import CatalogStore, ModelRecord, Product
+from ..errors import ModelError, ProductLensError
 from . import fts, semantic
 from .hybrid import TextImageMap, blend, normalize_rows, rrf
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import Catalog
+log = logging.getLogger(__name__)
+
+Allowed = Callable[[str], bool] | None  # a predicate over product ids (None: every product)
+Ranked = list[tuple[str, float, int]]  # (product id, score, best image id or -1), best first
 
 POOL = 100  # candidates taken from each ranking before fusion
 BLEND_BETA = 0.2  # weight of text relevance when blending; chosen on Grocery's val split (bench_text.py)
@@ -43,10 +49,23 @@ class TextState:
     mapping: TextImageMap | None
 
 
+class TextSource(Protocol):
+    """What text search reads from a catalogue (the engine's Catalog is one)."""
+
+    store: CatalogStore
+
+    @property
+    def active_model(self) -> ModelRecord | None: ...
+
+    def products(self) -> list[Product]: ...
+
+    def writing(self) -> AbstractContextManager[None]: ...
+
+
 class TextSearch:
     """Text retrieval for one catalogue; thread-safe, state cached per generation."""
 
-    def __init__(self, catalog: "Catalog") -> None:
+    def __init__(self, catalog: TextSource) -> None:
         self.catalog = catalog
         self._lock = threading.Lock()
         self._state: TextState | None = None
@@ -116,7 +135,21 @@ class TextSearch:
             out["bridge"] = _top(state.bridge_ids, state.bridge_rows @ mapped, keep, pool)
         return out
 
-    def text_ranking(self, text: str, allowed: Callable[[str], bool] | None = None, pool: int = POOL,
+    def search(self, text: str, allowed: Allowed, k: int, *, mode: str = "auto") -> list[tuple[str, float]]:
+        """The top k (product id, score) of a text query. mode "keyword" needs no sentence model;
+        "auto" falls back to it (with a warning) when the sentence model is unavailable."""
+        if mode == "keyword":
+            hits = fts.keyword_search(self.catalog.store, text, limit=max(5 * k, 500))
+            return [h for h in hits if allowed is None or allowed(h[0])][:k]
+        try:
+            return self.text_ranking(text, allowed, max(k, 100), mode=mode)[:k]
+        except ModelError as exc:
+            if mode != "auto":
+                raise
+            log.warning("semantic text search unavailable (%s); keyword results only", exc)
+            return self.search(text, allowed, k, mode="keyword")
+
+    def text_ranking(self, text: str, allowed: Allowed = None, pool: int = POOL,
                      *, mode: str = "auto") -> list[tuple[str, float]]:
         """Fused text ranking. mode: auto (all three, RRF), keyword, semantic, or text (no bridge)."""
         ranks = self.rankings(text, allowed, pool, bridge=mode == "auto")
@@ -147,20 +180,17 @@ class TextSearch:
             rel[pid] = rel.get(pid, 0.0) + KEYWORD_BONUS * score / top_kw
         return rel
 
-    def hybrid(self, vector: np.ndarray, text: str, k: int, allowed_filter, *, fusion: str = "blend",
-               beta: float = BLEND_BETA, pool: int = POOL) -> list[tuple[str, float, int]]:
-        """Photo + text: (product id, fused score, best image id or -1), best first."""
-        image_hits = self.catalog.search_vector(vector, k=pool, where=allowed_filter)
-        image_score = {h.product.id: h.score for h in image_hits}
-        best_image = {h.product.id: h.image_id for h in image_hits}
+    def fuse(self, image_ranking: Ranked, text: str, k: int, allowed: Allowed, *, fusion: str = "blend",
+             beta: float = BLEND_BETA, pool: int = POOL) -> Ranked:
+        """Photo + text: the photo's ranking (its top `pool` products) fused with the text's;
+        (product id, fused score, best image id or -1), best first."""
+        image_score = {pid: score for pid, score, _ in image_ranking}
+        best_image = {pid: image_id for pid, _, image_id in image_ranking}
         if fusion == "blend":
             fused = blend(image_score, self.text_relevance(text, list(image_score)), beta)
         elif fusion == "rrf":
-            keep = allowed_products(self.catalog, allowed_filter)
-            fused = rrf([[h.product.id for h in image_hits], [p for p, _ in self.text_ranking(text, keep, pool)]])
+            fused = rrf([[pid for pid, _, _ in image_ranking], [p for p, _ in self.text_ranking(text, allowed, pool)]])
         else:
-            from ..errors import ProductLensError
-
             raise ProductLensError(f"fusion must be rrf or blend, not {fusion!r}")
         return [(pid, score, best_image.get(pid, -1)) for pid, score in fused[:k]]
 
@@ -173,14 +203,3 @@ def _top(ids: list[str], scores: np.ndarray, keep: Callable[[str], bool], pool: 
             if len(out) >= pool:
                 break
     return out
-
-
-def allowed_products(catalog: "Catalog", where) -> Callable[[str], bool] | None:
-    """A predicate over product ids for a filter (None: everything allowed)."""
-    from ..filters import as_filter
-
-    flt = as_filter(where)
-    if flt is None:
-        return None
-    ok = {p.id for p in catalog.products() if flt.matches(p.to_dict())}
-    return ok.__contains__

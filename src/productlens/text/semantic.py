@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import settings
+from ..catalog.ingest import title_from_name
 from ..catalog.store import CatalogStore, Product
 from ..errors import ModelError
 
@@ -156,8 +157,6 @@ def product_text(product: Product) -> str:
 def has_own_text(product: Product) -> bool:
     """False for products known only by an id-like title (e.g. a folder name) and no description:
     their text embedding would say nothing, so text queries reach them through their images."""
-    from ..catalog.ingest import title_from_name
-
     return bool((product.description or "").strip()) or product.title not in (product.id, title_from_name(product.id))
 
 

@@ -1,5 +1,6 @@
-"""Recognition with a trained version: product proxies (classifier), nearest reference images,
-or a blend of both; which one is chosen on validation photos when the version is trained.
+"""Recognition arithmetic of a trained version: product proxies (classifier), nearest reference
+images, or a blend of both; which one is chosen on validation photos when the version is trained
+(the engine's recognize.py applies it to queries).
 
 Scores are probabilities over products. The "unknown" threshold and the confidence curve come
 from recognition.calibrate on the validation photos: known = top probability and whether it was
@@ -125,53 +126,3 @@ def load_head(folder: Path) -> dict[str, Any]:
     """version.json + head.npz of a version folder, cached until either file changes."""
     stamp = ((folder / "head.npz").stat().st_mtime_ns, (folder / "version.json").stat().st_mtime_ns)
     return _load_head(str(folder), stamp)
-
-
-def recognize_trained(catalog, model, vector: np.ndarray, k: int = 5):
-    """Catalog.recognize_vector for a trained version (see module docstring)."""
-    from ..engine import Recognition
-
-    head = load_head(catalog.models_dir / model.version)
-    meta = head["meta"]
-    rec = meta["recognition"]
-    classes: list[str] = meta["classes"]
-    categories: list[str] = meta["categories"]
-    cal = recognition.Calibration(**rec["calibration"]) if rec.get("calibration") else recognition.default_calibration()
-    candidates = catalog.search_vector(vector, k=max(k, 20))
-    if not candidates:
-        return Recognition(None, 0.0, 0.0, cal.threshold, None, 0.0, [])
-    # Scores over the trained classes plus any product added since training (kNN only).
-    names = list(classes) + [c.product.id for c in candidates if c.product.id not in set(classes)]
-    index = {p: i for i, p in enumerate(names)}
-    p_cls = np.zeros(len(names))
-    p_cls[: len(classes)] = classifier_probs(vector[None], head["proxies"], rec["scale"])[0]
-    knn = np.full(len(names), -1.0)
-    for c in candidates:
-        knn[index[c.product.id]] = c.score
-    alive = {p.id: p for p in catalog.store.get_products(names)}  # trained products may have been deleted
-    mask = np.array([n in alive for n in names])
-    probs = mode_probs(rec["mode"], p_cls[None], knn[None])[0] * mask
-    probs = probs / max(probs.sum(), 1e-12)
-    best = int(probs.argmax())
-    score = float(probs[best])
-    product = alive.get(names[best])
-    known = score >= cal.threshold and product is not None
-    category, category_conf = None, 0.0
-    if categories and "coarse" in head:
-        pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])
-        category_index = {c: i for i, c in enumerate(categories)}
-        product_category = np.array([category_index.get(alive[n].category, -1) if n in alive else -1 for n in names])
-        cp = category_probs(rec.get("coarse_mode", "proxies"), pc, probs[None], product_category, len(categories))[0]
-        category, category_conf = categories[int(cp.argmax())], float(cp.max())
-    order = sorted(candidates, key=lambda c: -probs[index[c.product.id]])[:k]
-    for rank, c in enumerate(order, start=1):
-        c.rank = rank
-    return Recognition(
-        product=product if known else None,
-        score=score,
-        confidence=cal.confidence(score),
-        threshold=cal.threshold,
-        category=category,
-        category_confidence=category_conf,
-        candidates=order,
-    )

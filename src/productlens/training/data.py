@@ -5,12 +5,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ..catalog.ingest import IngestItem
+from ..catalog.store import CatalogStore, Product
 from ..errors import TrainingError
 from ..images import content_hash, read_bytes
+
+
+class TrainingSource(Protocol):
+    """What training reads from (and writes a version into) a catalogue; the engine's Catalog is one."""
+
+    path: Path
+    store: CatalogStore
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def models_dir(self) -> Path: ...
+
+    def products(self) -> list[Product]: ...
 
 
 @dataclass
@@ -37,7 +54,7 @@ class LabelledSet:
         return np.asarray([self.category_of.get(s.product_id, -1) for s in samples], dtype=np.int64)
 
 
-def catalogue_samples(catalog, val_items: list[IngestItem] | None, val_fraction: float, seed: int) -> LabelledSet:
+def catalogue_samples(catalog: TrainingSource, val_items: list[IngestItem] | None, val_fraction: float, seed: int) -> LabelledSet:
     """Catalogue images as samples; validation from `val_items` or carved out of the catalogue."""
     images = catalog.store.get_images()
     products = {p.id: p for p in catalog.products()}

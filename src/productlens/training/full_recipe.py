@@ -14,11 +14,13 @@ import numpy as np
 
 from ..errors import TrainingError
 from ..images import load_image
+from ..models.efficientnet import trainable_tail
 from ..models.transforms import prepare
 from .augment import random_view
 from .classify import choose_recognition, coarse_validation
-from .data import LabelledSet
-from .head_recipe import _Combined, evaluate_embeddings
+from .data import LabelledSet, TrainingSource
+from .head_recipe import evaluate_embeddings
+from .heads import build_head, combined
 from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,10 @@ def _decode_all(samples, size: int):
     return images, ok
 
 
-def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callable[[str], None] | None) -> Fitted:
+def train_full(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+               progress: Callable[[str], None] | None) -> Fitted:
     import torch
     from torch import nn
-
-    from .heads import build_head
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(config.seed)
@@ -62,13 +63,11 @@ def train_full(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
     backbone = spec.build()
     for p in backbone.parameters():
         p.requires_grad = False
-    net = backbone.net
-    trainable = list(net._blocks[-config.unfreeze_blocks:]) + [net._conv_head, net._bn1] if config.unfreeze_blocks else []
-    for module in trainable:
+    for module in trainable_tail(backbone, config.unfreeze_blocks):
         for p in module.parameters():
             p.requires_grad = True
     head = build_head(1280, config.dim, len(data.classes), len(data.categories), config.hidden, config.dropout)
-    model = _Combined.make(backbone, head)
+    model = combined(backbone, head)
 
     class Trainable(nn.Module):
         """backbone + head, exposing the head's proxies to the shared loop."""

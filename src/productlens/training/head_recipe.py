@@ -8,30 +8,30 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import TrainingError
+from ..models import Embedder, create_embedder
 from ..models.registry import EmbedderSpec
 from .classify import choose_recognition, coarse_validation, knn_class_scores
-from .data import LabelledSet
+from .data import LabelledSet, TrainingSource
 from .features import FeatureCache, extract_features
+from .heads import build_head, combined
 from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
 
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog, spec: EmbedderSpec | None = None):
+def base_embedder(catalog: TrainingSource, spec: EmbedderSpec | None = None) -> Embedder:
     """An off-the-shelf backbone (fp32): the catalogue's model whatever version is active, or
     `spec` (a registered network, possibly with another crop: it reuses that network's ONNX file)."""
-    from ..models import Embedder, create_embedder
-
     if spec is None:
         return create_embedder(catalog.model_name, "fp32")
     return Embedder(spec, "fp32", create_embedder(spec.name, "fp32").onnx_path)
 
 
-def feature_cache(catalog) -> FeatureCache:
+def feature_cache(catalog: TrainingSource) -> FeatureCache:
     return FeatureCache(catalog.path / "cache" / "features.sqlite")
 
 
-def cached_features(catalog, samples, views: int, seed: int, progress=None, label: str = "",
+def cached_features(catalog: TrainingSource, samples, views: int, seed: int, progress=None, label: str = "",
                     spec: EmbedderSpec | None = None) -> tuple[np.ndarray, list[int]]:
     embedder = base_embedder(catalog, spec)
     cache = feature_cache(catalog)
@@ -56,10 +56,9 @@ def evaluate_embeddings(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np
     return out
 
 
-def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callable[[str], None] | None) -> Fitted:
+def train_head(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+               progress: Callable[[str], None] | None) -> Fitted:
     import torch
-
-    from .heads import build_head
 
     spec = backbone_spec(config)
     train_feats, ok = cached_features(catalog, data.train, config.views, config.seed, progress, "train", spec)
@@ -105,23 +104,5 @@ def train_head(catalog, data: LabelledSet, config: TrainConfig, progress: Callab
     metrics: dict[str, Any] = {"val_r1_untrained": before.get("val_r1"), **after,
                                "epochs_run": len(history), "recognition_mode": recog["mode"],
                                "coarse_mode": recog.get("coarse_mode")}
-    module = _Combined.make(spec.build(), head)
+    module = combined(spec.build(), head)
     return Fitted(spec.name, spec.preprocess, module, head, metrics, history, recog)
-
-
-class _Combined:
-    """backbone + head as one torch module (what is exported to ONNX)."""
-
-    @staticmethod
-    def make(backbone: Any, head: Any) -> Any:
-        from torch import nn
-
-        class Combined(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.backbone, self.head = backbone, head
-
-            def forward(self, x):
-                return self.head(self.backbone(x))
-
-        return Combined().eval()

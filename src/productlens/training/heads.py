@@ -53,3 +53,18 @@ def proxy_loss(embeddings: Any, proxies: Any, labels: Any, *, scale: float, marg
         logits = torch.where(onehot, target, cos)
     value = F.cross_entropy(scale * logits, labels, label_smoothing=label_smoothing)
     return value, cos
+
+
+def combined(backbone: Any, head: Any) -> Any:
+    """backbone + head as one torch module, in eval mode (what a version exports to ONNX)."""
+    from torch import nn
+
+    class Combined(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.head = backbone, head
+
+        def forward(self, x):
+            return self.head(self.backbone(x))
+
+    return Combined().eval()

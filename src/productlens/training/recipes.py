@@ -1,4 +1,4 @@
-"""Training recipes, chosen by name.
+"""Training recipes, chosen by name, and the settings and epoch loop they share (`run.py` runs one).
 
     head  (default) backbone frozen; features of several augmented views per image are computed
           once and cached; a projection head is trained with a proxy loss + category proxies.
@@ -11,20 +11,18 @@ stopping on validation top-1, fixed seeds. The best epoch is saved as a model ve
 
 from __future__ import annotations
 
+import copy
 import logging
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from ..catalog.ingest import IngestItem
-from ..errors import TrainingError, UnknownModelError
+from ..errors import TrainingError
 from ..models.registry import EmbedderSpec, get_spec, with_crop
 from ..models.transforms import PreprocessConfig
-from .data import LabelledSet, catalogue_samples
-from .heads import LOSSES
-from .schedule import OPTIMIZERS
+from .heads import LOSSES, proxy_loss
+from .schedule import OPTIMIZERS, cosine_lr, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -83,50 +81,6 @@ class TrainConfig:
         return out
 
 
-@dataclass
-class TrainResult:
-    version: str  # the model key, e.g. efficientnet-lite0/ft-20261123-101500/fp32
-    config: TrainConfig
-    metrics: dict[str, Any]
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def train(
-    catalog,
-    config: TrainConfig | None = None,
-    *,
-    val_items: list[IngestItem] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> TrainResult:
-    """Train on the catalogue's labels and save a new model version (not activated)."""
-    from . import versions
-
-    started = time.perf_counter()
-    config = (config or TrainConfig()).resolved()
-    config.backbone = config.backbone or catalog.model_name
-    try:
-        get_spec(config.backbone)
-    except UnknownModelError as exc:
-        raise TrainingError(str(exc)) from None
-    data = catalogue_samples(catalog, val_items, config.val_fraction, config.seed)
-    if data.missing:
-        log.warning("%d catalogue images have no source file any more and are left out", len(data.missing))
-    if config.recipe == "head":
-        from .head_recipe import train_head
-
-        fitted = train_head(catalog, data, config, progress)
-    else:
-        from .full_recipe import train_full
-
-        fitted = train_full(catalog, data, config, progress)
-    fitted.metrics["train_seconds"] = round(time.perf_counter() - started, 1)
-    fitted.metrics["train_images"] = len(data.train)
-    fitted.metrics["val_images"] = len(data.val)
-    key = versions.save_version(catalog, fitted, data, config)
-    return TrainResult(key, config, fitted.metrics, fitted.history, time.perf_counter() - started)
-
-
 def backbone_spec(config: TrainConfig) -> EmbedderSpec:
     """The backbone a run trains on: its registered spec with the run's centre crop."""
     return with_crop(get_spec(str(config.backbone)), config.crop)
@@ -159,12 +113,7 @@ def fit_loop(
     batches(rng) yields (embeddings_fn_output, fine_labels, coarse_labels) per step, where the
     first item is the embeddings tensor with gradient.
     """
-    import copy
-
     import torch
-
-    from .heads import proxy_loss
-    from .schedule import cosine_lr, make_optimizer
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -6,10 +6,10 @@ against the store (only the difference is added or removed), so a crash between 
 write and an index save costs nothing. Saves are atomic (temp file + rename).
 
 Approximate FAISS kinds are compacted from the store's exact vectors once deletes leave too
-many tombstones. A remote kind (`milvus://host:port`) has no file: `save` is a no-op, the
+many tombstones. A server kind (`milvus://host:port`) has no file: `save` is a no-op, the
 collection is diffed against the store on open, and each row carries its product's title,
 category and attributes so filters can be pushed down to the server; product edits re-send
-those fields (`fields_changing`).
+those fields (`fields_changing`). An in-memory kind (the test fake) is rebuilt on every open.
 
 A model's vectors may be reduced by a PCA fitted on the catalogue (`index build --reduce N`).
 The reducer is part of how this catalogue embeds, not a cache, so its file lives in `models/`
@@ -27,18 +27,16 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import DimensionMismatchError, VectorIndexError
-from ..index import VectorIndex, create_index, is_remote, load_index
-from ..index.ann import COMPACT_AT, FaissAnnIndex
-from ..index.base import SearchHits
-from ..index.compress import PcaReducer
-from ..index.milvus import row_fields
-from ..index.rerank import rerank_exact
-from .store import CatalogStore
+from .base import Payload, SearchHits, VectorIndex
+from .compress import PcaReducer
+from .milvus import row_fields
+from .registry import create_index, kind_entry, load_index
+from .rerank import rerank_exact
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +48,47 @@ FIT_MAX = 100_000  # stored vectors a reducer is fitted on at most (a uniform sa
 _KEEP = object()  # rebuild(reducer=...) default: keep the current reduction
 
 
+class ProductFields(Protocol):
+    """A product as far as a server index stores it."""
+
+    title: str
+    category: str | None
+    attributes: dict[str, Any]
+
+
+class EmbeddingStore(Protocol):
+    """What the live index reads from the catalogue's store (catalog.store.CatalogStore is one)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None: ...
+
+    def set_meta(self, values: dict[str, str]) -> None: ...
+
+    def delete_meta(self, keys: Sequence[str]) -> None: ...
+
+    def embedding_ids(self, model_key: str) -> np.ndarray: ...
+
+    def embeddings(self, model_key: str, image_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def iter_embeddings(self, model_key: str, image_ids: Sequence[int] | None = None,
+                        batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+
+    def image_products(self, image_ids: Sequence[int]) -> dict[int, str]: ...
+
+    def image_ids_of_products(self, product_ids: Sequence[str]) -> np.ndarray: ...
+
+    def get_products(self, product_ids: Sequence[str]) -> Sequence[Any]: ...
+
+
 def _slug(model_key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "_", model_key)
 
 
 def refuse_remote_reduction(kind: str) -> None:
     """Raise VectorIndexError for a server kind: Milvus holds full vectors, a PCA reduction is for FAISS kinds."""
-    if is_remote(kind):
+    if kind_entry(kind).remote:
         raise VectorIndexError(f"{kind} holds full vectors: --reduce applies to FAISS kinds only (build without it)")
 
 
@@ -67,21 +99,21 @@ class LiveIndex:
     Callers always pass model-space vectors: adds and queries are reduced here.
     """
 
-    def __init__(self, store: CatalogStore, folder: Path, model_key: str, dim: int, kind: str) -> None:
+    def __init__(self, store: EmbeddingStore, folder: Path, model_key: str, dim: int, kind: str) -> None:
         self.store, self.model_key, self.model_dim, self.kind = store, model_key, dim, kind
-        self.remote = is_remote(kind)
-        self.root = Path(store.path).parent  # the catalogue folder: reducer paths are relative to it
+        self.remote, self.persistent = kind_entry(kind).remote, kind_entry(kind).persistent
+        self.root = Path(folder).parent  # the catalogue folder: reducer paths are relative to it
         self.reducer, self.reducer_file = self._load_reducer()
         self.dim = self.reducer.out_dim if self.reducer is not None else dim
         self.path = Path(folder) / f"{_slug(model_key)}.{_slug(kind)}"
         self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
         self._lock = threading.RLock()
         self.generation = -1
-        self.index = self._connect() if self.remote else self._load()
+        self.index = self._connect() if self.remote else self._load() if self.persistent else create_index(kind, self.dim)
         stored_depth = self.store.get_meta(RERANK_META.format(model_key))
         self._rerank = None if stored_depth is None else int(stored_depth)
         self.refresh()
-        if self.remote:
+        if self.index.server_filter:
             self.sync_fields()  # edits a crash kept from the server
 
     # --- exact re-ranking -------------------------------------------------------------------
@@ -94,7 +126,7 @@ class LiveIndex:
         Compressed codes and reduced vectors mis-order near neighbours; the store holds the exact
         vectors on disk anyway, so re-reading a few dozen per query costs no memory (rerank.py).
         """
-        if not getattr(self.index, "lossy", False) and self.reducer is None:
+        if not self.index.lossy and self.reducer is None:
             return 0  # full vectors: the index's scores are exact already
         return DEFAULT_RERANK if self._rerank is None else self._rerank
 
@@ -193,9 +225,9 @@ class LiveIndex:
             self.store.set_meta({f"collection:{self.model_key}": name})
         return create_index(kind or self.kind, self.dim, collection=name)
 
-    def _payload(self, ids: np.ndarray) -> list[dict] | None:
+    def _payload(self, ids: np.ndarray) -> Payload | None:
         """Product fields of each image, for backends that filter on the server."""
-        if not self.remote:
+        if not self.index.server_filter:
             return None
         owner = self.store.image_products(ids.tolist())
         products = {p.id: p for p in self.store.get_products(sorted(set(owner.values())))}
@@ -207,11 +239,7 @@ class LiveIndex:
 
     def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add model-space vectors (reduced here), with product fields for a server."""
-        payload = self._payload(ids)
-        if payload is None:
-            self.index.add(ids, self.reduce(vectors))
-        else:
-            self.index.add(ids, self.reduce(vectors), payload=payload)  # type: ignore[call-arg]
+        self.index.add(ids, self.reduce(vectors), payload=self._payload(ids))
 
     def _load(self) -> VectorIndex:
         if self.path.exists() and self.meta_path.exists():
@@ -259,9 +287,9 @@ class LiveIndex:
         """Wrap a write to these products' fields: a server index gets them re-sent afterwards.
 
         The ids are recorded in the store first, so a crash between the write and the re-send is
-        repaired on the next open. A no-op for FAISS kinds, which hold no product fields.
+        repaired on the next open. A no-op for kinds that hold no product fields (FAISS).
         """
-        if not self.remote or not product_ids:
+        if not self.index.server_filter or not product_ids:
             yield
             return
         key = PENDING_META.format(self.model_key)
@@ -274,12 +302,12 @@ class LiveIndex:
         """Re-send the rows whose stored product fields differ from the products recorded as
         changed (a server index only); returns how many rows were re-sent."""
         key = PENDING_META.format(self.model_key)
-        raw = self.store.get_meta(key) if self.remote else None
+        raw = self.store.get_meta(key) if self.index.server_filter else None
         if not raw:
             return 0
         with self._lock:
             ids = np.intersect1d(self.store.image_ids_of_products(json.loads(raw)), self.store.embedding_ids(self.model_key))
-            held = self.index.fields(ids)  # type: ignore[attr-defined]
+            held = self.index.fields(ids)
             wanted = dict(zip(ids.tolist(), self._payload(ids) or []))
             changed = [i for i, fields in wanted.items() if i in held and held[i] != row_fields(fields)]
             for chunk_ids, vectors in self.store.iter_embeddings(self.model_key, changed):
@@ -295,17 +323,14 @@ class LiveIndex:
             self._add(np.asarray(ids, dtype=np.int64), vectors)
 
     def remove(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            index = self.index
-            if isinstance(index, FaissAnnIndex) and index.dead_fraction + len(ids) / max(1, len(index)) > COMPACT_AT:
+            if self.index.compaction_due(len(ids)):
                 # compact from the store's exact vectors rather than from compressed codes
-                self._remove_and_compact(index, np.asarray(ids, dtype=np.int64))
+                kept, vectors = self.store.embeddings(self.model_key, np.setdiff1d(self.index.ids(), ids).tolist())
+                self.index.load_rows(kept, self.reduce(vectors.reshape(len(kept), self.model_dim)))
             else:
-                index.remove(np.asarray(ids, dtype=np.int64))
-
-    def _remove_and_compact(self, index: FaissAnnIndex, ids: np.ndarray) -> None:
-        kept, vectors = self.store.embeddings(self.model_key, np.setdiff1d(index.ids(), ids).tolist())
-        index._rebuild(kept, self.reduce(vectors.reshape(len(kept), self.model_dim)))
+                self.index.remove(ids)
 
     def rebuild(self, kind: str | None = None, *, reducer: Any = _KEEP, whiten: bool = False, **options) -> VectorIndex:
         """Build a fresh index (optionally of another kind) from every embedding in the store.
@@ -316,7 +341,8 @@ class LiveIndex:
         """
         with self._lock:
             kind = kind or self.kind
-            remote = is_remote(kind)
+            entry = kind_entry(kind)
+            remote = entry.remote
             reducer = self.reducer if reducer is _KEEP else reducer
             if reducer is not None:
                 refuse_remote_reduction(kind)
@@ -325,13 +351,9 @@ class LiveIndex:
             index = self._connect(kind) if remote else create_index(kind, self.dim, **options)
             ids, vectors = (np.empty(0, np.int64), None) if remote else self.store.embeddings(self.model_key)
             if len(ids):
-                vectors = self.reduce(vectors)
-                if isinstance(index, FaissAnnIndex):
-                    index._rebuild(ids, vectors)  # trains once on everything, sized for this N
-                else:
-                    index.add(ids, vectors)
-            old = [] if self.remote else [self.path, self.meta_path, self.path.with_name(self.path.name + ".params")]
-            self.index, self.kind, self.remote = index, kind, is_remote(kind)
+                index.load_rows(ids, self.reduce(vectors))  # an index that trains does it once, sized for this N
+            old = [self.path, self.meta_path, self.path.with_name(self.path.name + ".params")] if self.persistent else []
+            self.index, self.kind, self.remote, self.persistent = index, kind, remote, entry.persistent
             self.path = self.path.with_name(f"{_slug(self.model_key)}.{_slug(kind)}")
             self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
             for stale in old:  # the previous kind's files; the store can always rebuild them
@@ -342,19 +364,14 @@ class LiveIndex:
             return index
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None, *,
-               where: str | None = None) -> SearchHits:
-        """Top-k image ids for model-space queries. `where` is a Milvus expression over the rows'
-        product fields and image `id`; only a server index takes it (VectorIndexError otherwise)."""
+               expression: str | None = None) -> SearchHits:
+        """Top-k image ids for model-space queries. `expression` is a filter over the rows' product
+        fields and image `id` that a `server_filter` index evaluates (VectorIndexError otherwise)."""
         self.refresh()
         with self._lock:
             depth = self.rerank_depth
             fetch = max(k, depth) if depth and k > 0 else k
-            if where is None:
-                hits = self.index.search(self.reduce(queries), fetch, allowed_ids=allowed_ids)
-            elif not self.remote:
-                raise VectorIndexError(f"a {self.kind} index cannot evaluate a `where` expression; pass allowed_ids")
-            else:
-                hits = self.index.search(self.reduce(queries), fetch, allowed_ids=allowed_ids, where=where)  # type: ignore[call-arg]
+            hits = self.index.search(self.reduce(queries), fetch, allowed_ids=allowed_ids, expression=expression)
             if depth and k > 0:
                 queries = np.asarray(queries, np.float32).reshape(-1, self.model_dim)
                 hits = rerank_exact(queries, hits, self._exact_vectors, k)
@@ -363,11 +380,20 @@ class LiveIndex:
     def __len__(self) -> int:
         return len(self.index)
 
+    def describe(self) -> dict[str, Any]:
+        """Kind, size, dimensions, reduction, re-ranking and file of the index (for `index info`)."""
+        info = {**self.index.describe(), "kind": self.kind, "count": len(self), "dim": self.dim,
+                "reduce": self.reduction(), "rerank": self.rerank_depth, "file": str(self.path) if self.persistent else None}
+        if self.persistent and self.path.exists():
+            info["file_bytes"] = self.path.stat().st_size
+        return info
+
     def save(self) -> None:
-        """Persist atomically, tagged with the generation and reducer it reflects (no-op for a server)."""
+        """Persist atomically, tagged with the generation and reducer it reflects (no-op for a
+        server or an in-memory index)."""
         with self._lock:
             self.refresh()
-            if self.remote:
+            if not self.persistent:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.index.save(self.path)

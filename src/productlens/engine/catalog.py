@@ -1,0 +1,441 @@
+"""`Catalog`: a catalogue you can add to, search by photo and ask to recognise a photo.
+
+The one object the CLI, the REST API and the web page call. It owns the lifecycle (opening,
+locks, the model and the vector index) and hands the work to the modules beside it:
+ingest.py, search.py, recognize.py, calibrate.py, models.py (versions) and indexing.py. A
+catalogue is a directory:
+
+    catalog.db      SQLite, the source of truth (products, images, models, embeddings)
+    index/          vector index files, derived from catalog.db and rebuilt from it if stale
+    models/         model files that belong to this catalogue (e.g. INT8 calibrated on its images)
+    .write.lock     held by the process that writes
+
+Another process may write meanwhile: every cache here follows the store's generation, and
+`_follow_active_model` is the one place that reloads the embedder and index when another
+process switched the active model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .. import recognition
+from ..catalog.ingest import IngestItem, read_source
+from ..catalog.media import MediaStore
+from ..catalog.store import CatalogStore, ImageRecord, ModelRecord, Product
+from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, store_calibration
+from ..errors import CatalogError, ProductLensError
+from ..filters import Filter, as_filter
+from ..images import ImageSource, load_image
+from ..index import is_remote
+from ..index.live import LiveIndex
+from ..models import Embedder
+from ..ranking import Box
+from ..results import ActivationReport, IngestReport, ProductHit, ProgressSink, Recognition
+from ..text.search import POOL, TextSearch
+from ..training.classify import load_head
+from . import calibrate, indexing, ingest, models, recognize
+from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store
+from .products import ProductCache
+from .search import VectorSearch, mean_image_vector, product_hits, query_image
+
+Where = str | Filter | None  # a product filter: text ("category = 'Milk' and price < 3") or parsed
+
+
+class Catalog:
+    """A product catalogue on disk. Open with `Catalog.open(path)`; close when done."""
+
+    def __init__(self, path: Path, store: CatalogStore) -> None:
+        self.path = Path(path)
+        self.store = store
+        self.media = MediaStore(self.path)
+        self._products = ProductCache(store)
+        self._embedder: Embedder | None = None
+        self._live: LiveIndex | None = None
+        self._text: TextSearch | None = None
+        self._init_lock = threading.RLock()
+        self._write_lock = WriteLock(self.path)
+        self._index_saves = SaveThrottle()
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, *, model: str | None = None, precision: str = "fp32",
+               index: str = DEFAULT_INDEX) -> "Catalog":
+        """Create an empty catalogue directory (refuses to overwrite an existing one)."""
+        return cls(Path(path), create_store(Path(path), model=model, precision=precision, index=index))
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False, model: str | None = None, precision: str | None = None,
+             index: str | None = None) -> "Catalog":
+        """Open a catalogue; with create=True make it if missing. A model that differs from the
+        catalogue's raises ModelMismatchError (embeddings of two models are not comparable); an
+        index kind that differs raises CatalogError (change it with `productlens index build`)."""
+        path = Path(path)
+        if create and not (path / DB_NAME).exists():
+            return cls.create(path, model=model, precision=precision or "fp32", index=index or DEFAULT_INDEX)
+        return cls(path, open_store(path, model=model, precision=precision, index=index))
+
+    def close(self) -> None:
+        self._index_saves.close(self._live)
+        self.store.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model_name(self) -> str:
+        return str(self.store.get_meta("model_name"))
+
+    @property
+    def precision(self) -> str:
+        return str(self.store.get_meta("model_precision", "fp32"))
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path / "models"
+
+    @property
+    def index_kind(self) -> str:
+        """The index kind the catalogue uses (faiss-flat, faiss-hnsw, ..., milvus://host:port)."""
+        return str(self.store.get_meta("index_kind", DEFAULT_INDEX))
+
+    # --- model and index lifecycle -----------------------------------------------------------
+
+    @property
+    def active_model(self) -> ModelRecord | None:
+        return models.active_record(self.store)
+
+    def _follow_active_model(self) -> None:
+        """Drop the embedder and index when the active model is no longer theirs (another process
+        ran `models use`): they are loaded again, for the new model, on next use."""
+        active = self.store.get_meta(models.ACTIVE_META)
+        with self._init_lock:
+            held = {obj.key if isinstance(obj, Embedder) else obj.model_key
+                    for obj in (self._embedder, self._live) if obj is not None}
+            if active is not None and held - {active}:
+                self._embedder, self._live, self._text = None, None, None
+
+    def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder:
+        """The catalogue's embedder, created once (INT8 needs calibration images the first time)."""
+        self._follow_active_model()
+        with self._init_lock:
+            if self._embedder is None:
+                images = [load_image(s).image for s in calibration] if calibration is not None else None
+                embedder = models.load_embedder(self.path, self.model_name, self.precision, record=self.active_model,
+                                                calibration_images=images)
+                models.register_first_model(self.store, embedder)
+                self._embedder = embedder
+            return self._embedder
+
+    def live_index(self) -> LiveIndex | None:
+        """The active model's vector index, opened once and kept in step with the store; None
+        while nothing was ever embedded. Vectors passed to it are the model's (it reduces them)."""
+        self._follow_active_model()
+        with self._init_lock:
+            if self._live is None:
+                model = self.active_model
+                if model is None:
+                    return None
+                self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, self.index_kind)
+            return self._live
+
+    def _index(self) -> LiveIndex:
+        """`live_index()` once the embedder has registered a model (so there is one)."""
+        live = self.live_index()
+        if live is None:
+            raise CatalogError("the catalogue has no model yet")
+        return live
+
+    def model_versions(self) -> list[dict[str, Any]]:
+        """Every model version of the catalogue, which one is active, and their validation metrics."""
+        return models.list_versions(self.store)
+
+    def activate_model(self, version: str, *, allow_missing: bool = False,
+                       progress: Callable[[int], None] | None = None) -> ActivationReport:
+        """Make a model version active (roll back or forward): embeds what it lacks, builds its
+        index, then switches in one write; until then searches use the current version."""
+        with self.writing():
+            report, embedder, live = models.activate(self.store, self.path, self.index_kind, version,
+                                                     allow_missing=allow_missing, progress=progress)
+            with self._init_lock:
+                self._embedder, self._live, self._text = embedder, live, None
+        return report
+
+    def rebuild_index(self, *, kind: str = "auto", budget: str | None = None, recall: float = 0.95, sample: int = 200,
+                      reduce_dim: int | None = None, whiten: bool = False, rerank: int | None = None) -> dict[str, Any]:
+        """Rebuild the index from the stored embeddings, as another kind if asked (`auto`: chosen for
+        the catalogue's size within `budget`, e.g. "2GB"), optionally PCA-reduced, tuned to `recall`."""
+        live = self.live_index()
+        if live is None:
+            raise CatalogError("the catalogue has no embeddings yet; add images first")
+        with self.writing():
+            built = indexing.rebuild(self.store, live, kind=kind, budget=budget, recall=recall, sample=sample,
+                                     reduce_dim=reduce_dim, whiten=whiten, rerank=rerank)
+            self.store.set_meta({"index_kind": built["kind"]})
+        return built
+
+    def index_info(self) -> dict[str, Any]:
+        """Kind, size and parameters of the vector index."""
+        live = self.live_index()
+        return live.describe() if live is not None else {"kind": self.index_kind, "count": 0}
+
+    # --- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the catalogue's write lock: one writer at a time, across threads and processes.
+
+        Wrap a group of store and index writes that must not interleave with another writer's
+        (each store write is still its own transaction). Re-entrant within a thread.
+        """
+        with self._write_lock.hold():
+            yield
+
+    def add(self, source: str | Path, *, product: str | None = None, progress: ProgressSink | None = None) -> IngestReport:
+        """Add a folder tree, a CSV/JSONL table, or images of one `product`."""
+        return self.add_items(read_source(source, product=product), progress=progress)
+
+    def add_items(self, items: Iterable[IngestItem], *, progress: ProgressSink | None = None) -> IngestReport:
+        """Upsert the products, then embed and add the images that are new (see engine/ingest.py)."""
+        started = time.perf_counter()
+        items = list(items)
+        report = IngestReport()
+        with self.writing():
+            report.products_created, report.products_updated = ingest.upsert_item_products(
+                self.store, items, self._fields_changing)
+            with_images = [it for it in items if it.image is not None]
+            if progress:
+                progress.start(len(with_images), "Embedding images")
+            if with_images:
+                needs_calibration = self._embedder is None and self.precision == "int8" and self.active_model is None
+                embedder = self.embedder(ingest.calibration_sources(with_images) if needs_calibration else None)
+                ingest.ImageIngest(self.store, embedder, self._index(), report, progress).run(with_images)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def import_job(self, folder: str | Path) -> dict[str, int]:
+        """Add the vectors of a finished `embed` job folder (all shards) without re-embedding."""
+        key = self.embedder().key  # registers the model in a new catalogue
+        with self.writing():
+            return ingest.import_job(self.store, self._index(), key, Path(folder))
+
+    def _fields_changing(self, product_ids: Sequence[str]) -> Any:
+        """Wrap writes to product fields: a server index keeps a copy of them to filter on."""
+        live = self.live_index() if is_remote(self.index_kind) else None
+        if live is None:
+            return nullcontext()
+        return live.fields_changing([p.id for p in self.store.get_products(list(product_ids))])
+
+    def add_image(self, product_id: str, image: ImageSource, *, source: str | None = None) -> int | None:
+        """Attach one image to an existing product; returns its id, or None if already there."""
+        self.store.get_product(product_id)
+        embedder = self.embedder()
+        with self.writing():
+            image_id = ingest.add_one_image(self.store, embedder, self._index(), product_id, image, source)
+            if image_id is not None:
+                self._index_saves.wrote(self._index())
+            return image_id
+
+    def add_upload(self, product_id: str, data: bytes, *, max_pixels: int | None = None) -> int | None:
+        """Attach uploaded image bytes to a product, keeping the original in the catalogue's media
+        folder (thumbnails are made from it); None when the product has those bytes already."""
+        self.store.get_product(product_id)
+        loaded = load_image(data, max_pixels=max_pixels)  # refuse non-images before anything is stored
+        self.media.save_original(data, loaded.format)
+        return self.add_image(product_id, data, source=f"upload:{loaded.sha256}")
+
+    def upsert_product(self, product: Product) -> Product:
+        with self.writing(), self._fields_changing([product.id]):
+            self.store.upsert_products([product])
+        return self.store.get_product(product.id)
+
+    def update_product(self, product_id: str, **changes: Any) -> Product:
+        """Change title/category/description and/or `attributes` (None removes an attribute)."""
+        with self.writing(), self._fields_changing([product_id]):
+            return self.store.update_product(product_id, changes)
+
+    def remove(self, product_ids: Sequence[str]) -> int:
+        """Delete products with all their images; returns the number of images removed."""
+        with self.writing():
+            removed = self.store.delete_products(list(product_ids))
+            self._drop_from_index(removed)
+        return len(removed)
+
+    def remove_image(self, image_id: int) -> bool:
+        with self.writing():
+            if not self.store.delete_images([image_id]):
+                return False
+            self._drop_from_index([image_id])
+        return True
+
+    def _drop_from_index(self, image_ids: Sequence[int]) -> None:
+        live = self.live_index()
+        if live is not None and image_ids:
+            live.remove(np.asarray(image_ids, dtype=np.int64))
+            self._index_saves.wrote(live)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Product:
+        return self.store.get_product(product_id)
+
+    def products(self) -> list[Product]:
+        """All products, cached until the next write."""
+        return self._products.view().products
+
+    def list_products(self, where: Where = None, *, limit: int | None = None, offset: int = 0) -> list[Product]:
+        matching = self._products.view().matching(as_filter(where))
+        return matching[offset: None if limit is None else offset + limit]
+
+    def get_images(self, product_id: str | None = None, image_ids: Sequence[int] | None = None) -> list[ImageRecord]:
+        """Image records of one product, of given ids, or all of them."""
+        return self.store.get_images(product_id, image_ids)
+
+    def first_images(self, product_ids: Sequence[str]) -> dict[str, int]:
+        """product id -> its first image's id (products without images are left out)."""
+        return self.store.first_images(product_ids)
+
+    def thumbnail(self, image: ImageRecord, size: int) -> Path | None:
+        """A cached JPEG thumbnail of an image, or None when its file is gone."""
+        return self.media.thumbnail(image, size)
+
+    # --- search ------------------------------------------------------------------------------
+
+    def embed_query(self, image: ImageSource, box: Box | None = None, *, max_pixels: int | None = None,
+                    embed: Callable[[Image.Image], np.ndarray] | None = None) -> np.ndarray:
+        """A query photo's embedding: decoded (full size when cropping, so the box is in original
+        pixels), cropped, embedded by the catalogue's model (or by `embed`, e.g. a micro-batcher)."""
+        embedder = self.embedder()
+        picture = query_image(image, box, embedder.draft_size, max_pixels=max_pixels)
+        return embed(picture) if embed is not None else embedder.embed([picture])[0]
+
+    def search(self, image: ImageSource | None = None, *, k: int = 10, where: Where = None, box: Box | None = None,
+               text: str | None = None, fusion: str = "blend") -> list[ProductHit]:
+        """Products that look most like the photo, best first, optionally filtered.
+
+        With `text` as well, the photo and text rankings are fused (`fusion`: "blend" or "rrf",
+        see text/hybrid.py); with `text` alone it is `search_text`."""
+        if image is None:
+            if text is None:
+                raise ProductLensError("search needs a photo, a text, or both")
+            return self.search_text(text, k=k, where=where)
+        vector = self.embed_query(image, box)
+        if text is None:
+            return self.search_vector(vector, k=k, where=where)
+        return self.search_hybrid(vector, text, k=k, where=where, fusion=fusion)
+
+    def search_vector(self, vector: np.ndarray, *, k: int = 10, where: Where = None,
+                      exclude: Sequence[str] = ()) -> list[ProductHit]:
+        """Products whose images are nearest `vector` (an embedding of the active model), best first;
+        `where` filters the products and `exclude` leaves some out (engine/search.py)."""
+        live = self.live_index()
+        if live is None:
+            return []
+        return VectorSearch(self.store, live, self._products).run(vector, k, as_filter(where), exclude)
+
+    def search_hybrid(self, vector: np.ndarray, text: str, *, k: int = 10, where: Where = None,
+                      fusion: str = "blend") -> list[ProductHit]:
+        """A query photo's embedding and a text, their rankings fused (text/hybrid.py)."""
+        flt = as_filter(where)
+        image_hits = self.search_vector(vector, k=POOL, where=flt)
+        ranking = [(h.product.id, h.score, h.image_id) for h in image_hits]
+        allowed = self._products.view().allows(flt)
+        return product_hits(self.store, self.text_search().fuse(ranking, text, k, allowed, fusion=fusion))
+
+    def search_text(self, text: str, *, k: int = 10, where: Where = None, mode: str = "auto") -> list[ProductHit]:
+        """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
+        with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
+        allowed = self._products.view().allows(as_filter(where))
+        ranked = self.text_search().search(text, allowed, k, mode=mode)
+        return product_hits(self.store, [(pid, score, -1) for pid, score in ranked])
+
+    def text_search(self) -> TextSearch:
+        """The catalogue's text search (text/search.py), created once."""
+        with self._init_lock:
+            if self._text is None:
+                self._text = TextSearch(self)
+            return self._text
+
+    def similar(self, product_id: str, *, k: int = 10, where: Where = None) -> list[ProductHit]:
+        """Other products that look like this one (mean of its image embeddings as the query)."""
+        model = self.active_model
+        self.store.get_product(product_id)
+        query = mean_image_vector(self.store, model.key, product_id) if model is not None else None
+        return [] if query is None else self.search_vector(query, k=k, where=where, exclude=[product_id])
+
+    def duplicates(self, *, image_threshold: float | None = None, product_threshold: float | None = None,
+                   use_text: bool = True) -> DuplicateReport:
+        """Clusters of near-identical images and of probably-identical products (dedup/finder.py)."""
+        return find_duplicates(self, image_threshold=image_threshold, product_threshold=product_threshold,
+                               use_text=use_text)
+
+    def calibrate_duplicates(self, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
+        """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/calibrate.py)."""
+        cal = calibrate_on_copies(self, n=n, seed=seed, use_text=use_text)
+        store_calibration(self, cal)
+        return cal
+
+    # --- recognition -------------------------------------------------------------------------
+
+    @property
+    def calibration(self) -> recognition.Calibration:
+        return recognize.stored_calibration(self.store)
+
+    def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
+        """Name the product in the photo, or say it is not in the catalogue."""
+        return self.recognize_vector(self.embed_query(image, box), k=k)
+
+    def recognize_vector(self, vector: np.ndarray, *, k: int = 5) -> Recognition:
+        """Recognition of a query embedding: a trained version's classifier/kNN blend, or the
+        nearest product against the calibrated threshold (engine/recognize.py)."""
+        model = self.active_model
+        if model is not None and model.info.get("classifier"):
+            candidates = self.search_vector(vector, k=max(k, recognize.TRAINED_CANDIDATES))
+            head = load_head(self.models_dir / model.version)
+            alive = {p.id: p for p in self.store.get_products(head["meta"]["classes"] + [c.product.id for c in candidates])}
+            return recognize.by_trained_version(head, vector, candidates, alive, k)
+        return recognize.by_similarity(self.search_vector(vector, k=max(k, 1)), self.calibration)
+
+    def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = 400,
+                  seed: int = 0) -> recognition.Calibration:
+        """Choose the "unknown" threshold (engine/calibrate.py) and store it in the catalogue:
+        on labelled `photos` NOT in the catalogue (recommended), else leaving catalogue images out."""
+        if photos is not None:
+            cal = calibrate.on_photos(self.embedder(), self.search_vector, list(photos))
+        else:
+            model, live = self.active_model, self.live_index()
+            if model is None or live is None:
+                raise ProductLensError("nothing embedded yet: add images before calibrating")
+            cal = calibrate.leave_one_out(self.store, model.key, live, self.search_vector, max_queries, seed)
+        with self.writing():
+            recognize.store_calibration(self.store, cal)
+        return cal
+
+    # --- description -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Products, images and the write generation: cheap enough for every metrics scrape."""
+        return {"products": self.store.count_products(), "images": self.store.count_images(),
+                "generation": self.store.generation}
+
+    def info(self) -> dict[str, Any]:
+        """Size, model, index and recognition threshold of the catalogue (`productlens info`)."""
+        model, live, counts = self.active_model, self.live_index(), self.counts()
+        return {"path": str(self.path.resolve()), "products": counts["products"], "images": counts["images"],
+                "model": self.model_name, "precision": self.precision, "model_key": model.key if model else None,
+                "dim": model.dim if model else None, "index": self.index_kind, "index_dim": live.dim if live else None,
+                "indexed_vectors": len(live) if live else 0, "recognition": self.calibration.to_dict(),
+                "database_bytes": sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*")),
+                "generation": counts["generation"]}

@@ -1,0 +1,112 @@
+"""What an evaluation measures on: the catalogue's images as the gallery (embeddings of the active
+model, as search uses them) and labelled query photos embedded with the same model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..catalog.ingest import IngestItem
+from ..catalog.store import CatalogStore, ModelRecord
+from ..errors import TrainingError
+from ..models import Embedder
+from ..pipeline import embed_sources
+from ..results import ProductHit
+
+
+class EvaluationSource(Protocol):
+    """What evaluation reads from a catalogue (the engine's Catalog is one)."""
+
+    path: Path
+    store: CatalogStore
+
+    @property
+    def active_model(self) -> ModelRecord | None: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def models_dir(self) -> Path: ...
+
+    def embedder(self) -> Embedder: ...
+
+    def search(self, image: Path, *, k: int = 10) -> list[ProductHit]: ...
+
+
+@dataclass
+class Gallery:
+    """The catalogue side: one row per embedded image, labelled by product (class) index."""
+
+    model: ModelRecord
+    ids: np.ndarray  # image ids
+    vectors: np.ndarray  # (n, dim) embeddings of the active model
+    labels: np.ndarray  # class index of each image
+    sources: list[str | None]
+    sha256: list[str]
+    classes: list[str]  # product ids, index = class
+    categories: list[str]  # category names, index = coarse class
+    class_category: np.ndarray  # coarse index of each class (-1: none)
+
+    def catalog_images(self, pattern: str | None) -> np.ndarray:
+        """Mask of the images whose source contains `pattern` (a catalogue's product shots); all
+        False without a pattern."""
+        return np.array([bool(pattern and s and pattern in s) for s in self.sources], dtype=bool)
+
+
+@dataclass
+class QuerySet:
+    """Labelled query photos that could be embedded, with their labels in the gallery's classes."""
+
+    items: list[IngestItem]
+    vectors: np.ndarray
+    labels: np.ndarray  # class index
+    categories: np.ndarray  # coarse index (-1: none)
+    skipped: int  # queries left out: no image, a product without catalogue images, or undecodable
+    embed_seconds: float
+
+
+def load_gallery(catalog: EvaluationSource) -> Gallery:
+    model = catalog.active_model
+    if model is None:
+        raise TrainingError("the catalogue has no embeddings yet: add images before evaluating")
+    images = {im.id: im for im in catalog.store.get_images()}
+    ids, vectors = catalog.store.embeddings(model.key)
+    if not len(ids):
+        raise TrainingError(f"no embeddings for the active model {model.key}")
+    owners = [images[int(i)].product_id for i in ids]
+    classes = sorted(set(owners))
+    class_index = {p: i for i, p in enumerate(classes)}
+    products = {p.id: p for p in catalog.store.get_products(classes)}
+    categories = sorted({products[p].category for p in classes if products[p].category})
+    category_index = {c: i for i, c in enumerate(categories)}
+    class_category = np.array([category_index.get(products[p].category, -1) for p in classes])
+    return Gallery(model, ids, vectors, np.array([class_index[p] for p in owners]),
+                   [images[int(i)].source for i in ids], [images[int(i)].sha256 for i in ids], classes, categories,
+                   class_category)
+
+
+def embed_queries(embedder: Embedder, gallery: Gallery, queries: Sequence[IngestItem],
+                  say: Callable[[str], None]) -> QuerySet:
+    """The queries that name a product with catalogue images, embedded (undecodable ones left out)."""
+    class_index = {p: i for i, p in enumerate(gallery.classes)}
+    usable = [q for q in queries if q.image is not None and q.product.id in class_index]
+    if not usable:
+        raise TrainingError("none of the queries names a product that has images in the catalogue")
+    say(f"embedding {len(usable)} queries with {embedder.key}")
+    started = time.perf_counter()
+    vectors, items = [], []
+    for r in embed_sources(embedder, usable, source_of=lambda it: it.image):
+        if r.vector is not None:
+            vectors.append(r.vector)
+            items.append(r.item)
+    seconds = time.perf_counter() - started
+    if not items:
+        raise TrainingError("none of the query photos could be decoded")
+    labels = np.array([class_index[it.product.id] for it in items])
+    return QuerySet(items, np.stack(vectors), labels, gallery.class_category[labels], len(queries) - len(items), seconds)
