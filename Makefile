@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 GROCERY_ROOT ?= ../shared/datasets/grocery-store
 export PRODUCTLENS_GROCERY_ROOT := $(abspath $(GROCERY_ROOT))
 
-.PHONY: demo test test-fast bench system-deps clean
+.PHONY: demo test test-fast docs bench system-deps clean
 
 # torch==2.13.0 is pinned first: that release is a CPU build here, where a bare `torch`
 # requirement would pull a multi-GB CUDA build. It is needed only to export ONNX once.
@@ -26,8 +26,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed system-deps
 	$(PY) -m pytest -q
 
+# The quick tier (< 60 s on 2 cores): a tiny ONNX network built in the tests, the in-memory index,
+# no dataset, server or browser. `make test` (what CI runs) still runs everything.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m fast
+
+# The generated reference pages (docs/cli.md, docs/settings.md); tests/test_docs.py fails when they are stale.
+docs: $(VENV)/.installed
+	$(PY) scripts/gen_docs.py
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_ingest.py --root $(GROCERY_ROOT)

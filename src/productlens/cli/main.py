@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import ProductLensError
+from .. import settings
 from ..engine import Catalog
+from ..errors import ProductLensError
 
 
 class State:
@@ -37,8 +38,8 @@ class ProductLensGroup(click.Group):
 
 
 @click.group(cls=ProductLensGroup)
-@click.option("--catalog", "catalog", type=click.Path(path_type=Path), envvar="PRODUCTLENS_CATALOG",
-              help="Catalogue directory (or set PRODUCTLENS_CATALOG).")
+@click.option("--catalog", "catalog", type=click.Path(path_type=Path), envvar=settings.env_var("catalog"),
+              help=f"Catalogue directory (or set {settings.env_var('catalog')}).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summaries, errors only.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.version_option(package_name="productlens")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import settings
 from .main import State, cli
 
 pass_state = click.make_pass_decorator(State)
@@ -12,10 +13,11 @@ pass_state = click.make_pass_decorator(State)
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--api-key", envvar="PRODUCTLENS_API_KEY",
-              help="Key that writes need (X-API-Key header); without one the server is read-only. Env: PRODUCTLENS_API_KEY.")
-@click.option("--read-key", envvar="PRODUCTLENS_READ_KEY",
-              help="If set, reads need this key (or the API key) too. Env: PRODUCTLENS_READ_KEY.")
+@click.option("--api-key", envvar=settings.env_var("api_key"),
+              help=f"Key that writes need (X-API-Key header); without one the server is read-only. "
+                   f"Env: {settings.env_var('api_key')}.")
+@click.option("--read-key", envvar=settings.env_var("read_key"),
+              help=f"If set, reads need this key (or the API key) too. Env: {settings.env_var('read_key')}.")
 @click.option("--max-upload-mb", type=click.FloatRange(0.01, 1024), default=20.0, show_default=True,
               help="Largest image upload accepted.")
 @click.option("--max-batch", type=click.IntRange(0, 256), default=0, show_default=True,
