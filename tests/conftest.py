@@ -135,3 +135,57 @@ def odd_files(tmp_path_factory) -> dict[str, Path]:
         (root / name).write_bytes(data)
         out[name] = root / name
     return out
+
+
+# --- the fast tier: a tiny ONNX network, synthetic photos, the in-memory index --------------
+
+
+@pytest.fixture(scope="session")
+def tiny_model(model_cache) -> str:
+    """The name of the registered tiny test network (tests/tiny.py), its ONNX file in the session cache."""
+    from tiny import register_tiny_model
+
+    return register_tiny_model(model_cache)
+
+
+@pytest.fixture(scope="session")
+def fast_photos(tmp_path_factory) -> Path:
+    """A folder tree of synthetic product photos: four products, three photos each."""
+    from tiny import write_photos
+
+    return write_photos(tmp_path_factory.mktemp("fast-photos"))
+
+
+@pytest.fixture(scope="session")
+def fast_queries(tmp_path_factory) -> dict[str, Path]:
+    """One held-out photo per synthetic product."""
+    from tiny import PRODUCTS, product_photo
+
+    root = tmp_path_factory.mktemp("fast-queries")
+    out = {}
+    for n, product in enumerate(PRODUCTS):
+        out[product] = root / f"{product}.jpg"
+        product_photo(product, 1000 * n + 500).save(out[product], quality=95)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fast_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
+    """A catalogue of the synthetic products on the tiny network and the in-memory index."""
+    from tiny import PRODUCTS
+
+    from productlens import Catalog
+
+    path = tmp_path_factory.mktemp("fast") / "shop"
+    with Catalog.open(path, create=True, model=tiny_model, index="memory") as shop:
+        shop.add(fast_photos)
+        for product, (category, *_) in PRODUCTS.items():
+            shop.update_product(product, category=category)
+    return path
+
+
+@pytest.fixture
+def fast_catalog(fast_catalog_template, tmp_path) -> Path:
+    path = tmp_path / "shop"
+    shutil.copytree(fast_catalog_template, path)
+    return path

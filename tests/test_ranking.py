@@ -5,6 +5,8 @@ from PIL import Image
 from productlens.errors import ProductLensError
 from productlens.ranking import aggregate_best_image, crop_to_box, parse_box
 
+pytestmark = pytest.mark.fast
+
 
 def test_aggregate_keeps_best_image_per_product_in_order():
     ids = np.array([5, 6, 7, 8, -1])

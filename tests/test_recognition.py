@@ -3,6 +3,8 @@ import pytest
 
 from productlens.recognition import calibrate, choose_threshold, default_calibration, fit_logistic, logistic
 
+pytestmark = pytest.mark.fast
+
 
 def test_threshold_separates_separable_scores():
     correct = np.array([0.9, 0.85, 0.8])

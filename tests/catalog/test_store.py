@@ -8,6 +8,8 @@ import pytest
 from productlens.catalog.store import CatalogStore, ModelRecord, NewImage, Product
 from productlens.errors import ProductNotFoundError
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def store(tmp_path):

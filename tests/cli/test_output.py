@@ -1,4 +1,8 @@
+import pytest
+
 from productlens.cli.output import NoProgress, make_progress, progress_enabled
+
+pytestmark = pytest.mark.fast
 
 
 def test_progress_is_silent_when_not_a_terminal_or_in_ci(monkeypatch):

@@ -8,6 +8,8 @@ import pytest
 
 from productlens.evaluation import metrics, scoring
 
+pytestmark = pytest.mark.fast
+
 
 def test_map_at_r_hand_computed():
     # Query "a" has R=2 relevant items; ranking a, b, a -> within the first R=2 ranks only rank 1 hits:

@@ -4,6 +4,8 @@ import pytest
 
 from productlens.evaluation.metrics import average_precision, mean_average_precision, recall_at_k
 
+pytestmark = pytest.mark.fast
+
 
 def test_recall_at_k_hand_computed():
     ranked = [["a", "b", "c"], ["b", "b", "a"], ["c", "c", "c"]]

@@ -6,7 +6,8 @@ from productlens.models.registry import get_spec, with_crop
 
 
 def test_lists_the_lite_family():
-    assert list_embedders() == ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+    # other networks may be registered too (the fast tier registers a tiny one)
+    assert {"efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"} <= set(list_embedders())
 
 
 @pytest.mark.parametrize("name", list_embedders())

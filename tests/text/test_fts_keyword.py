@@ -12,6 +12,8 @@ from productlens.catalog.store import CatalogStore, Product
 from productlens.errors import ProductNotFoundError, TextQueryError
 from productlens.text.fts import keyword_search, match_expression
 
+pytestmark = pytest.mark.fast
+
 
 def ids(store, text, **kw):
     return [pid for pid, _ in keyword_search(store, text, **kw)]

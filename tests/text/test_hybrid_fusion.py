@@ -7,6 +7,8 @@ import pytest
 
 from productlens.text.hybrid import TextImageMap, blend, rrf
 
+pytestmark = pytest.mark.fast
+
 
 def test_rrf_matches_hand_computed_scores():
     fused = dict(rrf([["a", "b", "c"], ["b", "c"]], k=60))

@@ -1,8 +1,11 @@
 import numpy as np
+import pytest
 from PIL import Image
 
 from productlens.models.transforms import PreprocessConfig, prepare
 from productlens.training.augment import make_views
+
+pytestmark = pytest.mark.fast
 
 
 def framed_square(size: int = 300, border: int = 60) -> Image.Image:

@@ -3,6 +3,8 @@ import pytest
 
 from productlens.training.classify import category_probs, choose_recognition
 
+pytestmark = pytest.mark.fast
+
 
 def test_category_probs_sum_products_per_category_and_average_with_the_proxies():
     products = np.array([[0.5, 0.2, 0.3, 0.0]])

@@ -1,0 +1,64 @@
+"""Model versions on the fast tier: activating another version (embed what it lacks, switch in one
+write), rolling back, refusing to lose images, and another open catalogue following the switch."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tiny import SIZE, write_pooling_network
+
+from productlens import Catalog
+from productlens.catalog.store import ModelRecord
+from productlens.errors import TrainingError
+from productlens.models import PreprocessConfig
+
+pytestmark = pytest.mark.fast
+
+
+def add_version(shop: Catalog, version: str, cell: int = 16) -> str:
+    """Register a version as training would: an ONNX file in the catalogue and a models row."""
+    onnx = shop.models_dir / version / "model.fp32.onnx"
+    write_pooling_network(onnx, cell=cell)
+    key = f"tiny-test/{version}/fp32"
+    shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,
+                                     PreprocessConfig(SIZE, SIZE).to_dict(), {"onnx": onnx.relative_to(shop.path).as_posix()},
+                                     time.strftime("%Y-%m-%dT%H:%M:%S")))
+    return key
+
+
+def test_activate_switches_every_open_catalogue_and_rolls_back(fast_catalog, fast_queries):
+    with Catalog.open(fast_catalog) as writer, Catalog.open(fast_catalog) as reader:
+        key = add_version(writer, "v2")
+        assert reader.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # on the first version
+        report = writer.activate_model("v2")
+        assert report.switched and report.embedded == 12 and report.reused == 0 and not report.missing_sources
+        assert writer.info()["model_key"] == key and writer.info()["indexed_vectors"] == 12
+        # The other catalogue object notices the switch and reloads embedder and index for v2.
+        assert reader.embed_query(fast_queries["red-blue"]).shape == (12,)
+        assert reader.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
+        assert reader.info()["model_key"] == key and reader.info()["dim"] == 12
+        rows = {r["version"]: r for r in reader.model_versions()}
+        assert rows["v2"]["active"] and not rows["imagenet"]["active"] and rows["v2"]["embedded_images"] == 12
+        back = writer.activate_model("imagenet")  # its embeddings are all still there
+        assert back.switched and back.embedded == 0
+        assert reader.embed_query(fast_queries["red-blue"]).shape == (48,)
+
+
+def test_a_version_that_would_lose_images_is_refused(fast_catalog, fast_photos, fast_queries):
+    with Catalog.open(fast_catalog) as shop:
+        add_version(shop, "v3", cell=8)
+        gone = next(fast_photos.glob("black-white/*.jpg"))
+        moved = gone.with_suffix(".moved")
+        gone.rename(moved)
+        try:
+            with pytest.raises(TrainingError, match="could not be embedded"):
+                shop.activate_model("v3")
+            assert shop.info()["model_key"] == "tiny-test/imagenet/fp32"  # nothing switched
+            report = shop.activate_model("v3", allow_missing=True)
+            assert report.switched and report.missing_sources == [str(gone)]
+            assert shop.search(fast_queries["black-white"], k=1)[0].product.id == "black-white"
+        finally:
+            moved.rename(gone)
+        with pytest.raises(TrainingError, match="no model version"):
+            shop.activate_model("v-missing")
