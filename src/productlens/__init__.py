@@ -7,7 +7,8 @@
 """
 
 from .catalog.store import ImageRecord, Product
-from .engine import Catalog, IngestReport, ProductHit, Recognition, Skipped
+from .engine import Catalog
+from .results import ActivationReport, IngestReport, ProductHit, Recognition, Skipped
 from .errors import (
     CatalogError,
     CatalogExistsError,
@@ -31,6 +32,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivationReport",
     "Catalog",
     "CatalogError",
     "CatalogExistsError",

@@ -34,9 +34,13 @@ CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
 FieldsChanging = Callable[[list[str]], AbstractContextManager[None]]
 
 
-def new_image(product_id: str, loaded: LoadedImage, vector: np.ndarray, source: str | None) -> NewImage:
-    """The store row of a decoded image and its embedding."""
-    return NewImage(product_id, loaded.sha256 or "", vector, source, loaded.width, loaded.height, loaded.format,
+def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | None,
+              loaded: LoadedImage | None = None) -> NewImage:
+    """The store row of an image and its embedding; size, format and decoding notes when it was
+    decoded here (a reused embedding or an imported job vector was not)."""
+    if loaded is None:
+        return NewImage(product_id, sha256, vector, source)
+    return NewImage(product_id, sha256, vector, source, loaded.width, loaded.height, loaded.format,
                     "; ".join(loaded.notes) or None)
 
 
@@ -78,7 +82,8 @@ class ImageIngest:
                     self.skip(it, result.error.reason, str(result.error))
                     log.info("skipped %s: %s", it.image, result.error)
                 else:
-                    self.pending.append(new_image(it.product.id, result.loaded, result.vector, str(it.image)))
+                    loaded = result.loaded
+                    self.pending.append(new_image(it.product.id, loaded.sha256 or "", result.vector, str(it.image), loaded))
                     self.advance()
                 if len(self.pending) >= FLUSH_EVERY:
                     self.flush()
@@ -105,7 +110,7 @@ class ImageIngest:
             self.seen.add((it.product.id, digest))
             vector = self.store.vector_for_hash(digest, self.embedder.key)
             if vector is not None:
-                self.pending.append(NewImage(it.product.id, digest, vector, str(it.image)))
+                self.pending.append(new_image(it.product.id, digest, vector, str(it.image)))
                 self.report.reused_embeddings += 1
                 self.advance()
                 continue
@@ -162,7 +167,7 @@ def add_one_image(store: CatalogStore, embedder: Embedder, live: LiveIndex, prod
     if store.has_image(product_id, loaded.sha256 or ""):
         return None
     vector = embedder.embed([loaded.image])[0]
-    ids = store.insert_images([new_image(product_id, loaded, vector, source)], embedder.key)
+    ids = store.insert_images([new_image(product_id, loaded.sha256 or "", vector, source, loaded)], embedder.key)
     if ids[0] < 0:
         return None
     live.add(np.asarray(ids, dtype=np.int64), vector[None, :])
@@ -185,7 +190,7 @@ def import_job(store: CatalogStore, live: LiveIndex, model_key: str, out: Path) 
         new = [Product(pid, title_from_name(pid)) for pid in sorted(set(pids) - known)]
         if new:
             store.upsert_products(new, keep_existing_title=True)
-        rows = [NewImage(pid, h, v, s) for pid, h, v, s in zip(pids, hashes, vectors, sources)]
+        rows = [new_image(pid, h, v, s) for pid, h, v, s in zip(pids, hashes, vectors, sources)]
         ids = np.asarray(store.insert_images(rows, model_key), np.int64)
         fresh = ids >= 0
         if fresh.any():
