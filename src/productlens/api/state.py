@@ -35,8 +35,11 @@ class ServerState:
 
     def query_vector(self, data: bytes, box: Box | None) -> np.ndarray:
         """Upload -> (cropped) picture -> embedding: the engine's query path, with the model run
-        through the shared micro-batcher and the server's pixel cap."""
-        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=self.batcher.embed)
+        through the shared micro-batcher and the server's pixel cap. Should another process have
+        switched the catalogue's model version, the catalogue's own (new) embedder runs instead of
+        the batcher's, so queries and index always belong to the same model."""
+        embed = self.batcher.embed if self.catalog.embedder() is self.batcher.embedder else None
+        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=embed)
 
 
 def get_state(request: Request) -> ServerState:

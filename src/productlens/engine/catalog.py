@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,7 @@ class Catalog:
         with self.writing():
             return ingest.import_job(self.store, self._index(), key, Path(folder))
 
-    def _fields_changing(self, product_ids: Sequence[str]) -> Any:
+    def _fields_changing(self, product_ids: Sequence[str]) -> AbstractContextManager[None]:
         """Wrap writes to product fields: a server index keeps a copy of them to filter on."""
         live = self.live_index() if is_remote(self.index_kind) else None
         if live is None:

@@ -51,6 +51,7 @@ _KEEP = object()  # rebuild(reducer=...) default: keep the current reduction
 class ProductFields(Protocol):
     """A product as far as a server index stores it."""
 
+    id: str
     title: str
     category: str | None
     attributes: dict[str, Any]
@@ -79,7 +80,7 @@ class EmbeddingStore(Protocol):
 
     def image_ids_of_products(self, product_ids: Sequence[str]) -> np.ndarray: ...
 
-    def get_products(self, product_ids: Sequence[str]) -> Sequence[Any]: ...
+    def get_products(self, product_ids: Sequence[str]) -> Sequence[ProductFields]: ...
 
 
 def _slug(model_key: str) -> str:
@@ -101,7 +102,8 @@ class LiveIndex:
 
     def __init__(self, store: EmbeddingStore, folder: Path, model_key: str, dim: int, kind: str) -> None:
         self.store, self.model_key, self.model_dim, self.kind = store, model_key, dim, kind
-        self.remote, self.persistent = kind_entry(kind).remote, kind_entry(kind).persistent
+        entry = kind_entry(kind)
+        self.remote, self.persistent = entry.remote, entry.persistent
         self.root = Path(folder).parent  # the catalogue folder: reducer paths are relative to it
         self.reducer, self.reducer_file = self._load_reducer()
         self.dim = self.reducer.out_dim if self.reducer is not None else dim
@@ -109,7 +111,7 @@ class LiveIndex:
         self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
         self._lock = threading.RLock()
         self.generation = -1
-        self.index = self._connect() if self.remote else self._load() if self.persistent else create_index(kind, self.dim)
+        self.index = self._open()
         stored_depth = self.store.get_meta(RERANK_META.format(model_key))
         self._rerank = None if stored_depth is None else int(stored_depth)
         self.refresh()
@@ -216,6 +218,13 @@ class LiveIndex:
         self.dim = reducer.out_dim if reducer is not None else self.model_dim
 
     # --- backends --------------------------------------------------------------------------
+
+    def _open(self) -> VectorIndex:
+        if self.remote:
+            return self._connect()
+        if self.persistent:
+            return self._load()
+        return create_index(self.kind, self.dim)  # in memory only: `refresh` fills it from the store
 
     def _connect(self, kind: str | None = None) -> VectorIndex:
         """The catalogue's collection on a server; its name is kept in the store's meta."""
