@@ -29,3 +29,6 @@ def split_photos(split: str, folder: str, n: int) -> list[Path]:
     lines = (DATASET / f"{split}.txt").read_text().splitlines()
     paths = [DATASET / line.split(",")[0].strip() for line in lines if f"/{folder}/" in line]
     return paths[:n]
+
+# Server index kinds -> the fixture that starts a real server for them and yields its address.
+INDEX_SERVERS = {"milvus": "milvus_server"}

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 from productlens.errors import DimensionMismatchError, VectorIndexError
+from support import INDEX_SERVERS
+
 from productlens.index import FaissIndex, create_index, kind_entry, list_kinds
 
 DIM = 16
-SERVERS = {"milvus": "milvus_server"}  # server kind -> the fixture yielding a running server's address
+SERVERS = INDEX_SERVERS  # server kind -> the fixture yielding a running server's address
 MIN_RECALL = 0.8
 _names = itertools.count()
 

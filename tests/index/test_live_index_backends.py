@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import INDEX_SERVERS
 
 from productlens import Catalog
-from productlens.index import FaissAnnIndex
+from productlens.index import FaissAnnIndex, kind_entry, list_kinds
 
 
-@pytest.fixture(params=["faiss-hnsw", "faiss-ivfpq", "milvus"])
+@pytest.fixture(params=[kind for kind in list_kinds() if kind != "faiss-flat"])  # every kind against exact FAISS
 def kind(request):
-    if request.param == "milvus":
-        return request.getfixturevalue("milvus_server")
+    if kind_entry(request.param).remote:
+        return request.getfixturevalue(INDEX_SERVERS[request.param])
     return request.param
 
 
