@@ -13,10 +13,9 @@ import itertools
 
 import numpy as np
 import pytest
-
-from productlens.errors import DimensionMismatchError, VectorIndexError
 from support import INDEX_SERVERS
 
+from productlens.errors import DimensionMismatchError, VectorIndexError
 from productlens.index import FaissIndex, create_index, kind_entry, list_kinds
 
 DIM = 16
