@@ -99,6 +99,10 @@ class VectorIndex(ABC):
         """The product fields held for each of `ids` (`server_filter` backends; others hold none)."""
         return {}
 
+    def stored_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """One payload row as this backend would store it, i.e. as `fields` would return it."""
+        return dict(fields)
+
     def set_search_params(self, **params: Any) -> None:
         """Search-time speed/recall parameters (`tunable` backends only)."""
         raise VectorIndexError(f"a {self.kind} index has no search parameters to set")

@@ -34,7 +34,6 @@ import numpy as np
 from ..errors import DimensionMismatchError, VectorIndexError
 from .base import Payload, SearchHits, VectorIndex
 from .compress import PcaReducer
-from .milvus import row_fields
 from .registry import create_index, kind_entry, load_index
 from .rerank import rerank_exact
 
@@ -318,7 +317,7 @@ class LiveIndex:
             ids = np.intersect1d(self.store.image_ids_of_products(json.loads(raw)), self.store.embedding_ids(self.model_key))
             held = self.index.fields(ids)
             wanted = dict(zip(ids.tolist(), self._payload(ids) or []))
-            changed = [i for i, fields in wanted.items() if i in held and held[i] != row_fields(fields)]
+            changed = [i for i, fields in wanted.items() if i in held and held[i] != self.index.stored_fields(fields)]
             for chunk_ids, vectors in self.store.iter_embeddings(self.model_key, changed):
                 self._add(chunk_ids, vectors)
             self.store.delete_meta([key])

@@ -205,6 +205,9 @@ class MilvusIndex(VectorIndex):
         rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
+    def stored_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return row_fields(fields)
+
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "uri": self.uri, "collection": self.collection, "count": len(self)}
 
