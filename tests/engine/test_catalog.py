@@ -120,3 +120,12 @@ def test_opening_with_another_model_or_index_is_refused(fast_catalog):
     with pytest.raises(Exception, match="uses the memory index"):
         Catalog.open(fast_catalog, index="flat")
     Catalog.open(fast_catalog, index="memory").close()
+
+
+def test_keyword_text_search_needs_no_sentence_model_and_filters(fast_catalog):
+    with Catalog.open(fast_catalog) as shop:
+        shop.update_product("red-blue", title="Oat drink, red carton")
+        shop.update_product("black-white", title="Oat biscuits")
+        hits = shop.search_text("oat", k=5, mode="keyword")
+        assert {h.product.id for h in hits} == {"red-blue", "black-white"} and hits[0].image_id > 0
+        assert [h.product.id for h in shop.search_text("oat", mode="keyword", where="category = 'Milk'")] == ["red-blue"]

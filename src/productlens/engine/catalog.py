@@ -351,13 +351,13 @@ class Catalog:
         flt = as_filter(where)
         image_hits = self.search_vector(vector, k=POOL, where=flt)
         ranking = [(h.product.id, h.score, h.image_id) for h in image_hits]
-        allowed = self._products.view().allows(flt)
+        allowed = self._products.allows(flt)
         return product_hits(self.store, self.text_search().fuse(ranking, text, k, allowed, fusion=fusion))
 
     def search_text(self, text: str, *, k: int = 10, where: Where = None, mode: str = "auto") -> list[ProductHit]:
         """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
         with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
-        allowed = self._products.view().allows(as_filter(where))
+        allowed = self._products.allows(as_filter(where))
         ranked = self.text_search().search(text, allowed, k, mode=mode)
         return product_hits(self.store, [(pid, score, -1) for pid, score in ranked])
 

@@ -59,6 +59,10 @@ class ProductCache:
         self._view: ProductView | None = None
         self._lock = threading.Lock()
 
+    def allows(self, flt: Filter | None) -> Callable[[str], bool] | None:
+        """`ProductView.allows` of the current view; without a filter no product is even read."""
+        return None if flt is None else self.view().allows(flt)
+
     def view(self) -> ProductView:
         generation = self.store.generation
         with self._lock:
