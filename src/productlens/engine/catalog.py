@@ -41,7 +41,6 @@ from ..models import Embedder
 from ..ranking import Box
 from ..results import ActivationReport, IngestReport, ProductHit, ProgressSink, Recognition
 from ..text.search import POOL, TextSearch
-from ..training.classify import load_head
 from . import calibrate, indexing, ingest, models, recognize
 from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store
 from .products import ProductCache
@@ -402,10 +401,8 @@ class Catalog:
         nearest product against the calibrated threshold (engine/recognize.py)."""
         model = self.active_model
         if model is not None and model.info.get("classifier"):
-            candidates = self.search_vector(vector, k=max(k, recognize.TRAINED_CANDIDATES))
-            head = load_head(self.models_dir / model.version)
-            alive = {p.id: p for p in self.store.get_products(head["meta"]["classes"] + [c.product.id for c in candidates])}
-            return recognize.by_trained_version(head, vector, candidates, alive, k)
+            return recognize.with_trained_version(self.store, self.models_dir / model.version, vector,
+                                                  self.search_vector, k)
         return recognize.by_similarity(self.search_vector(vector, k=max(k, 1)), self.calibration)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = 400,

@@ -9,7 +9,8 @@ its classifier, its nearest images or a blend of both, as chosen on validation w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .. import recognition
 from ..catalog.store import CatalogStore, Product
 from ..recognition import Calibration
 from ..results import ProductHit, Recognition
-from ..training.classify import category_probs, classifier_probs, mode_probs
+from ..training.classify import category_probs, classifier_probs, load_head, mode_probs
 
 CALIBRATION_META = "recognition_calibration"  # store meta: the threshold and confidence curve
 CATEGORY_TEMPERATURE = 0.05  # softmax temperature of the candidates' category vote
@@ -60,6 +61,16 @@ def by_similarity(candidates: list[ProductHit], cal: Calibration) -> Recognition
         category_confidence=weight / float(weights.sum()),
         candidates=candidates,
     )
+
+
+def with_trained_version(store: CatalogStore, version_folder: Path, vector: np.ndarray,
+                         search: Callable[..., list[ProductHit]], k: int) -> Recognition:
+    """`by_trained_version` for a query: the version's head (cached), its nearest products by
+    `search` (Catalog.search_vector) and the products that still exist."""
+    candidates = search(vector, k=max(k, TRAINED_CANDIDATES))
+    head = load_head(version_folder)
+    alive = {p.id: p for p in store.get_products(list(head["meta"]["classes"]) + [c.product.id for c in candidates])}
+    return by_trained_version(head, vector, candidates, alive, k)
 
 
 def by_trained_version(head: Mapping, vector: np.ndarray, candidates: list[ProductHit],
