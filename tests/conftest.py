@@ -56,11 +56,15 @@ def tiny_catalog_template(tmp_path_factory, model_cache, tiny_photos_dir) -> Pat
     return path
 
 
+def fresh_copy(template: Path, folder: Path) -> Path:
+    """A test's own copy of a session-wide catalogue, so that it can write to it."""
+    shutil.copytree(template, folder / "shop")
+    return folder / "shop"
+
+
 @pytest.fixture
 def tiny_catalog(tiny_catalog_template, tmp_path) -> Path:
-    path = tmp_path / "shop"
-    shutil.copytree(tiny_catalog_template, path)
-    return path
+    return fresh_copy(tiny_catalog_template, tmp_path)
 
 
 # --- generated bad and unusual files ------------------------------------------------------
@@ -186,6 +190,4 @@ def fast_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
 
 @pytest.fixture
 def fast_catalog(fast_catalog_template, tmp_path) -> Path:
-    path = tmp_path / "shop"
-    shutil.copytree(fast_catalog_template, path)
-    return path
+    return fresh_copy(fast_catalog_template, tmp_path)
