@@ -1,10 +1,7 @@
-"""Shared by the filter tests: sample products (typed values, CSV strings, unicode, none) and a hang guard."""
+"""Sample products for the filter tests: typed values, CSV strings, unicode, none, and very long values."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 OAT: dict[str, Any] = {
@@ -42,19 +39,3 @@ STRESS: dict[str, Any] = {
         "x": "%_" * (LONG // 2),
     },
 }
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Fail, rather than hang, when the block runs past `seconds` (SIGALRM interrupts even `re`)."""
-
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

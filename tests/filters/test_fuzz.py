@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from productlens.errors import FilterSyntaxError
 from productlens.filters import Filter, parse_filter
 
-from filters.samples import STRESS, time_limit
+from filters.samples import STRESS
+from guards import time_limit
 
 CAP_S = 2.0  # per expression, all products; the linear matcher needs milliseconds
 FUZZ = settings(

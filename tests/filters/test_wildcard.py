@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from productlens.filters import parse_filter
 from productlens.filters.wildcard import LikePattern
 
-from filters.samples import time_limit
+from guards import time_limit
 
 
 def reference_like(pattern: str, text: str) -> bool:
