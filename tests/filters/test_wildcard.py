@@ -91,13 +91,15 @@ def test_like_agrees_with_the_reference(pattern: str, text: str) -> None:
 
 def test_hostile_like_patterns_finish_quickly() -> None:
     # issue #12: 6 `%e` took 33 s on a description as a regex; 8 never finished.
-    texts = ["e" * 100_000, "e" * 50_000 + "qq", ("ea" * 20_000) + "q"]
+    texts = ["e" * 100_000, "e" * 50_000 + "qq", ("ea" * 20_000) + "q", "e" * 50_000 + "qqq" + "e" * 50_000]
     product: dict = {"description": None, "attributes": {"notes": texts}}
     hostile = [
-        "description like '%e%e%e%e%e%e%e%e%qqq'",
+        "description like '%e%e%e%e%e%e%e%e%qqq'",  # runs found with str.find
         "notes like '%e%e%e%e%e%e%e%e%e%e%e%e%e%e%e%e%qqq'",
-        "notes like '" + "%_" * 400 + "qqq'",
-        "notes contains '" + "e" * 997 + "qqq'",
+        "notes like '" + "%_" * 400 + "qqq'",  # the automaton, after the pieces check
+        "notes like '%e_%e_%e_%e_%e_%e_%qqqe'",  # the pieces occur: the automaton reads it all
+        "description like '%ß%e%e%e%qqq'",  # ß folds to two characters: the automaton alone
+        "notes contains '" + "e" * 996 + "qqqq'",
     ]
     with time_limit(10):
         for where in hostile:
