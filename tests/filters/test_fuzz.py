@@ -80,14 +80,17 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30), long_texts,
     st.sampled_from(["2.50", " 7 ", "1e3", "-0", "true", "nan"]),
 )
-field_values = st.one_of(scalars, st.lists(scalars, max_size=4), st.dictionaries(st.text(max_size=5), scalars, max_size=2))
+field_values = st.one_of(
+    scalars, st.lists(scalars, max_size=4), st.dictionaries(st.text(max_size=5), scalars, max_size=2)
+)
+ATTRIBUTES = ["brand", "price", "tags", "size", "x"]
 mostly_long = st.one_of(long_texts, scalars)
 products = st.lists(
     st.fixed_dictionaries(
         {"id": st.text(max_size=10), "title": mostly_long, "category": scalars, "description": mostly_long},
         optional={
             "attributes": st.fixed_dictionaries(
-                {}, optional={name: st.one_of(long_texts, field_values) for name in ["brand", "price", "tags", "size", "x"]}
+                {}, optional={name: st.one_of(long_texts, field_values) for name in ATTRIBUTES}
             )
         },
     ),
