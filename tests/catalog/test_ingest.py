@@ -161,6 +161,13 @@ def test_add_reports_special_files_as_skipped_and_returns(tiny_catalog, query_ph
         ]
 
 
+@pytest.mark.parametrize("name, match", [("loop", "cannot open"), ("nul\0.csv", "not a usable path")])
+def test_unusable_source_paths_are_ingest_errors(tmp_path, name, match):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(IngestError, match=match):
+        list(read_source(tmp_path / name))
+
+
 def test_a_table_that_is_a_fifo_is_refused_unopened(tmp_path):
     os.mkfifo(tmp_path / "feed.csv")
     with pytest.raises(IngestError, match="named pipe"), time_limit(5):

@@ -68,6 +68,8 @@ def read_source(
         raise IngestError(f"no such file or folder: {path}") from None
     except OSError as exc:
         raise IngestError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # a NUL character in the path
+        raise IngestError(f"{str(path)!r}: not a usable path ({exc})") from exc
     is_dir = stat.S_ISDIR(info.st_mode)
     if product is not None:
         files = sorted(_files_under(path)) if is_dir else [path]
