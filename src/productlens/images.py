@@ -137,6 +137,7 @@ def load_image(
 
     draft_size: for JPEGs, let libjpeg decode at a reduced scale whose shorter side is still
     >= draft_size (DCT scaling: a 12 MP photo decodes ~10x faster). None decodes at full size.
+    A PIL image that is already upright RGB is returned as it is, not copied.
     """
     if isinstance(source, Image.Image):
         return _from_pil(source, None, None, max_pixels)

@@ -235,6 +235,12 @@ def test_jsonl_integer_over_the_digit_limit_is_an_ingest_error(tmp_path):
         _read(tmp_path, "p.jsonl", '{"product_id": "A", "image": "a.jpg", "n": ' + "1" * 5000 + "}\n")
 
 
+def test_a_byte_order_mark_is_not_data(tmp_path):
+    line = json.dumps({"product_id": "A", "image": "a.jpg"}) + "\n"
+    assert [i.product.id for i in _read(tmp_path, "p.jsonl", b"\xef\xbb\xbf" + line.encode())] == ["A"]
+    assert [i.product.id for i in _read(tmp_path, "p.csv", b"\xef\xbb\xbfproduct_id,image\nB,b.jpg\n")] == ["B"]
+
+
 def test_number_ids_and_list_attributes_are_fine(tmp_path):
     [item] = _read(tmp_path, "p.jsonl", json.dumps({"product_id": 1234, "image": "a.jpg", "tags": ["red"]}) + "\n")
     assert item.product.id == "1234" and item.product.attributes == {"tags": ["red"]}

@@ -27,10 +27,10 @@ def table_rows(path: Path) -> Iterator[tuple[int, Row]]:
     """(line number, row) for each row of a CSV or JSONL file; keys stripped and lower-cased."""
     kind = TABLE_SUFFIXES[path.suffix.lower()]
     try:
-        with open(path, newline="", encoding="utf-8-sig" if kind == "csv" else "utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is not data
             yield from (_csv_rows(path, fh) if kind == "csv" else _jsonl_rows(path, fh))
     except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+        raise IngestError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
 
 
 def missing_image_column(where: str | Path, columns: Iterable[str]) -> str:
