@@ -5,7 +5,9 @@
     │   ├── EmptyFileError         zero bytes
     │   ├── NotAnImageError        not a format Pillow can identify
     │   ├── CorruptImageError      identified, but decoding failed (truncated, damaged)
-    │   └── ImageTooLargeError     over the pixel cap (decompression bomb guard)
+    │   ├── ImageTooLargeError     over the pixel cap (decompression bomb guard)
+    │   ├── NotAFileError          a FIFO, device, socket, directory or symlink loop: never opened
+    │   └── ReadTimeoutError       the file was still being read after the time cap
     ├── CatalogError               the catalogue store itself
     │   ├── CatalogNotFoundError   no catalogue at that path
     │   ├── CatalogExistsError     refusing to create over an existing catalogue
@@ -62,6 +64,21 @@ class ImageTooLargeError(ImageError):
     """Over the pixel or byte cap: refused before decoding (decompression-bomb guard)."""
 
     reason = "too-large"
+
+
+class NotAFileError(ImageError):
+    """Not a regular file (FIFO, device, socket, directory, symlink loop): refused before opening.
+
+    Opening a FIFO for reading blocks until a writer comes, and a device may never end.
+    """
+
+    reason = "not-a-file"
+
+
+class ReadTimeoutError(ImageError):
+    """The file was still being read after the time cap (a stalled network mount, say)."""
+
+    reason = "read-timeout"
 
 
 class CatalogError(ProductLensError):

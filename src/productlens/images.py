@@ -7,15 +7,19 @@ animated) are converted, and what was done is recorded in `LoadedImage.notes`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
+import stat
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from . import settings
 from .errors import (
@@ -23,7 +27,9 @@ from .errors import (
     EmptyFileError,
     ImageError,
     ImageTooLargeError,
+    NotAFileError,
     NotAnImageError,
+    ReadTimeoutError,
 )
 
 ImageSource = Union[str, Path, bytes, Image.Image]
@@ -34,6 +40,16 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 _WHITE = (255, 255, 255)
+READ_TIMEOUT_S = 30.0  # a file still arriving after this long (a stalled network mount) is refused
+_READ_CHUNK = 1 << 20
+_ONLY_FILES = "not a regular file: only regular files are read"
+_NOT_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 @dataclass
@@ -53,14 +69,62 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_bytes(path: str | Path, max_bytes: int | None = None) -> bytes:
-    """Read a file, refusing ones over `max_bytes` before reading them."""
+def read_bytes(path: str | Path, max_bytes: int | None = None, *, timeout_s: float = READ_TIMEOUT_S) -> bytes:
+    """Read a regular file whole; anything else is refused before it is opened for reading.
+
+    FIFOs, devices, sockets, directories and symlink loops raise NotAFileError (opening a FIFO
+    blocks until a writer comes; a device may never end). Files over `max_bytes` are refused from
+    their size, and a read still going after `timeout_s` raises ReadTimeoutError.
+    """
     path = Path(path)
+    name = str(path)
     limit = int(max_bytes if max_bytes is not None else settings.get("max_image_bytes"))
-    size = path.stat().st_size
-    if size > limit:
-        raise ImageTooLargeError(f"file is {size:,} bytes, over the {limit:,}-byte cap", str(path))
-    return path.read_bytes()
+    info = regular_file_stat(path)
+    if info.st_size > limit:
+        raise ImageTooLargeError(f"file is {info.st_size:,} bytes, over the {limit:,}-byte cap", name)
+    # O_NONBLOCK: should the path have been swapped for a FIFO since the stat, open returns at once.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        _require_regular_file(os.fstat(fd), name)
+        return _read_capped(fh, limit, timeout_s, name)
+
+
+def regular_file_stat(path: str | Path) -> os.stat_result:
+    """`stat` of a regular file (symlinks followed) without opening it; NotAFileError for anything else.
+
+    Other failures (missing file, no permission) stay OSErrors.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAFileError(f"a symbolic link loop, {_ONLY_FILES}", str(path)) from exc
+        raise
+    except ValueError as exc:  # "embedded null byte": no file can have that name
+        raise NotAFileError(f"a path with a NUL character, {_ONLY_FILES}", str(path)) from exc
+    _require_regular_file(info, str(path))
+    return info
+
+
+def _require_regular_file(info: os.stat_result, name: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((k for test, k in _NOT_FILE_KINDS if test(info.st_mode)), "special file")
+        raise NotAFileError(f"{kind}, {_ONLY_FILES}", name)
+
+
+def _read_capped(fh: BinaryIO, limit: int, timeout_s: float, name: str) -> bytes:
+    """Read in chunks, refusing a file that grows past `limit` or is still arriving after `timeout_s`."""
+    chunks: list[bytes] = []
+    total = 0
+    deadline = time.monotonic() + timeout_s
+    while chunk := fh.read(min(_READ_CHUNK, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise ImageTooLargeError(f"file grew past the {limit:,}-byte cap while being read", name)
+        if time.monotonic() > deadline:
+            raise ReadTimeoutError(f"still reading after {timeout_s:g} s ({total:,} bytes so far)", name)
+    return b"".join(chunks)
 
 
 def load_image(
@@ -73,6 +137,7 @@ def load_image(
 
     draft_size: for JPEGs, let libjpeg decode at a reduced scale whose shorter side is still
     >= draft_size (DCT scaling: a 12 MP photo decodes ~10x faster). None decodes at full size.
+    A PIL image that is already upright RGB is returned as it is, not copied.
     """
     if isinstance(source, Image.Image):
         return _from_pil(source, None, None, max_pixels)
@@ -138,15 +203,26 @@ def _from_pil(
     notes = notes if notes is not None else []
     if max_pixels is not None and img.width * img.height > max_pixels:
         raise ImageTooLargeError(f"{img.width}x{img.height} pixels, over the cap", name)
-    try:
-        upright = ImageOps.exif_transpose(img)
-    except Exception:  # a damaged EXIF block should not cost us the picture
-        upright = img
-        notes.append("unreadable EXIF orientation ignored")
-    if upright is not img:
-        notes.append("EXIF orientation applied")
+    upright = _upright(img, notes)
     rgb = to_rgb(upright, notes)
     return LoadedImage(rgb, digest, img.width, img.height, fmt, notes)
+
+
+def _upright(img: Image.Image, notes: list[str]) -> Image.Image:
+    """Apply the EXIF orientation when it rotates or flips; note it only then.
+
+    Pillow's exif_transpose returns a copy even for orientation 1 (or none), so the tag is read first.
+    """
+    try:
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+        if orientation not in range(2, 9):
+            return img
+        upright = ImageOps.exif_transpose(img)
+    except Exception:  # a damaged EXIF block should not cost us the picture
+        notes.append("unreadable EXIF orientation ignored")
+        return img
+    notes.append("EXIF orientation applied")
+    return upright
 
 
 def to_rgb(img: Image.Image, notes: list[str] | None = None) -> Image.Image:

@@ -1,25 +1,39 @@
 """Ingest readers: turn a folder tree, a CSV/JSONL file or a single image into catalogue rows.
 
 Readers only describe what to add (`IngestItem`s); decoding, embedding and writing happen in the
-engine, so every source goes through the same bad-input handling and atomic writes.
+engine, so every source goes through the same bad-input handling and atomic writes. A reader
+never opens an image: a FIFO or a symlink loop in a folder is passed on as an item, and
+`images.read_bytes` refuses it (NotAFileError, reason `not-a-file`) into the engine's skip report.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import re
+import stat
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-from ..errors import IngestError
-from ..images import is_image_path
+from ..errors import IngestError, NotAFileError
+from ..images import is_image_path, regular_file_stat
 from .store import Product
+from .tables import ID_COLUMNS, IMAGE_COLUMNS, TABLE_SUFFIXES, missing_image_column, table_rows
 
-TABLE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-ID_COLUMNS = ("product_id", "id", "sku")
-IMAGE_COLUMNS = ("image", "image_path", "path", "images")
+__all__ = [
+    "ID_COLUMNS",
+    "IMAGE_COLUMNS",
+    "TABLE_SUFFIXES",
+    "IngestItem",
+    "ProductsWithImages",
+    "read_folder",
+    "read_source",
+    "read_table",
+    "title_from_name",
+]
+
+# Given product ids, those that already have photos in the catalogue (the engine answers it).
+ProductsWithImages = Callable[[Sequence[str]], Collection[str]]
 
 
 @dataclass
@@ -29,6 +43,7 @@ class IngestItem:
     product: Product
     image: Path | None
     title_derived: bool = False  # title made up from the id: never overwrite a curated one
+    product_only: bool = False  # from a table with no image column: updates a product that has photos
 
 
 def title_from_name(name: str) -> str:
@@ -36,20 +51,35 @@ def title_from_name(name: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[-_]+", " ", name)).strip() or name
 
 
-def read_source(source: str | Path, product: str | None = None) -> Iterator[IngestItem]:
-    """Dispatch on what `source` is: folder tree, CSV/JSONL table, or one image (needs `product`)."""
+def read_source(
+    source: str | Path,
+    product: str | None = None,
+    *,
+    products_with_images: ProductsWithImages | None = None,
+) -> Iterator[IngestItem]:
+    """Dispatch on what `source` is: folder tree, CSV/JSONL table, or one image (needs `product`).
+
+    products_with_images: how a table with no image column is judged (see `read_table`).
+    """
     path = Path(source)
-    if not path.exists():
-        raise IngestError(f"no such file or folder: {path}")
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise IngestError(f"no such file or folder: {path}") from None
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # a NUL character in the path
+        raise IngestError(f"{str(path)!r}: not a usable path ({exc})") from exc
+    is_dir = stat.S_ISDIR(info.st_mode)
     if product is not None:
-        files = sorted(_files_under(path)) if path.is_dir() else [path]
+        files = sorted(_files_under(path)) if is_dir else [path]
         for file in files:
             yield IngestItem(Product(product, title_from_name(product)), file, title_derived=True)
         return
-    if path.is_dir():
+    if is_dir:
         yield from read_folder(path)
     elif path.suffix.lower() in TABLE_SUFFIXES:
-        yield from read_table(path)
+        yield from read_table(path, products_with_images=products_with_images)
     elif is_image_path(path):
         raise IngestError(f"{path} is a single image: say which product it shows with --product ID")
     else:
@@ -57,12 +87,13 @@ def read_source(source: str | Path, product: str | None = None) -> Iterator[Inge
 
 
 def read_folder(root: Path) -> Iterator[IngestItem]:
-    """One sub-folder per product (folder name = product id); every file below it is a candidate.
+    """One sub-folder per product (folder name = product id); every entry below it is a candidate.
 
-    Non-image files are passed on too, so they are reported as skipped rather than silently ignored.
+    Non-image files, FIFOs, sockets, symlink loops and symlinked folders (not walked into) are
+    passed on too, so they are reported as skipped rather than silently ignored.
     """
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    loose = [p for p in root.iterdir() if p.is_file() and is_image_path(p)]
+    loose = [p for p in root.iterdir() if not p.is_dir() and is_image_path(p)]
     if not subdirs:
         raise IngestError(
             f"{root} has no product sub-folders; lay it out as {root}/<product-id>/<photos>, "
@@ -83,53 +114,70 @@ def read_folder(root: Path) -> Iterator[IngestItem]:
 
 
 def _files_under(folder: Path) -> Iterator[Path]:
+    """Every visible entry below `folder` except the real directories that rglob walks into."""
     for p in folder.rglob("*"):
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts):
-            yield p
+        if any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            continue
+        yield p
 
 
-def read_table(path: Path) -> Iterator[IngestItem]:
+def read_table(path: Path, *, products_with_images: ProductsWithImages | None = None) -> Iterator[IngestItem]:
     """CSV or JSONL rows: product_id, image, title, category, description, <any attribute>.
 
     Image paths are relative to the table file (absolute ones are used as they are); several rows
-    may name the same product, one image each (JSONL may also give a list under `images`).
+    may name the same product, one image each (JSONL may also give a list under `images`). Every
+    row is checked before the first item is yielded, so a malformed table adds nothing.
+
+    A table with no image column at all (a misspelt `img`, say) is an IngestError naming the
+    expected columns, unless `products_with_images` is given and says every product it names
+    already has photos: then it is a products-only update and its items are `product_only`.
     """
-    kind = TABLE_SUFFIXES[path.suffix.lower()]
-    rows = _csv_rows(path) if kind == "csv" else _jsonl_rows(path)
-    for line_no, row in rows:
-        yield from _row_items(path, line_no, row)
+    try:
+        regular_file_stat(path)
+    except NotAFileError as exc:
+        raise IngestError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot open ({exc.strerror or exc})") from exc
+    rows = list(table_rows(path))
+    lined = [(line_no, item) for line_no, row in rows for item in _row_items(path, line_no, row)]
+    if rows and not any(c in row for _, row in rows for c in IMAGE_COLUMNS):
+        _require_existing_photos(path, [row for _, row in rows], lined, products_with_images)
+        for _, item in lined:
+            item.product_only = True
+    for _, item in lined:
+        yield item
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            raise IngestError(f"{path} is empty")
-        columns = {c.strip().lower() for c in reader.fieldnames if c}
-        if not columns & set(ID_COLUMNS):
-            raise IngestError(f"{path}: no product id column (one of {', '.join(ID_COLUMNS)}); found {sorted(columns)}")
-        for line_no, row in enumerate(reader, start=2):
-            yield line_no, {k.strip().lower(): v for k, v in row.items() if k}
+def _require_existing_photos(
+    path: Path,
+    rows: list[dict],
+    lined: list[tuple[int, IngestItem]],
+    products_with_images: ProductsWithImages | None,
+) -> None:
+    columns = sorted({c for row in rows for c in row})
+    if products_with_images is None:
+        raise IngestError(missing_image_column(path, columns))
+    have = set(products_with_images(list(dict.fromkeys(item.product.id for _, item in lined))))
+    for line_no, item in lined:
+        if item.product.id not in have:
+            raise IngestError(
+                missing_image_column(f"{path}:{line_no}", columns)
+                + f"; product {item.product.id!r} has no photos in the catalogue"
+            )
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise IngestError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise IngestError(f"{path}:{line_no}: each line must be a JSON object")
-            yield line_no, {str(k).strip().lower(): v for k, v in row.items()}
-
-
-def _row_items(path: Path, line_no: int, row: dict[str, Any]) -> Iterator[IngestItem]:
+def _row_items(path: Path, line_no: int, row: dict) -> Iterator[IngestItem]:
+    where = f"{path}:{line_no}"
+    for key in (*ID_COLUMNS, "title", "category", "description"):
+        if isinstance(row.get(key), (dict, list)):
+            raise IngestError(f"{where}: {key} must be a single value, not {_json_kind(row[key])}")
     pid = next((str(row[c]).strip() for c in ID_COLUMNS if row.get(c) not in (None, "")), None)
     if not pid:
-        raise IngestError(f"{path}:{line_no}: row has no product id")
+        raise IngestError(f"{where}: row has no product id")
+    if any(isinstance(row.get(c), bool) for c in ID_COLUMNS):
+        raise IngestError(f"{where}: a product id must be text or a number, not true/false")
     title = row.get("title")
     derived = title in (None, "")
     core = {"id", "title", "category", "description", *ID_COLUMNS, *IMAGE_COLUMNS}
@@ -141,14 +189,21 @@ def _row_items(path: Path, line_no: int, row: dict[str, Any]) -> Iterator[Ingest
         _text(row.get("description")),
         attributes,
     )
-    images = next((row[c] for c in IMAGE_COLUMNS if row.get(c) not in (None, "", [])), None)
-    if images is None:
+    column = next((c for c in IMAGE_COLUMNS if row.get(c) not in (None, "", [])), None)
+    if column is None:
         yield IngestItem(product, None, derived)
         return
+    images = row[column]
     for ref in images if isinstance(images, list) else [images]:
-        image = Path(str(ref).strip())
+        if not isinstance(ref, str) or not ref.strip() or "\0" in ref:
+            raise IngestError(f"{where}: {column} must hold image paths (text), found {ref!r:.60}")
+        image = Path(ref.strip())
         yield IngestItem(product, image if image.is_absolute() else path.parent / image, derived)
 
 
-def _text(value: Any) -> str | None:
+def _json_kind(value: object) -> str:
+    return "a JSON object" if isinstance(value, dict) else "a JSON list"
+
+
+def _text(value: object) -> str | None:
     return None if value in (None, "") else str(value).strip()
