@@ -21,7 +21,7 @@ async function loadProducts(reset) {
   try {
     const page = await api(`/products?${query}`);
     for (const p of page.products) {
-      const card = productCard(p, el("div", { class: "muted" }, [p.category, `${p.image_count} photo${p.image_count === 1 ? "" : "s"}`].filter(Boolean).join(" · ")));
+      const card = productCard(p, el("div", { class: "muted" }, [p.category, plural(p.image_count, "photo")].filter(Boolean).join(" · ")));
       if (!p.thumb_url) card.querySelector("img").remove();
       card.append(el("button", { type: "button", class: "danger delete write", "data-id": p.id,
         onclick: (e) => { e.preventDefault(); deleteProduct(p.id, card); } }, "Delete"));
@@ -41,13 +41,8 @@ async function addProduct(e) {
   setStatus(status, "Adding…");
   try {
     await sendJson("/products", "POST", { id, title: $("#new-title").value.trim(), category: $("#new-category").value.trim() || null });
-    let added = 0;
-    for (const file of $("#new-photos").files) {
-      const data = new FormData(); data.append("image", file);
-      await api(`/products/${encodeURIComponent(id)}/images`, { method: "POST", body: data });
-      added += 1;
-    }
-    setStatus(status, `Added ${id} with ${added} photo${added === 1 ? "" : "s"}`, "ok");
+    const { added } = await addPhotos(id, $("#new-photos").files);
+    setStatus(status, `Added ${id} with ${plural(added, "photo")}`, "ok");
     $("#add-form").reset();
     loadProducts(true);
   } catch (err) { setStatus(status, err.message, "error"); }

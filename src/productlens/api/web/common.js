@@ -55,6 +55,20 @@ function toast(message) {
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 3000);
 }
 
+// Adds photos to a product one by one; returns how many were new and how many it had already.
+async function addPhotos(productId, files, progress = () => {}) {
+  const counts = { added: 0, duplicates: 0 };
+  for (const file of files) {
+    progress(`Uploading ${file.name}…`);
+    const data = new FormData(); data.append("image", file);
+    const result = await api(`/products/${encodeURIComponent(productId)}/images`, { method: "POST", body: data });
+    counts[result.duplicate ? "duplicates" : "added"] += 1;
+  }
+  return counts;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 function productCard(p, extra) {
   return el("a", { class: "card", href: `#/product/${encodeURIComponent(p.id)}`, "data-product-id": p.id },
     el("img", { src: p.thumb_url || "data:,", alt: p.title, loading: "lazy" }),

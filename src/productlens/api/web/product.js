@@ -106,18 +106,12 @@ async function uploadPhotos(e, id) {
   const status = $("#images-status");
   const files = [...$("#upload-photos").files];
   if (!files.length) { setStatus(status, "Choose one or more photos first.", "error"); return; }
-  let added = 0, duplicates = 0;
   try {
-    for (const file of files) {
-      setStatus(status, `Uploading ${file.name}…`);
-      const data = new FormData(); data.append("image", file);
-      const result = await api(`/products/${encodeURIComponent(id)}/images`, { method: "POST", body: data });
-      if (result.duplicate) duplicates += 1; else added += 1;
-    }
+    const { added, duplicates } = await addPhotos(id, files, (message) => setStatus(status, message));
     $("#upload-form").reset();
     showProduct(await api(`/products/${encodeURIComponent(id)}`));
-    setStatus(status, `Added ${added} photo${added === 1 ? "" : "s"}${duplicates ? `; ${duplicates} already there` : ""}.`, "ok");
-  } catch (err) { setStatus(status, `${err.message} (${added} added before it)`, "error"); }
+    setStatus(status, `Added ${plural(added, "photo")}${duplicates ? `; ${duplicates} already there` : ""}.`, "ok");
+  } catch (err) { setStatus(status, err.message, "error"); }
 }
 
 async function deleteImage(imageId, productId) {
