@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ..catalog.store import Product
@@ -12,6 +12,7 @@ from ..errors import ProductNotFoundError
 from .auth import Guard
 from .errors import ApiError
 from .schemas import (
+    Access,
     Deleted,
     ErrorBody,
     ImageAdded,
@@ -105,5 +106,20 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         image_id = state.catalog.add_upload(product_id, state.read_upload(image), max_pixels=state.max_pixels)
         body = {"image_id": image_id, "product_id": product_id, "duplicate": image_id is None}
         return body if image_id is not None else JSONResponse(body, status_code=200)
+
+    @router.get("/access", response_model=Access, tags=["system"])
+    def access(request: Request) -> dict:
+        """What the key sent may do, without trying a write (always open, like /healthz)."""
+
+        def refusal(guard: Guard) -> ApiError | None:
+            try:
+                guard(request)
+            except ApiError as exc:
+                return exc
+            return None
+
+        write = refusal(require_write)
+        return {"writes_enabled": write is None or write.status != 403, "can_read": refusal(require_read) is None,
+                "can_write": write is None}
 
     return router

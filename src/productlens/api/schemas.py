@@ -115,6 +115,14 @@ class Deleted(BaseModel):
     images_removed: int = 0
 
 
+class Access(BaseModel):
+    """What the key sent with the request may do (the web page shows write controls from it)."""
+
+    writes_enabled: bool = Field(description="The server takes writes at all (it was started with an API key).")
+    can_read: bool
+    can_write: bool
+
+
 class Health(BaseModel):
     status: str
     products: int

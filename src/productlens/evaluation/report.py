@@ -1,92 +1,212 @@
-"""The evaluation report: report.html + PNG plots + metrics.json in one folder.
+"""The evaluation report: report.html, its PNG plots and thumbnails, and metrics.json, in one folder.
 
-Plots: methods compared, recall vs k, fine and coarse confusion matrices, per-product accuracy,
-a failure gallery (query | best image of the wrongly predicted product | an image of the right
-one, its catalogue image when there is one), and the active
-version's training curves when it has them. matplotlib runs with the Agg backend.
+Written for a store manager reading it in a minute: a headline table (this version against the
+off-the-shelf features and the baselines, each number explained), the product pairs mixed up
+most and a failure gallery, both with photos, then the plots (report_page.py lays them out,
+plots.py draws them). The raw numbers stay in metrics.json, linked from the page.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
-import shutil
+import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import ImageError
 from ..images import load_image
+from . import plots
 from .evaluate import EvalResult
+from .glossary import HEADLINE
+from .report_page import FailureView, Figure, Gallery, PairView, render_page
+
+log = logging.getLogger(__name__)
 
 MAIN_METRICS = ("R@1", "R@5", "R@10", "mAP", "mAP@R", "fine_top1", "fine_top5", "coarse_top1", "coarse_top5",
                 "iconic_top1", "iconic_top5")
+THUMB_PX = 360  # shown at up to 180 CSS px: sharp on 2x screens
+THUMBS_DIR = "thumbs"
+PHONE_DIR = "phone"
 
 
-def _plt():
-    import matplotlib
+@dataclass
+class Failure:
+    """A query photo named wrongly: what it was taken for, and what it is."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    query: str  # source of the query photo
+    right: int  # class index of the true product
+    predicted: int  # class index of the product it was taken for
+    predicted_image: str  # that product's image closest to the query
+    right_image: str  # an image of the right product (its catalogue shot when it has one)
 
-    return plt
+
+@dataclass
+class ConfusedPair:
+    right: int
+    predicted: int
+    count: int  # photos of `right` named `predicted`
+    of: int  # photos of `right` in all
+    right_image: str
+    predicted_image: str
 
 
-def write_report(result: EvalResult, folder: str | Path, *, curves: Path | None = None, max_failures: int = 12) -> dict[str, Path]:
-    """Write every file; returns name -> path (report.html, metrics.json and each PNG)."""
+def write_report(result: EvalResult, folder: str | Path, *, curves: Path | None = None, max_failures: int = 12,
+                 max_pairs: int = 8) -> dict[str, Path]:
+    """Write every file; returns name -> path (report.html, metrics.json, each PNG and its phone/ twin).
+
+    curves: the active version's curves.png; the history.json beside it is drawn again in the
+    report's style.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plt = _plt()
-    files: dict[str, Path] = {}
-    methods = result.metrics["methods"]
     d = result.details
+    methods = result.metrics["methods"]
+    cm = d["fine_confusion"]
+    failures = find_failures(d, max_failures)
+    pairs = confused_pairs(d, max_pairs)
 
-    fig, ax = plt.subplots(figsize=(9, 4))
-    keys = [k for k in ("R@1", "mAP", "fine_top1", "coarse_top1", "iconic_top1") if any(k in m for m in methods.values())]
-    width = 0.8 / max(1, len(methods))
-    for i, (name, m) in enumerate(methods.items()):
-        ax.bar(np.arange(len(keys)) + i * width, [m.get(k, 0) for k in keys], width, label=name)
-    ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, keys)
-    ax.set(ylim=(0, 1), title="methods compared")
-    ax.legend(fontsize=7)
-    files["methods.png"] = _save(fig, folder / "methods.png", plt)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, m in methods.items():
-        curve = m["recall_curve"]
-        ax.plot([int(k) for k in curve], list(curve.values()), marker="o", label=name)
-    ax.set(xscale="log", xlabel="k", ylabel="Recall@k", ylim=(0, 1.01), title="recall vs k")
-    ax.legend(fontsize=7)
-    files["recall_vs_k.png"] = _save(fig, folder / "recall_vs_k.png", plt)
-
-    files["confusion_fine.png"] = _confusion(d["fine_confusion"], result.classes, "products", folder / "confusion_fine.png", plt)
+    headline = [k for k in HEADLINE if any(k in m for m in methods.values())]
+    draw = _Plotter(folder)
+    figures = [
+        draw("methods.png", lambda w: plots.methods_figure(methods, headline, w), "Methods compared",
+             "The headline numbers as bars; longer is better."),
+        draw("recall_vs_k.png", lambda w: plots.recall_figure(methods, w), "Search recall",
+             "How often the right product is among the first k results a shopper sees."),
+        draw("per_product.png", lambda w: plots.per_product_figure(result.classes, np.diag(cm), cm.sum(axis=1), w),
+             "Accuracy per product",
+             "Share of each product's photos named right by this version, worst first; every product is in "
+             "metrics.json."),
+        draw("confusion_fine.png", lambda w: plots.confusion_figure(cm, result.classes, "product", "products", w),
+             "Products mixed up", "Rows: what the photo shows; columns: what this version named it. Numbers off "
+             "the diagonal are mistakes."),
+    ]
     if "coarse_confusion" in d:
-        files["confusion_coarse.png"] = _confusion(d["coarse_confusion"], result.categories, "categories",
-                                                   folder / "confusion_coarse.png", plt)
-    acc = d["fine_per_class"]
-    order = np.argsort(np.nan_to_num(acc, nan=2.0))
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.16 * len(order))))
-    ax.barh(np.arange(len(order)), np.nan_to_num(acc[order]), color="tab:blue")
-    ax.set_yticks(np.arange(len(order)), [result.classes[i] for i in order], fontsize=6)
-    ax.set(xlim=(0, 1), title="per-product accuracy (active model)")
-    files["per_product.png"] = _save(fig, folder / "per_product.png", plt)
+        figures.append(draw("confusion_coarse.png", lambda w: plots.confusion_figure(
+            d["coarse_confusion"], result.categories, "category", "categories", w), "Categories mixed up",
+            "The same for categories."))
+    history = _history(curves)
+    if history:
+        figures.append(draw("training_curves.png", lambda w: plots.curves_figure(history, w), "Training",
+                            "Loss and validation scores per epoch of the active version's training."))
 
-    failures = _failures(d, max_failures)
-    files["failures.png"] = _failure_gallery(failures, result.classes, folder / "failures.png", plt)
-    if curves is not None and Path(curves).exists():
-        files["training_curves.png"] = Path(shutil.copy(curves, folder / "training_curves.png"))
+    thumbs = _Thumbnails(folder / THUMBS_DIR)
+    names = result.classes
+    gallery = Gallery(
+        pairs=[PairView(names[p.right], thumbs(p.right_image), names[p.predicted], thumbs(p.predicted_image),
+                        p.count, p.of) for p in pairs],
+        failures=[FailureView(Path(f.query).name, thumbs(f.query), names[f.predicted], thumbs(f.predicted_image),
+                              names[f.right], thumbs(f.right_image)) for f in failures],
+        failures_total=int((d["fine_pred"] != d["q_labels"]).sum()),
+    )
 
-    per_product = {result.classes[i]: (None if np.isnan(a) else round(float(a), 4)) for i, a in enumerate(acc)}
-    metrics = {**result.metrics, "per_product_accuracy": per_product,
-               "failures": [{"query": q, "predicted": result.classes[p], "predicted_image": w, "right_product": result.classes[t]}
-                            for q, w, t, _, p in failures]}
+    files: dict[str, Path] = {}
+    for f in figures:
+        files[f.wide.path.name] = f.wide.path
+        files[f"{PHONE_DIR}/{f.narrow.path.name}"] = f.narrow.path
     js = folder / "metrics.json"
-    js.write_text(json.dumps(metrics, indent=2, default=_json_default))
+    js.write_text(json.dumps(_raw_metrics(result, failures, pairs), indent=2, default=_json_default))
     files["metrics.json"] = js
     page = folder / "report.html"
-    page.write_text(_html(result, files))
+    page.write_text(render_page(result.metrics, figures, gallery, metrics_file=js.name), encoding="utf-8")
     files["report.html"] = page
     return files
+
+
+def find_failures(d: dict[str, Any], limit: int) -> list[Failure]:
+    """Mis-named query photos, one per product first so the gallery shows varied mistakes."""
+    wrong = [int(i) for i in np.flatnonzero(d["fine_pred"] != d["q_labels"])]
+    seen: set[int] = set()
+    first = [i for i in wrong if not (int(d["q_labels"][i]) in seen or seen.add(int(d["q_labels"][i])))]
+    picked = (first + [i for i in wrong if i not in set(first)])[:limit]
+    return [Failure(d["q_sources"][i], int(d["q_labels"][i]), int(d["fine_pred"][i]),
+                    d["g_sources"][d["wrong_image"][i]], d["g_sources"][d["right_image"][int(d["q_labels"][i])]])
+            for i in picked]
+
+
+def confused_pairs(d: dict[str, Any], limit: int) -> list[ConfusedPair]:
+    """The (true, predicted) product pairs with the most mistakes, most first."""
+    cm = d["fine_confusion"]
+    off = cm - np.diag(np.diag(cm))
+    order = np.argsort(-off, axis=None, kind="stable")[:limit]
+    pairs = []
+    for right, predicted in zip(*np.unravel_index(order, cm.shape)):
+        if not off[right, predicted]:
+            break
+        # the wrongly predicted product's image that drew the first such query
+        query = int(np.flatnonzero((d["q_labels"] == right) & (d["fine_pred"] == predicted))[0])
+        pairs.append(ConfusedPair(int(right), int(predicted), int(off[right, predicted]), int(cm[right].sum()),
+                                  d["g_sources"][d["right_image"][int(right)]],
+                                  d["g_sources"][d["wrong_image"][query]]))
+    return pairs
+
+
+class _Plotter:
+    """Draws each figure twice: WIDE for screens, NARROW (in phone/) for phones."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        (folder / PHONE_DIR).mkdir(exist_ok=True)
+
+    def __call__(self, name: str, build: Callable[[float], Any], title: str, caption: str) -> Figure:
+        wide = plots.save(build(plots.WIDE), self.folder / name)
+        narrow = plots.save(build(plots.NARROW), self.folder / PHONE_DIR / name)
+        return Figure(title, wide, narrow, caption)
+
+
+class _Thumbnails:
+    """Small JPEG copies of report photos, one per source, named by a hash of the source."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.made: dict[str, str | None] = {}
+
+    def __call__(self, source: str) -> str | None:
+        """Path of the thumbnail relative to the report, or None when the photo cannot be read."""
+        if source not in self.made:
+            self.made[source] = self._make(source)
+        return self.made[source]
+
+    def _make(self, source: str) -> str | None:
+
+        name = hashlib.sha1(source.encode()).hexdigest()[:16] + ".jpg"
+        try:
+            picture = load_image(source, draft_size=THUMB_PX).image
+        except (ImageError, OSError) as exc:  # a photo moved since: the page says so in its place
+            log.warning("report thumbnail of %s: %s", source, exc)
+            return None
+        picture.thumbnail((THUMB_PX, THUMB_PX))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        picture.save(self.folder / name, "JPEG", quality=84)
+        return f"{THUMBS_DIR}/{name}"
+
+
+def _history(curves: Path | None) -> list[dict[str, float]]:
+    if curves is None:
+        return []
+    path = Path(curves).with_name("history.json")
+    try:
+        history = json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning("no readable training history at %s: training curves left out", path)
+        return []
+    return history if isinstance(history, list) and history and "train_loss" in history[0] else []
+
+
+def _raw_metrics(result: EvalResult, failures: list[Failure], pairs: list[ConfusedPair]) -> dict[str, Any]:
+    acc = result.details["fine_per_class"]
+    names = result.classes
+    return {
+        **result.metrics,
+        "per_product_accuracy": {names[i]: (None if np.isnan(a) else round(float(a), 4)) for i, a in enumerate(acc)},
+        "confused_pairs": [{"product": names[p.right], "taken_for": names[p.predicted], "photos": p.count,
+                            "of": p.of} for p in pairs],
+        "failures": [{"query": f.query, "predicted": names[f.predicted], "predicted_image": f.predicted_image,
+                      "right_product": names[f.right], "right_image": f.right_image} for f in failures],
+    }
 
 
 def _json_default(o: Any):
@@ -95,76 +215,3 @@ def _json_default(o: Any):
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(type(o))
-
-
-def _save(fig, path: Path, plt) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def _confusion(cm: np.ndarray, names: list[str], what: str, path: Path, plt) -> Path:
-    size = min(14, 3 + 0.12 * len(names))
-    fig, ax = plt.subplots(figsize=(size, size))
-    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
-    fs = 5 if len(names) > 40 else 7
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=fs)
-    ax.set_yticks(range(len(names)), names, fontsize=fs)
-    ax.set(title=f"confusion matrix ({what}; rows = truth)", xlabel="predicted", ylabel="true")
-    return _save(fig, path, plt)
-
-
-def _failures(d: dict[str, Any], limit: int) -> list[tuple[str, str, int, str, int]]:
-    """(query, best image of the wrong product, true class, an image of the right product,
-    predicted class) for mis-recognised queries, one per product first so the gallery varies."""
-    wrong = np.flatnonzero(d["fine_pred"] != d["q_labels"])
-    seen: set[int] = set()
-    first = [i for i in wrong if not (int(d["q_labels"][i]) in seen or seen.add(int(d["q_labels"][i])))]
-    picked = (first + [i for i in wrong if i not in set(first)])[:limit]
-    return [(d["q_sources"][i], d["g_sources"][d["wrong_image"][int(i)]], int(d["q_labels"][i]),
-             d["g_sources"][d["right_image"][int(d["q_labels"][i])]], int(d["fine_pred"][i])) for i in picked]
-
-
-def _failure_gallery(failures, classes, path: Path, plt) -> Path:
-    rows = max(1, len(failures))
-    fig, axes = plt.subplots(rows, 3, figsize=(6, 2 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    if not failures:
-        axes[0, 1].text(0.5, 0.5, "no failures", ha="center")
-    for r, (query, hit, true, right, pred) in enumerate(failures):
-        cells = ((query, "query"), (hit, f"predicted: {classes[pred]}"), (right, f"right: {classes[true]}"))
-        for c, (src, title) in enumerate(cells):
-            try:
-                axes[r, c].imshow(load_image(src, draft_size=128).image.resize((128, 128)))
-            except Exception:  # a gallery file that is gone: leave the cell empty
-                pass
-            axes[r, c].set_title(title[:40], fontsize=7)
-    return _save(fig, path, plt)
-
-
-def _html(result: EvalResult, files: dict[str, Path]) -> str:
-    m = result.metrics
-    methods = m["methods"]
-    cols = [k for k in MAIN_METRICS if any(k in v for v in methods.values())]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td>" + "".join(
-            f"<td>{v[c]:.3f}</td>" if isinstance(v.get(c), float) else "<td>-</td>" for c in cols) + "</tr>"
-        for name, v in methods.items()
-    )
-    imgs = "".join(
-        f'<h2>{html.escape(name[:-4].replace("_", " "))}</h2><img src="{html.escape(name)}" alt="{html.escape(name)}">'
-        for name in files if name.endswith(".png")
-    )
-    info = html.escape(json.dumps({k: v for k, v in m.items() if k != "methods"}, indent=1, default=_json_default))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>productlens evaluation</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%}}</style>
-</head><body><h1>Evaluation of {html.escape(str(m["model"]))}</h1>
-<p>{m["queries"]} queries against {m["gallery_images"]} catalogue images of {m["products"]} products.
-Baselines are measured in the same run. R@k/mAP/mAP@R: image retrieval; fine/coarse: product/category accuracy;
-iconic: matching against the catalogue images only ({m["catalog_images_for_matching"]}).</p>
-<table><tr><th>method</th>{head}</tr>{rows}</table>
-<p><a href="metrics.json">metrics.json</a></p><pre>{info}</pre>{imgs}</body></html>"""

@@ -1,0 +1,155 @@
+// The search page: a photo (with an optional crop box) and/or words in; recognition's verdict,
+// facets grouped by field, and the ranked results out.
+"use strict";
+
+const state = { file: null, box: null, facet: null };
+const FACET_LABELS = { category: "Category", brand: "Brand" };
+
+function renderSearch() {
+  view.replaceChildren($("#tpl-search").content.cloneNode(true));
+  const drop = $("#drop");
+  for (const input of [$("#file"), $("#camera")]) input.addEventListener("change", () => input.files[0] && useFile(input.files[0]));
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault(); drop.classList.remove("over");
+    const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/")) || e.dataTransfer.files[0];
+    if (file) useFile(file);
+  });
+  $("#search-btn").addEventListener("click", runSearch);
+  for (const id of ["#where", "#text"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { state.facet = null; runSearch(); } });
+  $("#k").addEventListener("change", runSearch);
+  $("#clear-box").addEventListener("click", () => { setBox(null); runSearch(); });
+  setupBoxDrawing();
+  if (state.file) useFile(state.file);
+}
+
+function useFile(file) {
+  state.file = file; state.box = null; state.facet = null;
+  const preview = $("#preview");
+  if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(file);
+  $("#query").hidden = false;
+  setBox(null);
+  runSearch();
+}
+
+function setBox(box) {
+  state.box = box;
+  const boxel = $("#boxel");
+  $("#clear-box").hidden = !box;
+  if (!box) { boxel.hidden = true; $("#box-text").textContent = ""; return; }
+  const [x0, y0, x1, y1] = box;
+  Object.assign(boxel.style, { left: `${x0 * 100}%`, top: `${y0 * 100}%`, width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%` });
+  boxel.hidden = false;
+  $("#box-text").textContent = `Box: ${box.map((v) => v.toFixed(2)).join(", ")}`;
+}
+
+function setupBoxDrawing() {
+  const stage = $("#stage");
+  let start = null;
+  const frac = (e) => {
+    const r = $("#preview").getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (e.clientY - r.top) / r.height))];
+  };
+  const boxFrom = (a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+  stage.addEventListener("pointerdown", (e) => { start = frac(e); stage.setPointerCapture(e.pointerId); e.preventDefault(); });
+  stage.addEventListener("pointermove", (e) => { if (start) setBox(boxFrom(start, frac(e))); });
+  stage.addEventListener("pointerup", (e) => {
+    if (!start) return;
+    const box = boxFrom(start, frac(e)); start = null;
+    if (box[2] - box[0] < 0.03 || box[3] - box[1] < 0.03) { setBox(null); return; }
+    setBox(box); runSearch();
+  });
+}
+
+async function runSearch() {
+  const text = $("#text").value.trim();
+  if (!state.file && !text) return;
+  const status = $("#search-status");
+  const form = (k) => {
+    const data = new FormData();
+    if (state.file) data.append("image", state.file);
+    data.append("k", k);
+    if (state.box) data.append("box", state.box.map((v) => v.toFixed(4)).join(","));
+    return data;
+  };
+  const where = [$("#where").value.trim(), state.facet].filter(Boolean).map((w) => `(${w})`).join(" and ");
+  const data = form($("#k").value);
+  if (where) data.append("where", where);
+  if (text) data.append("text", text);
+  setStatus(status, "Searching…");
+  try {
+    const [found, recognised] = await Promise.all([
+      api("/search", { method: "POST", body: data }),
+      state.file ? api("/recognize", { method: "POST", body: form(5) }) : null,
+    ]);
+    setStatus(status, `${found.results.length} products in ${found.took_ms} ms, most similar first`);
+    showRecognition(recognised, found.results);
+    showFacets(found.facets);
+    const recognisedId = recognised && recognised.known ? recognised.product.id : null;
+    $("#results").replaceChildren(...found.results.map((hit) => {
+      const card = productCard(hit, el("div", { class: "score" }, `#${hit.rank} · similarity ${hit.score.toFixed(3)}`));
+      if (hit.id === recognisedId) {
+        card.classList.add("recognised");
+        card.querySelector(".body").prepend(el("span", { class: "badge" }, "recognised"));
+      }
+      return card;
+    }));
+  } catch (err) {
+    setStatus(status, err.message, "error");
+    showRecognition(null, []);
+    $("#results").replaceChildren();
+  }
+}
+
+// How the verdict was reached. The server compares `score` with `threshold`; `confidence` is the
+// calibrated chance that the best guess is right. When both are on one scale, say it once.
+function verdictNumbers(r) {
+  const sign = r.score >= r.threshold ? "≥" : "<";
+  if (Math.abs(r.score - r.confidence) < 0.005) return `confidence ${num(r.confidence)} ${sign} threshold ${num(r.threshold)}`;
+  return `confidence ${num(r.confidence)} · match score ${num(r.score)} ${sign} threshold ${num(r.threshold)}`;
+}
+
+// Recognition's verdict, worded so that it agrees with the ranked list below it.
+function showRecognition(r, hits) {
+  const box = $("#recognition");
+  box.hidden = !r;
+  if (!r) { box.replaceChildren(); return; }
+  const guess = r.product || r.candidates[0] || null;
+  const rank = guess ? hits.findIndex((h) => h.id === guess.id) : -1;
+  const where = rank >= 0 ? `#${rank + 1} below` : "not in the results below: the filter or words leave it out";
+  box.classList.toggle("known", r.known);
+  if (r.known) {
+    box.replaceChildren(
+      el("p", { class: "headline" }, "Recognised: ", el("strong", {}, r.product.title), ` (${where})`),
+      el("p", { class: "numbers" }, verdictNumbers(r)));
+    return;
+  }
+  const lines = [el("p", { class: "headline" }, "Not confidently recognised: the closest matches are below, by similarity.")];
+  if (guess) lines.push(el("p", { class: "numbers" }, "Best guess ", el("strong", {}, guess.title), ` (${where}) · ${verdictNumbers(r)}`));
+  if (r.category) lines.push(el("p", { class: "numbers" }, "Closest category ", el("strong", {}, r.category), ` (confidence ${num(r.category_confidence)})`));
+  lines.push(el("p", { class: "numbers" }, "Similarity says how alike two photos look; confidence, how likely the best guess is the product."));
+  box.replaceChildren(...lines);
+}
+
+function showFacets(facets) {
+  const groups = [];
+  const quote = (v) => `'${v.replace(/'/g, "''")}'`;
+  for (const [field, counts] of Object.entries(facets || {})) {
+    const chips = Object.entries(counts).map(([value, n]) => {
+      const clause = `${field} = ${quote(value)}`;
+      return el("button", { type: "button", class: state.facet === clause ? "chip on" : "chip", "data-facet": value,
+        "aria-pressed": String(state.facet === clause),
+        onclick: () => { state.facet = state.facet === clause ? null : clause; runSearch(); } }, `${value} (${n})`);
+    });
+    const label = FACET_LABELS[field] || field.charAt(0).toUpperCase() + field.slice(1);
+    groups.push(el("div", { class: "facet-group", role: "group", "aria-label": label, "data-field": field },
+      el("span", { class: "facet-label" }, label), ...chips));
+  }
+  if (state.facet && !groups.some((g) => g.querySelector(".chip.on"))) {
+    groups.push(el("div", { class: "facet-group" }, el("button", { type: "button", class: "chip on",
+      onclick: () => { state.facet = null; runSearch(); } }, "clear filter ✕")));
+  }
+  $("#facets").replaceChildren(...groups);
+}
