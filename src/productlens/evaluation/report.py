@@ -171,7 +171,6 @@ class _Thumbnails:
         return self.made[source]
 
     def _make(self, source: str) -> str | None:
-
         name = hashlib.sha1(source.encode()).hexdigest()[:16] + ".jpg"
         try:
             picture = load_image(source, draft_size=THUMB_PX).image

@@ -68,6 +68,10 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: Sequence[np.ndar
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
+                # 7-bit weights: CPUs without VNNI multiply u8 x s8 with VPMADDUBSW, whose 16-bit
+                # sums saturate on full-range weights (measured on an AVX2-only EPYC: min cosine
+                # to fp32 0.77 without, 0.90 with, over Grocery val photos).
+                reduce_range=True,
             )
         except Exception as exc:
             raise ModelError(f"int8 quantisation of {fp32_path.name} failed: {exc}") from exc
