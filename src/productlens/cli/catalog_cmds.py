@@ -138,11 +138,9 @@ def calibrate(state: State, photos: Path | None, max_queries: int, as_json: bool
     if as_json:
         print_json(cal.to_dict())
     elif not state.quiet:
-        console.print(
-            f"confidence threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of right answers, "
-            f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
-            f"({cal.known_queries} queries from {cal.source}; top-1 {cal.top1_accuracy:.1%})", highlight=False
-        )
-        console.print("threshold  right answers accepted  unknown products rejected", highlight=False)
+        click.echo(f"confidence threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of right answers, "
+                   f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
+                   f"({cal.known_queries} queries from {cal.source}; top-1 {cal.top1_accuracy:.1%})")
+        click.echo("threshold  right answers accepted  unknown products rejected")
         for threshold, accepted, rejected in cal.curve[::2]:
-            console.print(f"{threshold:9.2f}  {accepted:22.1%}  {rejected:25.1%}", highlight=False)
+            click.echo(f"{threshold:9.2f}  {accepted:22.1%}  {rejected:25.1%}")
