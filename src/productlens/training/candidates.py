@@ -38,6 +38,7 @@ MIN_GAIN = 0.01  # what a slower setting must add to the validation score to be 
 SCREEN_EPOCHS = 15
 SCREEN_PATIENCE = 4
 FINAL_OVERHEAD_S = 30.0  # exporting the version, calibrating and comparing it
+RESERVED_VIEWS = 3  # views per photo the final training is sure to get; more if the budget allows
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,10 @@ class SettingsSearch:
         return passes * per_image * len(self.photos) + 5.0 * max(1, len(self.data.plan.folds))
 
     def reserve(self, setting: Setting) -> float:
-        """Time the final training of `setting` needs after the search (its extra views)."""
+        """Time kept for the final training of `setting` after the search: its extra views (up to
+        RESERVED_VIEWS; views beyond are trained only with what the search leaves)."""
         per_image = self._speed(setting.backbone, setting.crop)
-        return per_image * (self.config.views - 1) * len(self.data.samples) + FINAL_OVERHEAD_S
+        return per_image * (min(self.config.views, RESERVED_VIEWS) - 1) * len(self.data.samples) + FINAL_OVERHEAD_S
 
     def partial_estimate(self, setting: Setting) -> float:
         """Time the partial recipe would take after the head recipe: the front of the network over
