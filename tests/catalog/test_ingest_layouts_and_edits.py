@@ -74,3 +74,12 @@ def test_edit_file_mistakes_are_named(tmp_path, text, message):
     (tmp_path / "edits.csv").write_text(text)
     with pytest.raises(IngestError, match=message):
         read_edits(tmp_path / "edits.csv")
+
+
+def test_image_paths_are_absolute_whatever_the_working_directory(tmp_path, monkeypatch):
+    photo_tree(tmp_path, {"photos/Banana": ["a.jpg"]})
+    (tmp_path / "feed.csv").write_text("product_id,image\nKiwi,photos/Banana/a.jpg\n")
+    monkeypatch.chdir(tmp_path)
+    sources = [it.image for source in ("photos", "feed.csv") for it in read_source(source)]
+    sources.append(next(read_source("photos/Banana/a.jpg", product="Banana")).image)
+    assert sources == [tmp_path / "photos" / "Banana" / "a.jpg"] * 3  # recorded as sources: usable from anywhere

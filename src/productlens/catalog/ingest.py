@@ -71,7 +71,7 @@ def read_source(
     """
     if layout not in LAYOUTS:
         raise IngestError(f"unknown folder layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    path = Path(source)
+    path = Path(source).absolute()  # image paths are recorded as sources: valid from any working directory
     try:
         info = path.stat()
     except FileNotFoundError:
