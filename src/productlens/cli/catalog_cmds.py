@@ -12,7 +12,7 @@ from ..errors import ProductNotFoundError
 from ..results import IngestReport
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
-from .output import echo, make_progress, print_json, show_table, text
+from .output import make_progress, print_json, show_table, text
 
 PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
 
@@ -49,11 +49,11 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
 
 def _print_report(report: IngestReport) -> None:
     rate = report.added / report.seconds if report.seconds else 0.0
-    echo(f"added {report.added} image(s), {report.duplicates} duplicate(s), {len(report.skipped)} skipped; "
-         f"products: {report.products_created} new, {report.products_updated} updated "
-         f"({report.seconds:.1f} s, {rate:.0f} img/s)")
+    click.echo(f"added {report.added} image(s), {report.duplicates} duplicate(s), {len(report.skipped)} skipped; "
+               f"products: {report.products_created} new, {report.products_updated} updated "
+               f"({report.seconds:.1f} s, {rate:.0f} img/s)")
     for s in report.skipped:
-        echo(f"  skipped {s.source}: [{s.reason}] {s.message}")
+        click.echo(f"  skipped {s.source}: [{s.reason}] {s.message}")
 
 
 @cli.command()
@@ -64,7 +64,7 @@ def remove(state: State, product_ids: tuple[str, ...]) -> None:
     with state.open() as catalog:
         images = catalog.remove(product_ids)
     if not state.quiet:
-        echo(f"removed {len(product_ids)} product(s) and {images} image(s)")
+        click.echo(f"removed {len(product_ids)} product(s) and {images} image(s)")
 
 
 @cli.command()
@@ -97,7 +97,7 @@ def update(state: State, product_id: str | None, title, category, description, a
     if as_json:
         print_json(products[0].to_dict() if edits_file is None else [p.to_dict() for p in products])
     elif not state.quiet:
-        echo(f"updated {len(products)} product(s)" if edits_file is not None else f"updated {product_id}")
+        click.echo(f"updated {len(products)} product(s)" if edits_file is not None else f"updated {product_id}")
 
 
 def _changes(title, category, description, assignments, unset) -> dict:
@@ -127,7 +127,7 @@ def info(state: State, as_json: bool) -> None:
     for key, value in data.items():
         if key == "recognition":
             value = f"threshold {value['threshold']:.3f} ({'calibrated' if value['known_queries'] else 'default'})"
-        echo(f"{key:>16}: {value}")
+        click.echo(f"{key:>16}: {value}")
 
 
 @cli.command("list")
@@ -167,6 +167,6 @@ def calibrate(state: State, photos: Path | None, max_queries: int, as_json: bool
     if as_json:
         print_json(cal.to_dict())
     elif not state.quiet:
-        echo(f"threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of correct matches, "
-             f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
-             f"({cal.known_queries} queries; top-1 {cal.top1_accuracy:.1%})")
+        click.echo(f"threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of correct matches, "
+                   f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
+                   f"({cal.known_queries} queries; top-1 {cal.top1_accuracy:.1%})")

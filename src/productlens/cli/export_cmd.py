@@ -8,7 +8,7 @@ import click
 
 from ..catalog.export import FEED_FORMATS
 from .main import State, catalog_options, cli
-from .output import echo, print_json
+from .output import print_json
 
 
 @cli.command()
@@ -29,6 +29,6 @@ def export(state: State, folder: Path, fmt: str, where: str | None, as_json: boo
     if as_json:
         print_json(report.to_dict())
     elif not state.quiet:
-        echo(f"exported {report.products} product(s) and {report.images} image(s) to {report.feed}")
+        click.echo(f"exported {report.products} product(s) and {report.images} image(s) to {report.feed}")
         for source in report.missing:
-            echo(f"  missing: {source} (its file is gone or changed)")
+            click.echo(f"  missing: {source} (its file is gone or changed)")

@@ -10,7 +10,7 @@ from .. import settings
 from ..jobs import FileSink, MilvusSink, parse_shard, read_list, run_job
 from ..models import create_embedder
 from .main import State, catalog_options, cli
-from .output import echo, make_progress, print_json
+from .output import make_progress, print_json
 
 @cli.group()
 def index() -> None:
@@ -28,7 +28,7 @@ def index_info(state: State, as_json: bool) -> None:
         print_json(info)
     else:
         for key, value in info.items():
-            echo(f"{key:12} {value}")
+            click.echo(f"{key:12} {value}")
 
 
 @index.command("build")
@@ -59,9 +59,9 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
         return
     reduction = result["reduce"]
     reduced = f", PCA {reduction['from_dim']}->{reduction['dim']}" if reduction else ""
-    echo(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}")
+    click.echo(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}")
     if "tuning" in result:
-        echo(f"tuned: {result['tuning']}")
+        click.echo(f"tuned: {result['tuning']}")
 
 
 @index.command("import")
@@ -75,7 +75,7 @@ def index_import(state: State, job: Path, as_json: bool) -> None:
     if as_json:
         print_json(counts)
     else:
-        echo(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
+        click.echo(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
 
 
 @cli.command()
@@ -109,8 +109,8 @@ def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_u
         print_json(report.to_dict())
     elif not state.quiet:
         rate = report.embedded / report.seconds if report.seconds else 0.0
-        echo(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
-             f"{report.already_done} already done, {len(report.failed)} failed "
-             f"({report.seconds:.1f} s, {rate:.0f} img/s)")
+        click.echo(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
+                   f"{report.already_done} already done, {len(report.failed)} failed "
+                   f"({report.seconds:.1f} s, {rate:.0f} img/s)")
         for f in report.failed[:20]:
-            echo(f"  failed {f['path']}: {f['error']}")
+            click.echo(f"  failed {f['path']}: {f['error']}")

@@ -21,7 +21,6 @@ from rich.text import Text
 UNLIMITED = 1_000_000  # "no width limit" for rich: lines are as long as their text
 
 
-
 class StdoutConsole(Console):
     """rich on stdout with no width limit unless stdout is a terminal (for a pipe, rich would
     take the width of the terminal on stdin or stderr, or 80, and wrap or cut to it)."""
@@ -48,11 +47,6 @@ def silence_library_progress(quiet: bool) -> None:
     if not progress_enabled(quiet):
         os.environ["TQDM_DISABLE"] = "1"
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-
-
-def echo(text: str, *, err: bool = False) -> None:
-    """One line of plain text, printed as it is (no markup, never wrapped)."""
-    click.echo(text, err=err)
 
 
 def show_table(table: Table) -> None:

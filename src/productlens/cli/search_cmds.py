@@ -10,7 +10,7 @@ from ..ranking import Box, parse_box
 from ..results import ProductHit, Recognition
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
-from .output import echo, hits_table, show_table
+from .output import hits_table, show_table
 
 HIT_COLUMNS = ("rank", "score", "id", "title", "category", "image_id")
 VERDICT_COLUMNS = ("query", "known", "product_id", "title", "score", "confidence", "threshold", "category",
@@ -24,7 +24,7 @@ def ordered_box(ctx: click.Context, param: click.Parameter, value: str | None) -
     x0, y0, x1, y1 = parse_box(value)
     box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     if box != (x0, y0, x1, y1):
-        echo(f"note: --box {value}: corners reversed; using {','.join(f'{v:g}' for v in box)}", err=True)
+        click.echo(f"note: --box {value}: corners reversed; using {','.join(f'{v:g}' for v in box)}", err=True)
     return box
 
 
@@ -89,15 +89,15 @@ def _verdict(image: Path, result: Recognition) -> dict:
 
 def _show_verdict(result: Recognition) -> None:
     if result.product is not None:
-        echo(f"{result.product.id}: {result.product.title} "
-             f"(confidence {result.confidence:.2f}, score {result.score:.3f} >= {result.threshold:.3f})")
+        click.echo(f"{result.product.id}: {result.product.title} "
+                   f"(confidence {result.confidence:.2f}, score {result.score:.3f} >= {result.threshold:.3f})")
     else:
-        echo(f"unknown (best score {result.score:.3f} < threshold {result.threshold:.3f})")
+        click.echo(f"unknown (best score {result.score:.3f} < threshold {result.threshold:.3f})")
         if result.candidates:
             closest = result.candidates[0].product
-            echo(f"closest: {closest.id}: {closest.title}")
+            click.echo(f"closest: {closest.id}: {closest.title}")
     if result.category:
-        echo(f"category: {result.category} ({result.category_confidence:.2f})")
+        click.echo(f"category: {result.category} ({result.category_confidence:.2f})")
 
 
 @cli.command()

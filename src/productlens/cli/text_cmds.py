@@ -9,7 +9,6 @@ import click
 from ..dedup import DuplicateReport, render_review
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
-from .output import echo
 
 
 @cli.command()
@@ -34,9 +33,9 @@ def duplicates(state: State, calibrate: bool, copies: int, image_threshold: floa
         if calibrate:
             cal = catalog.calibrate_duplicates(n=copies, use_text=not no_text)
             if fmt == "table" and not state.quiet:
-                echo(f"calibrated on {cal.pairs} copies: image >= {cal.image_threshold:.4f} "
-                     f"(P {cal.image_precision:.3f}, R {cal.image_recall:.3f}); product >= {cal.product_threshold:.4f} "
-                     f"(P {cal.product_precision:.3f}, R {cal.product_recall:.3f})")
+                click.echo(f"calibrated on {cal.pairs} copies: image >= {cal.image_threshold:.4f} "
+                           f"(P {cal.image_precision:.3f}, R {cal.image_recall:.3f}); product >= {cal.product_threshold:.4f} "
+                           f"(P {cal.product_precision:.3f}, R {cal.product_recall:.3f})")
         report = catalog.duplicates(image_threshold=image_threshold, product_threshold=product_threshold,
                                     use_text=not no_text)
         if html_out is not None:
@@ -49,11 +48,11 @@ def duplicates(state: State, calibrate: bool, copies: int, image_threshold: floa
 
 
 def _show(report: DuplicateReport, html_out: Path | None) -> None:
-    echo(f"{len(report.image_clusters)} image clusters (>= {report.image_threshold:.4f}), "
-         f"{len(report.product_clusters)} product clusters (>= {report.product_threshold:.4f})")
+    click.echo(f"{len(report.image_clusters)} image clusters (>= {report.image_threshold:.4f}), "
+               f"{len(report.product_clusters)} product clusters (>= {report.product_threshold:.4f})")
     for c in report.image_clusters:
-        echo(f"  images {', '.join(map(str, c.members))} ({', '.join(c.products)}) min {c.score:.3f}")
+        click.echo(f"  images {', '.join(map(str, c.members))} ({', '.join(c.products)}) min {c.score:.3f}")
     for c in report.product_clusters:
-        echo(f"  products {', '.join(c.members)} min {c.score:.3f}")
+        click.echo(f"  products {', '.join(c.members)} min {c.score:.3f}")
     if html_out is not None:
-        echo(f"review page: {html_out}")
+        click.echo(f"review page: {html_out}")

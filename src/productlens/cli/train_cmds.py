@@ -14,7 +14,7 @@ from ..training import TrainConfig
 from ..training import train as run_training
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
-from .output import console, echo, err_console, print_json, show_table
+from .output import console, err_console, print_json, show_table
 
 
 def _say(state: State):
@@ -116,7 +116,7 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, baselines: st
 def _show_eval(metrics: dict, report_dir: Path | None) -> None:
     show_table(metrics_table(metrics))
     if report_dir is not None:
-        echo(f"report: {report_dir / 'report.html'}")
+        click.echo(f"report: {report_dir / 'report.html'}")
 
 
 def metrics_table(metrics: dict) -> Table:
