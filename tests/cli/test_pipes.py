@@ -47,3 +47,16 @@ def test_add_summary_is_one_line_and_no_progress_bar(piped, fast_photos, tiny_mo
     assert added.stderr == ""  # no progress bar on a pipe
     [summary] = added.stdout.splitlines()
     assert summary.startswith("added 12 image(s)") and summary.endswith(" img/s)")
+
+
+def test_eval_table_is_whole_when_piped(fast_catalog, fast_queries, piped, tmp_path):
+    queries = tmp_path / "queries.csv"
+    queries.write_text("product_id,image\n" + "".join(f"{pid},{path}\n" for pid, path in fast_queries.items()))
+    shown = piped("--catalog", fast_catalog, "eval", "--queries", queries, "--baselines", "colour-histogram")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "4 queries, 12 catalogue images"
+    assert lines[1].split()[:4] == ["method", "R@1", "R@5", "R@10"] and "coarse_top5" in lines[1]
+    assert lines[2].startswith("active: imagenet ") and lines[3].startswith("colour-histogram ")
+    columns = len(lines[1].split())  # every column on one line: "active: imagenet" is two words
+    assert len(lines[2].split()) == columns + 1 and len(lines[3].split()) == columns
