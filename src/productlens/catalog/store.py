@@ -10,7 +10,6 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -19,72 +18,14 @@ import numpy as np
 
 from ..errors import ProductNotFoundError
 from .migrations import apply_migrations
+from .records import CalibrationRecord, ImageRecord, ModelRecord, NewImage, Product
 
 CORE_FIELDS = ("id", "title", "category", "description")
+__all__ = ["CORE_FIELDS", "CalibrationRecord", "CatalogStore", "ImageRecord", "ModelRecord", "NewImage", "Product"]
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class Product:
-    """A catalogue product; `attributes` holds any other fields (brand, price, ...)."""
-
-    id: str
-    title: str
-    category: str | None = None
-    description: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    image_count: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class ImageRecord:
-    id: int
-    product_id: str
-    sha256: str
-    source: str | None
-    width: int | None
-    height: int | None
-    format: str | None
-    status: str
-    notes: str | None
-    added_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class ModelRecord:
-    """An embedding space the catalogue holds vectors for."""
-
-    key: str
-    name: str
-    version: str
-    precision: str
-    dim: int
-    preprocess: dict[str, Any]
-    info: dict[str, Any]
-    created_at: str
-
-
-@dataclass
-class NewImage:
-    """An image ready to be written: metadata plus its embedding."""
-
-    product_id: str
-    sha256: str
-    vector: np.ndarray
-    source: str | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    notes: str | None = None
 
 
 class CatalogStore:
@@ -149,6 +90,28 @@ class CatalogStore:
     @property
     def generation(self) -> int:
         return int(self.get_meta("generation", "0") or 0)
+
+    # --- calibrations -------------------------------------------------------------------------
+
+    def put_calibration(self, model_key: str, name: str, value: dict[str, Any], fitted_on: str) -> CalibrationRecord:
+        """Store (or replace) a value fitted on `model_key`'s vectors, stamped with this generation."""
+        record = CalibrationRecord(model_key, name, value, fitted_on, self.generation, _now())
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO calibrations VALUES (?, ?, ?, ?, ?, ?)",
+                       (model_key, name, json.dumps(value), fitted_on, record.generation, record.fitted_at))
+        return record
+
+    def get_calibration(self, model_key: str, name: str) -> CalibrationRecord | None:
+        rows = self._query("SELECT * FROM calibrations WHERE model_key = ? AND name = ?", (model_key, name))
+        return _calibration(rows[0]) if rows else None
+
+    def calibrations(self, model_key: str | None = None) -> list[CalibrationRecord]:
+        """Every stored calibration, or those of one model version, by version then name."""
+        if model_key is None:
+            rows = self._query("SELECT * FROM calibrations ORDER BY model_key, name")
+        else:
+            rows = self._query("SELECT * FROM calibrations WHERE model_key = ? ORDER BY name", (model_key,))
+        return [_calibration(r) for r in rows]
 
     # --- models ------------------------------------------------------------------------------
 
@@ -283,9 +246,10 @@ class CatalogStore:
         with self.transaction() as db:
             for im in images:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO images (product_id, sha256, source, width, height, format, status, notes, added_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
-                    (im.product_id, im.sha256, im.source, im.width, im.height, im.format, im.notes, _now()),
+                    "INSERT OR IGNORE INTO images (product_id, sha256, source, width, height, format, status, notes,"
+                    " added_at, captured_at) VALUES (?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
+                    (im.product_id, im.sha256, im.source, im.width, im.height, im.format, im.notes, _now(),
+                     im.captured_at),
                 )
                 if cur.rowcount == 0:
                     ids.append(-1)
@@ -311,7 +275,7 @@ class CatalogStore:
             return sum(db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount for i in image_ids)
 
     def get_images(self, product_id: str | None = None, image_ids: Sequence[int] | None = None) -> list[ImageRecord]:
-        cols = "id, product_id, sha256, source, width, height, format, status, notes, added_at"
+        cols = "id, product_id, sha256, source, width, height, format, status, notes, added_at, captured_at"
         if image_ids is not None:
             rows: list[tuple] = []
             for chunk in _chunks([int(i) for i in image_ids], 500):
@@ -442,3 +406,8 @@ def _unpack(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _calibration(row: tuple) -> CalibrationRecord:
+    model_key, name, value, fitted_on, generation, fitted_at = row
+    return CalibrationRecord(model_key, name, json.loads(value), fitted_on, int(generation), fitted_at)

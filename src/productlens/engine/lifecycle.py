@@ -64,21 +64,34 @@ def open_store(path: Path, *, model: str | None, precision: str | None, index: s
 
 
 class WriteLock:
-    """One writer at a time, across threads (an RLock) and processes (flock on `.write.lock`)."""
+    """One writer at a time, across threads (an RLock) and processes (flock on `.write.lock`).
+
+    Re-entrant within a thread: only the outermost hold takes the file lock (a second flock on a
+    new descriptor of the same file would wait for the first, held by this very thread)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._threads = threading.RLock()
+        self._depth = 0  # holds by the thread owning `_threads`
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self._threads:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(self.folder / ".write.lock", "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+            if self._depth:
+                self._depth += 1
                 try:
                     yield
                 finally:
+                    self._depth -= 1
+                return
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / ".write.lock", "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._depth = 1
+                try:
+                    yield
+                finally:
+                    self._depth = 0
                     fcntl.flock(lock, fcntl.LOCK_UN)
 
 

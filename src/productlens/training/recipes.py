@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +21,9 @@ import numpy as np
 from ..errors import TrainingError
 from ..models.registry import EmbedderSpec, get_spec, with_crop
 from ..models.transforms import PreprocessConfig
+from ..recognition import Recognizer
+from .classify import Replay
+from .data import Sample
 from .heads import LOSSES, proxy_loss
 from .schedule import OPTIMIZERS, cosine_lr, make_optimizer
 
@@ -31,14 +34,15 @@ RECIPES = ("head", "full")
 
 @dataclass
 class TrainConfig:
-    """Every setting of a run; saved with the model version (defaults chosen on Grocery val)."""
+    """Every setting of a run; saved with the model version.
+
+    backbone, crop, hidden and flip_tta left as None are chosen on the catalogue's own validation
+    photos (candidates.py); a value given is used as it is."""
 
     recipe: str = "head"
-    backbone: str | None = None  # default: the catalogue's model; NAME@SIZE for another input size
-    # Centre crop kept, as a fraction of the shorter side (None: the backbone's own, 0.875). A
-    # tighter crop drops background: on Grocery val, lite0 head top-1 0.747 at 0.875, 0.791 at 0.65.
-    crop: float | None = 0.65
-    flip_tta: bool = False  # the version embeds each image and its mirror (x2 inference per image)
+    backbone: str | None = None  # the catalogue's model or efficientnet-lite2@320; NAME@SIZE for another input size
+    crop: float | None = None  # centre crop kept, as a fraction of the shorter side (0.875: the backbones' own)
+    flip_tta: bool | None = None  # the version embeds each image and its mirror (x2 inference per image)
     epochs: int | None = None  # default: 30 (head) / 5 (full)
     optimizer: str = "adamw"
     lr: float | None = None  # default: 3e-3 (head) / 3e-4 (full)
@@ -50,7 +54,7 @@ class TrainConfig:
     scale: float = 16.0
     margin: float = 0.2
     dim: int = 512
-    hidden: int = 1024  # MLP head; beat the linear head on every Grocery test metric (docs/training.md)
+    hidden: int | None = None  # the head's hidden layer (0: a linear projection)
     dropout: float = 0.1
     coarse_weight: float = 0.5
     views: int = 6  # views per image cached for the head recipe (view 0 = plain centre crop)
@@ -87,6 +91,15 @@ def backbone_spec(config: TrainConfig) -> EmbedderSpec:
 
 
 @dataclass
+class FoldResult:
+    """One validation fold of a run: its photos, and what the fold's model made of them."""
+
+    train: list[Sample]
+    val: list[Sample]
+    replay: Replay  # the fold model's embeddings of `val` and of `train` (the gallery)
+
+
+@dataclass
 class Fitted:
     """What a recipe hands to versions.save_version."""
 
@@ -96,7 +109,8 @@ class Fitted:
     head: Any  # the head (proxies, coarse proxies)
     metrics: dict[str, Any]
     history: list[dict[str, float]]
-    recognition: dict[str, Any]
+    recognition: Recognizer
+    folds: list[FoldResult] = field(default_factory=list)
 
 
 def fit_loop(
