@@ -23,8 +23,10 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "full"]), default="head", show_default=True,
-              help="head: frozen backbone, cached features (minutes on a CPU); full: fine-tune the backbone too.")
+@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
+                   "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
+                   "as well if the budget allows (the better one on validation).")
 @click.option("--backbone", help="Network to train on, NAME or NAME@SIZE (e.g. efficientnet-lite2@320). "
               "Default: the catalogue's model or efficientnet-lite2@320, whichever validates better in the budget.")
 @click.option("--crop", type=click.FloatRange(0.2, 1.0),
@@ -91,7 +93,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
 
 def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
     m = result.metrics
-    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
+    say = click.echo
     say(f"trained {result.version} in {result.seconds:.0f}s ({m.get('epochs_run')} epochs; "
         f"validation: {m.get('validation')})")
     for trial in result.trials:
@@ -220,7 +222,7 @@ def models_use(state: State, version: str, allow_missing: bool, force: bool, as_
     if as_json:
         print_json(report.to_dict())
         return
-    say = lambda text: console.print(text, highlight=False, markup=False)  # noqa: E731
+    say = click.echo
     if not report.switched:
         say(f"{report.key} is already the active model")
         return

@@ -48,10 +48,11 @@ class Setting:
     crop: float
     hidden: int
     tta: bool
+    recipe: str = "head"
 
     def label(self) -> str:
         return f"{self.backbone} crop {self.crop:g}, {'hidden ' + str(self.hidden) if self.hidden else 'linear'} head" \
-               + (", mirror TTA" if self.tta else "")
+               + (", mirror TTA" if self.tta else "") + (f", {self.recipe} recipe" if self.recipe != "head" else "")
 
 
 @dataclass
@@ -115,6 +116,8 @@ class SettingsSearch:
         """Score the stage's settings in order; return the winner (first on ties)."""
         best, best_score = incumbent, self._score_of(incumbent)
         for setting in settings:
+            if incumbent is not None and setting == incumbent:
+                continue  # tried (or skipped) in an earlier stage
             score = self._score_of(setting)
             if score is None:
                 estimate = self._estimate(setting)
@@ -196,10 +199,20 @@ class SettingsSearch:
         per_image = self._speed(setting.backbone, setting.crop)
         return per_image * (self.config.views - 1) * len(self.data.samples) + FINAL_OVERHEAD_S
 
+    def partial_estimate(self, setting: Setting) -> float:
+        """Time the partial recipe would take after the head recipe: the front of the network over
+        every view (most of a pass each), and `epochs` passes of the trained tail, forwards and
+        backwards (about half a network pass a photo for the last block and the final conv)."""
+        per_image = self._speed(setting.backbone, setting.crop) * len(self.data.samples)
+        epochs = self.config.epochs if self.config.recipe == "partial" else 12
+        return per_image * (self.config.views + 0.5 * epochs) + FINAL_OVERHEAD_S
+
     def views_that_fit(self, setting: Setting) -> int:
         """How many views per photo the final training can afford in what is left of the budget."""
         per_image = self._speed(setting.backbone, setting.crop) * len(self.data.samples)
         left = self.budget.left() - FINAL_OVERHEAD_S
+        if left <= 0:
+            return 1
         if per_image <= 0 or left == float("inf"):
             return self.config.views
         return int(max(1, min(self.config.views, 1 + left // per_image)))

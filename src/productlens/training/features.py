@@ -30,9 +30,10 @@ def view_seed(sha256: str, seed: int) -> int:
 
 
 class FeatureCache:
-    """(sha256, backbone key, view) -> float32 vector."""
+    """(sha256, backbone key, view) -> a flat vector (float32 features, or float16 activations)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dtype: type = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -50,15 +51,15 @@ class FeatureCache:
                 " ORDER BY view",
                 (sha256, backbone, seed, views),
             ).fetchall()
-        prefix = [np.frombuffer(v, dtype=np.float32) for n, (view, v) in enumerate(rows) if view == n]
-        return np.stack(prefix) if prefix else np.zeros((0, 0), np.float32)
+        prefix = [np.frombuffer(v, dtype=self.dtype) for n, (view, v) in enumerate(rows) if view == n]
+        return np.stack(prefix) if prefix else np.zeros((0, 0), self.dtype)
 
     def put(self, backbone: str, sha256: str, seed: int, vectors: np.ndarray, first_view: int = 0) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?)",
-                [(sha256, backbone, first_view + i, seed, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                [(sha256, backbone, first_view + i, seed, np.ascontiguousarray(v, dtype=self.dtype).tobytes())
                  for i, v in enumerate(vectors)],
             )
             self._db.execute("COMMIT")
@@ -77,15 +78,19 @@ def extract_features(
     progress: Callable[[int], None] | None = None,
     batch_images: int = 16,
     mirror: bool = False,
+    run: Callable[[np.ndarray], np.ndarray] | None = None,
+    key: str | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """(n_ok, views, dim) features of (sha256, source) entries, and the indices that worked.
 
     View 0 is exactly what search embeds; views 1.. are augmented (see augment.py). Views already
     cached are not embedded again (a run with more views only adds the missing ones). `mirror`:
-    the views of the mirror image (cached apart). Images that cannot be decoded are left out
-    (their index is missing from the returned list).
+    the views of the mirror image (cached apart). `run` replaces the embedder's network (e.g. the
+    front of it, for activations, flattened) under the cache key `key`. Images that cannot be
+    decoded are left out (their index is missing from the returned list).
     """
-    key = embedder.key + ("#mirror" if mirror else "")
+    run = run or embedder.embed_arrays
+    key = (key or embedder.key) + ("#mirror" if mirror else "")
     have: dict[int, np.ndarray] = {}
     for i, (sha, _) in enumerate(entries):
         have[i] = cache.get(key, sha, views, seed) if cache is not None else np.zeros((0, 0), np.float32)
@@ -114,7 +119,7 @@ def extract_features(
                 futures.append(pool.map(decode, chunks[n + 1]))
             good = [(i, v) for i, v in zip(chunk, decoded) if v is not None]
             if good:
-                feats = iter(embedder.embed_arrays(np.stack([a for _, vs in good for a in vs])))
+                feats = iter(run(np.stack([a for _, vs in good for a in vs])))
                 for i, vs in good:
                     new = np.stack([next(feats) for _ in vs])
                     if cache is not None:
@@ -123,5 +128,4 @@ def extract_features(
             if progress:
                 progress(len(chunk))
     ok = sorted(out)
-    dim = embedder.dim
-    return (np.stack([out[i] for i in ok]) if ok else np.zeros((0, views, dim), np.float32)), ok
+    return (np.stack([out[i] for i in ok]) if ok else np.zeros((0, views, embedder.dim), np.float32)), ok

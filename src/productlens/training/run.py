@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..errors import TrainingError, UnknownModelError
+from ..errors import ModelError, TrainingError, UnknownModelError
 from ..models.registry import get_spec
 from ..pipeline import embed_sources
 from .candidates import Budget, Setting, SettingsSearch, Trial
@@ -27,6 +27,7 @@ from .compare import Comparison, FoldAnswers, compare, fold_answers, side
 from .data import LabelledSet, Sample, TrainingSource, catalogue_samples
 from .full_recipe import train_full
 from .head_recipe import train_head
+from .partial_recipe import train_partial
 from .recipes import Fitted, FoldResult, TrainConfig
 from .versions import save_version
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_S = 600.0  # `train --budget`: about 10 minutes on 2 cores
 DEFAULT_HIDDEN = 1024
-RECIPES = {"head": train_head, "full": train_full}
+RECIPES = {"head": train_head, "partial": train_partial, "full": train_full}
 
 
 @dataclass
@@ -84,10 +85,12 @@ def train(
     chosen = search.run(default) if open_settings else default
     views = config.views if not open_settings or budget_s is None else search.views_that_fit(chosen)
     final = replace(config, backbone=chosen.backbone, crop=chosen.crop, hidden=chosen.hidden, flip_tta=chosen.tta,
-                    views=views)
+                    views=views, recipe=config.recipe or "head")
     if open_settings:
         say(f"settings: {chosen.label()}, {views} view(s) per photo")
     fitted = RECIPES[final.recipe](catalog, data, final, say)
+    if config.recipe is None:
+        fitted, final = _try_partial(catalog, data, fitted, final, search, budget, say)
     comparison = compare_with_active(catalog, data, fitted)
     notes += comparison.notes
     fitted.metrics.update(train_seconds=round(time.perf_counter() - started, 1), train_images=len(data.train),
@@ -96,6 +99,31 @@ def train(
                        comparison=comparison.to_dict(), notes=notes)
     return TrainResult(key, final, fitted.metrics, fitted.history, time.perf_counter() - started, comparison,
                        search.trials, notes)
+
+
+def _try_partial(catalog: TrainingSource, data: LabelledSet, head: Fitted, config: TrainConfig,
+                 search: SettingsSearch, budget: Budget, say: Callable[[str], None]) -> tuple[Fitted, TrainConfig]:
+    """The partial recipe as a candidate after the head recipe: kept if it validates better."""
+    setting = Setting(str(config.backbone), float(config.crop), int(config.hidden), bool(config.flip_tta), "partial")
+    if data.plan.kind not in ("groups", "photos") or "val_score" not in head.metrics:
+        search.trials.append(Trial("recipe", setting, note="not tried: it needs held-out validation photos"))
+        return head, config
+    estimate = search.partial_estimate(setting)
+    if estimate > budget.left():
+        search.trials.append(Trial("recipe", setting, note=f"skipped: about {estimate:.0f} s, over the time budget"))
+        return head, config
+    started = time.perf_counter()
+    partial_config = replace(config, recipe="partial", epochs=12)
+    try:
+        partial = train_partial(catalog, data, partial_config, say)
+    except ModelError as exc:  # a network without MBConv blocks to cut at
+        search.trials.append(Trial("recipe", setting, note=f"not tried: {exc}"))
+        return head, config
+    score = partial.metrics.get("val_score")
+    search.trials.append(Trial("recipe", setting, score, partial.metrics.get("val_r1"), partial.metrics.get("val_cls_acc"),
+                               time.perf_counter() - started, f"head recipe: {head.metrics['val_score']:.3f}"))
+    say(f"tried the partial recipe: validation {score:.3f} (head recipe {head.metrics['val_score']:.3f})")
+    return (partial, partial_config) if score is not None and score > head.metrics["val_score"] else (head, config)
 
 
 def compare_with_active(catalog: TrainingSource, data: LabelledSet, fitted: Fitted) -> Comparison:
