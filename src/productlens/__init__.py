@@ -6,6 +6,7 @@
             print(hit.rank, hit.score, hit.product.title)
 """
 
+from .catalog.export import ExportReport
 from .catalog.store import ImageRecord, Product
 from .engine import Catalog
 from .results import ActivationReport, IngestReport, ProductHit, Recognition, Skipped
@@ -16,6 +17,7 @@ from .errors import (
     CorruptImageError,
     DimensionMismatchError,
     EmptyFileError,
+    ExportError,
     FilterSyntaxError,
     ImageError,
     ImageTooLargeError,
@@ -40,6 +42,8 @@ __all__ = [
     "CorruptImageError",
     "DimensionMismatchError",
     "EmptyFileError",
+    "ExportError",
+    "ExportReport",
     "FilterSyntaxError",
     "ImageError",
     "ImageRecord",

@@ -20,6 +20,7 @@
     ├── FilterSyntaxError          a --where expression that does not parse or names an unknown field
     ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
     ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    ├── ExportError                an export cannot be written as asked (folder not empty, ...)
     ├── StaleCalibrationError      a value was fitted on another model version than the active one
     └── TrainingError              training, model versions or evaluation cannot proceed
         └── ActivationRefusedError a version is not shown to beat the active one (--force overrides)
@@ -129,6 +130,10 @@ class TextQueryError(ProductLensError):
 
 class IngestError(ProductLensError):
     """An ingest source is malformed (missing columns, unreadable CSV, ...)."""
+
+
+class ExportError(ProductLensError):
+    """An export cannot be written as asked (the folder is not empty, an attribute named like a column)."""
 
 
 class TrainingError(ProductLensError):

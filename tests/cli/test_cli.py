@@ -93,13 +93,13 @@ def _cli(*args, env=None):
 
 def test_errors_exit_non_zero_with_a_message_and_change_nothing(tiny_catalog, tmp_path, query_photos):
     missing = _cli("--catalog", tmp_path / "none", "search", query_photos["Banana"])
-    assert missing.returncode == 1 and "CatalogNotFoundError" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: no catalogue at") and "Traceback" not in missing.stderr
     assert not (tmp_path / "none").exists()
     before = (tiny_catalog / "catalog.db").read_bytes()
     wrong = _cli("--catalog", tiny_catalog, "add", query_photos["Banana"], "--product", "X", "--model", "efficientnet-lite2")
-    assert wrong.returncode == 1 and "ModelMismatchError" in wrong.stderr
+    assert wrong.returncode == 1 and "efficientnet-lite2" in wrong.stderr and "ModelMismatchError" not in wrong.stderr
     bad_filter = _cli("--catalog", tiny_catalog, "search", query_photos["Banana"], "--where", "price <")
-    assert bad_filter.returncode == 1 and "FilterSyntaxError" in bad_filter.stderr
+    assert bad_filter.returncode == 1 and bad_filter.stderr.startswith("Error: expected a value")
     assert (tiny_catalog / "catalog.db").read_bytes() == before
     usage = _cli("search", query_photos["Banana"], env={"PATH": "/usr/bin"})
     assert usage.returncode == 2 and "--catalog" in usage.stderr
@@ -109,5 +109,5 @@ def test_malformed_source_creates_no_catalogue(tmp_path):
     bad = tmp_path / "products.csv"
     bad.write_text("title,image\nx,y.jpg\n")
     result = _cli("--catalog", tmp_path / "shop", "add", bad)
-    assert result.returncode == 1 and "IngestError" in result.stderr
+    assert result.returncode == 1 and "no product id column" in result.stderr
     assert not (tmp_path / "shop").exists()

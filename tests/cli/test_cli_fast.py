@@ -41,7 +41,7 @@ def test_bad_input_is_one_line_and_changes_nothing(fast_catalog, fast_queries):
     assert unknown_kind.exit_code == 1 and "unknown index kind 'annoy'" in unknown_kind.output
     assert "Traceback" not in unknown_kind.output
     bad_filter = run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--where", "price <")
-    assert bad_filter.exit_code == 1 and "FilterSyntaxError" in bad_filter.output
+    assert bad_filter.exit_code == 1 and bad_filter.output.startswith("Error: expected a value")
     no_version = run("--catalog", fast_catalog, "models", "use", "v9")
     assert no_version.exit_code == 1 and "no model version 'v9'" in no_version.output
     assert (fast_catalog / "catalog.db").read_bytes() == before

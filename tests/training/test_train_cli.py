@@ -44,7 +44,7 @@ def test_cli_train_models_use_eval(look_alike, tmp_path):
         assert f'src="{png.name}"' in page
     assert "training_curves.png" in page  # the active version's curves are part of the report
     bad = CliRunner().invoke(cli, ["--catalog", str(shop), "models", "use", "ft-missing"])
-    assert bad.exit_code == 1 and "TrainingError" in bad.output
+    assert bad.exit_code == 1 and "ft-missing" in bad.output and "TrainingError" not in bad.output
 
 
 def test_full_recipe_fine_tunes_backbone(look_alike):

@@ -36,9 +36,9 @@ class MediaStore:
     def save_original(self, data: bytes, fmt: str | None) -> Path:
         """Store uploaded bytes by their hash (atomic; a file already there is kept)."""
         sha = content_hash(data)
-        path = self.root / sha[:2] / f"{sha}.{_EXTENSIONS.get(fmt or '', 'img')}"
+        path = self.root / sha[:2] / f"{sha}.{file_extension(fmt)}"
         if not path.exists():
-            _atomic_write(path, data)
+            atomic_write(path, data)
         return path
 
     def original_path(self, sha256: str) -> Path | None:
@@ -92,11 +92,17 @@ class MediaStore:
         picture.thumbnail((size, size))
         buf = io.BytesIO()
         picture.save(buf, "JPEG", quality=82, optimize=True)
-        _atomic_write(path, buf.getvalue())
+        atomic_write(path, buf.getvalue())
         return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def file_extension(fmt: str | None) -> str:
+    """The file extension for a Pillow format name ("JPEG" -> "jpg"); "img" when unknown."""
+    return _EXTENSIONS.get(fmt or "", "img")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

@@ -5,31 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
 
-from ..catalog.ingest import read_source
+from ..catalog.ingest import LAYOUTS, read_edits, read_source
+from ..errors import ProductNotFoundError
 from ..results import IngestReport
-from .main import State, cli
-from .output import console, make_progress, print_json
+from .formats import emit, format_option
+from .main import State, catalog_options, cli
+from .output import make_progress, print_json, show_table, text
 
-pass_state = click.make_pass_decorator(State)
+PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
 
 
 @cli.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--product", help="Product id for a single image (or a folder of one product's photos).")
+@click.option("--category", help="Category of the products a folder tree or single image names "
+                                 "(new ones, and existing ones it adds photos to).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="product", show_default=True,
+              help="Folder tree: <product>/<photos>, or <category>/<product>/<photos> (first level is the category).")
 @click.option("--model", help="Embedder for a new catalogue (default efficientnet-lite0).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), help="Inference precision for a new catalogue.")
 @click.option("--index", "index_kind", help="Index for a new catalogue: flat, hnsw, ivfpq or milvus://host:port.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@pass_state
-def add(state: State, source: Path, product: str | None, model: str | None, precision: str | None,
-        as_json: bool, index_kind: str | None = None) -> None:
+@catalog_options
+def add(state: State, source: Path, product: str | None, category: str | None, layout: str, model: str | None,
+        precision: str | None, as_json: bool, index_kind: str | None = None) -> None:
     """Add products and photos from a folder tree, a CSV/JSONL file, or one image.
 
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
-    items = list(read_source(source, product=product))  # a malformed source fails before anything is created
+    # a malformed source fails before anything is created
+    items = list(read_source(source, product=product, category=category, layout=layout))
     with state.open(create=True, model=model, precision=precision, index=index_kind) as catalog:
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)
@@ -41,37 +49,60 @@ def add(state: State, source: Path, product: str | None, model: str | None, prec
 
 def _print_report(report: IngestReport) -> None:
     rate = report.added / report.seconds if report.seconds else 0.0
-    console.print(
-        f"added {report.added} image(s), {report.duplicates} duplicate(s), {len(report.skipped)} skipped; "
-        f"products: {report.products_created} new, {report.products_updated} updated "
-        f"({report.seconds:.1f} s, {rate:.0f} img/s)"
-    )
+    click.echo(f"added {report.added} image(s), {report.duplicates} duplicate(s), {len(report.skipped)} skipped; "
+               f"products: {report.products_created} new, {report.products_updated} updated "
+               f"({report.seconds:.1f} s, {rate:.0f} img/s)")
     for s in report.skipped:
-        console.print(f"  skipped {s.source}: [{s.reason}] {s.message}", highlight=False, markup=False)
+        click.echo(f"  skipped {s.source}: [{s.reason}] {s.message}")
 
 
 @cli.command()
 @click.argument("product_ids", nargs=-1, required=True)
-@pass_state
+@catalog_options
 def remove(state: State, product_ids: tuple[str, ...]) -> None:
     """Remove products with all their images."""
     with state.open() as catalog:
         images = catalog.remove(product_ids)
     if not state.quiet:
-        console.print(f"removed {len(product_ids)} product(s) and {images} image(s)")
+        click.echo(f"removed {len(product_ids)} product(s) and {images} image(s)")
 
 
 @cli.command()
-@click.argument("product_id")
+@click.argument("product_id", required=False)
 @click.option("--title")
 @click.option("--category")
 @click.option("--description")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Set an attribute (repeatable).")
 @click.option("--unset", multiple=True, metavar="KEY", help="Remove an attribute (repeatable).")
-@pass_state
-def update(state: State, product_id: str, title, category, description, assignments, unset) -> None:
-    """Change a product's fields or attributes."""
-    changes: dict = {k: v for k, v in (("title", title), ("category", category), ("description", description)) if v is not None}
+@click.option("--from", "edits_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Bulk edits: a CSV/JSONL file with a product_id column and the columns to set "
+                   "(empty cells change nothing). Every product must exist, or nothing changes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changed products as JSON.")
+@catalog_options
+def update(state: State, product_id: str | None, title, category, description, assignments, unset,
+           edits_file: Path | None, as_json: bool) -> None:
+    """Change a product's fields or attributes, or many products' from a file (--from)."""
+    if (product_id is None) == (edits_file is None):
+        raise click.UsageError("give a PRODUCT_ID with the changes, or --from FILE")
+    if edits_file is not None and (title or category or description or assignments or unset):
+        raise click.UsageError("--from takes every change from the file: give no other changes")
+    edits = read_edits(edits_file) if edits_file is not None else {product_id: _changes(
+        title, category, description, assignments, unset)}
+    with state.open() as catalog:
+        known = {p.id for p in catalog.products()}
+        if unknown := [pid for pid in edits if pid not in known]:
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise ProductNotFoundError(f"no product with id {unknown[0]!r}{more}; nothing was changed")
+        products = [catalog.update_product(pid, **changes) for pid, changes in edits.items()]
+    if as_json:
+        print_json(products[0].to_dict() if edits_file is None else [p.to_dict() for p in products])
+    elif not state.quiet:
+        click.echo(f"updated {len(products)} product(s)" if edits_file is not None else f"updated {product_id}")
+
+
+def _changes(title, category, description, assignments, unset) -> dict:
+    changes: dict = {k: v for k, v in (("title", title), ("category", category), ("description", description))
+                     if v is not None}
     attributes: dict = {key: None for key in unset}
     for item in assignments:
         if "=" not in item:
@@ -80,15 +111,12 @@ def update(state: State, product_id: str, title, category, description, assignme
         attributes[key.strip()] = value
     if attributes:
         changes["attributes"] = attributes
-    with state.open() as catalog:
-        product = catalog.update_product(product_id, **changes)
-    if not state.quiet:
-        print_json(product.to_dict())
+    return changes
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def info(state: State, as_json: bool) -> None:
     """Describe the catalogue: size, model, index, recognition threshold."""
     with state.open() as catalog:
@@ -99,24 +127,29 @@ def info(state: State, as_json: bool) -> None:
     for key, value in data.items():
         if key == "recognition":
             value = f"threshold {value['threshold']:.3f} ({'calibrated' if value['known_queries'] else 'default'})"
-        console.print(f"{key:>16}: {value}", highlight=False)
+        click.echo(f"{key:>16}: {value}")
 
 
 @cli.command("list")
-@click.option("--where", help="Filter, e.g. \"category = 'Milk' and price < 3\".")
+@click.option("--where", help="Filter, e.g. \"category = 'Milk' and price < 3\" (docs/filters.md).")
 @click.option("--limit", type=int, default=None)
 @click.option("--offset", type=int, default=0)
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
-def list_(state: State, where: str | None, limit: int | None, offset: int, as_json: bool) -> None:
-    """List products."""
+@format_option
+@catalog_options
+def list_(state: State, where: str | None, limit: int | None, offset: int, fmt: str) -> None:
+    """List products, with a header row (CSV and TSV add a column per attribute)."""
     with state.open() as catalog:
         products = catalog.list_products(where, limit=limit, offset=offset)
-    if as_json:
-        print_json([p.to_dict() for p in products])
-        return
-    for p in products:
-        console.print(f"{p.id}\t{p.title}\t{p.category or ''}\t{p.image_count} image(s)", highlight=False, markup=False)
+
+    def show() -> None:
+        table = Table()
+        for column in ("id", "title", "category", "images"):
+            table.add_column(column, justify="right" if column == "images" else "left")
+        for p in products:
+            table.add_row(text(p.id), text(p.title), text(p.category), str(p.image_count))
+        show_table(table)
+
+    emit(fmt, [p.to_dict() for p in products], columns=PRODUCT_COLUMNS, show=show)
 
 
 @cli.command()
@@ -125,7 +158,7 @@ def list_(state: State, where: str | None, limit: int | None, offset: int, as_js
 @click.option("--queries", "max_queries", type=int, default=400, show_default=True,
               help="Without --photos: burst groups of catalogue photos to hold out, one query each.")
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def calibrate(state: State, photos: Path | None, max_queries: int, as_json: bool) -> None:
     """Fit the active model version's recognition confidence and "unknown" threshold, and store them for it.
 

@@ -9,7 +9,6 @@ import click
 from .. import settings
 from ..catalog.datasets import GROCERY_SPLITS, write_grocery_csv
 from .main import cli
-from .output import console
 
 
 @cli.group()
@@ -27,4 +26,4 @@ def datasets() -> None:
 def grocery_store(root: Path, split: str, iconic: bool, out: Path) -> None:
     """Write a products CSV for a Grocery Store split; then `productlens add OUT.csv`."""
     count = write_grocery_csv(root, split, out, iconic=iconic)
-    console.print(f"wrote {count} rows to {out}")
+    click.echo(f"wrote {count} rows to {out}")

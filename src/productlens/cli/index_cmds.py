@@ -9,10 +9,8 @@ import click
 from .. import settings
 from ..jobs import FileSink, MilvusSink, parse_shard, read_list, run_job
 from ..models import create_embedder
-from .main import State, cli
-from .output import console, make_progress, print_json
-
-pass_state = click.make_pass_decorator(State)
+from .main import State, catalog_options, cli
+from .output import make_progress, print_json
 
 @cli.group()
 def index() -> None:
@@ -21,7 +19,7 @@ def index() -> None:
 
 @index.command("info")
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def index_info(state: State, as_json: bool) -> None:
     """Kind, size and parameters of the index."""
     with state.open() as catalog:
@@ -30,7 +28,7 @@ def index_info(state: State, as_json: bool) -> None:
         print_json(info)
     else:
         for key, value in info.items():
-            console.print(f"{key:12} {value}", highlight=False)
+            click.echo(f"{key:12} {value}")
 
 
 @index.command("build")
@@ -47,7 +45,7 @@ def index_info(state: State, as_json: bool) -> None:
               help="Candidates per query re-scored with the exact vectors kept in the catalogue "
                    "(indexes of compressed codes or reduced vectors; default 64, 0 turns it off).")
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, reduce_dim: int | None,
                 whiten: bool, rerank: int | None, as_json: bool) -> None:
     """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
@@ -61,16 +59,15 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
         return
     reduction = result["reduce"]
     reduced = f", PCA {reduction['from_dim']}->{reduction['dim']}" if reduction else ""
-    console.print(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}",
-                  highlight=False)
+    click.echo(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}")
     if "tuning" in result:
-        console.print(f"tuned: {result['tuning']}", highlight=False)
+        click.echo(f"tuned: {result['tuning']}")
 
 
 @index.command("import")
 @click.argument("job", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def index_import(state: State, job: Path, as_json: bool) -> None:
     """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
     with state.open(create=True) as catalog:
@@ -78,7 +75,7 @@ def index_import(state: State, job: Path, as_json: bool) -> None:
     if as_json:
         print_json(counts)
     else:
-        console.print(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
+        click.echo(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
 
 
 @cli.command()
@@ -91,7 +88,7 @@ def index_import(state: State, job: Path, as_json: bool) -> None:
 @click.option("--model", default=None, help="Embedder (default: the `model` setting).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_uri: str | None, collection: str,
           model: str | None, precision: str, as_json: bool) -> None:
     """Embed a list of images (one `path[,product]` a line) as a resumable, shardable job.
@@ -112,8 +109,8 @@ def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_u
         print_json(report.to_dict())
     elif not state.quiet:
         rate = report.embedded / report.seconds if report.seconds else 0.0
-        console.print(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
-                      f"{report.already_done} already done, {len(report.failed)} failed "
-                      f"({report.seconds:.1f} s, {rate:.0f} img/s)", highlight=False)
+        click.echo(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
+                   f"{report.already_done} already done, {len(report.failed)} failed "
+                   f"({report.seconds:.1f} s, {rate:.0f} img/s)")
         for f in report.failed[:20]:
-            console.print(f"  failed {f['path']}: {f['error']}", highlight=False, markup=False)
+            click.echo(f"  failed {f['path']}: {f['error']}")

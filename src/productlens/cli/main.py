@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import settings
 from ..engine import Catalog
 from ..errors import ProductLensError
+from .output import silence_library_progress
 
 
 class State:
@@ -28,13 +31,37 @@ class State:
 
 
 class ProductLensGroup(click.Group):
-    """Turns productlens errors into a one-line message and exit code 1 (no traceback)."""
+    """Turns productlens errors into a one-line message and exit code 1 (no traceback); the
+    error's class name is shown only with -v."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ProductLensError as exc:
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            verbose = getattr(ctx.obj, "verbose", 0)
+            raise click.ClickException(f"{type(exc).__name__}: {exc}" if verbose else str(exc)) from exc
+
+
+def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the State to a command, and accept `--catalog` and `-q` after the command name as
+    well as before it (`productlens search --catalog ./shop snap.jpg`)."""
+    command = click.make_pass_decorator(State)(command)
+    command = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_quiet,
+                           help="No summaries or progress bars, errors only (also before the command).")(command)
+    return click.option("--catalog", type=click.Path(path_type=Path), expose_value=False, callback=_set_catalog,
+                        help="Catalogue directory (also before the command).")(command)
+
+
+def _set_catalog(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_object(State).catalog_path = value
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_object(State).quiet = True
+        logging.getLogger().setLevel(logging.ERROR)
+        silence_library_progress(quiet=True)
 
 
 @click.group(cls=ProductLensGroup)
@@ -48,6 +75,7 @@ def cli(ctx: click.Context, catalog: Path | None, quiet: bool, verbose: int) -> 
     """Visual product search: build a catalogue from product photos, then search it by photo."""
     level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    silence_library_progress(quiet)
     ctx.obj = State(catalog, quiet, verbose)
 
 
@@ -55,5 +83,7 @@ def main() -> None:
     cli(prog_name="productlens")
 
 
-from . import catalog_cmds, datasets_cmd, index_cmds, search_cmds, serve_cmd, text_cmds, train_cmds  # noqa: E402,F401  (registers the commands)
+from . import (  # noqa: E402,F401  (registers the commands)
+    catalog_cmds, datasets_cmd, export_cmd, index_cmds, search_cmds, serve_cmd, text_cmds, train_cmds,
+)
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import settings
-from .main import State, cli
-
-pass_state = click.make_pass_decorator(State)
+from .main import State, catalog_options, cli
 
 
 @cli.command()
@@ -22,7 +20,7 @@ pass_state = click.make_pass_decorator(State)
               help="Largest image upload accepted.")
 @click.option("--max-batch", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Micro-batching: most concurrent queries embedded in one model call (0: off, each request runs the model).")
-@pass_state
+@catalog_options
 def serve(state: State, host: str, port: int, api_key: str | None, read_key: str | None, max_upload_mb: float,
           max_batch: int) -> None:
     """Serve the catalogue: REST API (OpenAPI at /docs) and the web page at /."""

@@ -13,10 +13,9 @@ from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
 from ..training import TrainConfig
 from ..training import train as run_training
-from .main import State, cli
-from .output import console, err_console, print_json
-
-pass_state = click.make_pass_decorator(State)
+from .formats import emit, format_option
+from .main import State, catalog_options, cli
+from .output import console, err_console, print_json, show_table
 
 
 def _say(state: State):
@@ -60,7 +59,7 @@ def _say(state: State):
               help="Activate the new version if it beats the active one on the same validation photos.")
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
           batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
           as_json) -> None:
@@ -142,29 +141,34 @@ def parse_duration(text: str) -> float | None:
 @click.option("--catalog-images", "pattern", default=None,
               help="Also score matching against only the catalogue images whose path contains this text "
                    "(e.g. _Iconic for the Grocery Store's product shots).")
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
+@format_option
+@catalog_options
 def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str | None, baselines: str,
-             cnn_epochs: int, pattern: str | None, as_json: bool) -> None:
+             cnn_epochs: int, pattern: str | None, fmt: str) -> None:
     """Measure retrieval and recognition on labelled photos, with baselines, and write a report.
 
     With --model, that version is measured beside the active one, in the same run, without
-    being activated."""
+    being activated. CSV, TSV and JSON lines give one row per method; JSON is the whole metrics.json.
+    """
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
         result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
-                          cnn_epochs=cnn_epochs, progress=_say(state) if not as_json else None)
+                          cnn_epochs=cnn_epochs, progress=_say(state) if fmt == "table" else None)
         model = catalog.model_view(version).record if version else catalog.active_model
         curves = catalog.models_dir / model.version / "curves.png" if model and model.info.get("onnx") else None
     if report_dir is not None:
         write_report(result, report_dir, curves=curves)
-    if as_json:
-        print_json(result.metrics)
-        return
-    console.print(metrics_table(result.metrics))
+    methods = result.metrics["methods"]
+    columns = ("method", *[k for k in MAIN_METRICS if any(k in v for v in methods.values())])
+    emit(fmt, [{"method": name, **values} for name, values in methods.items()], columns=columns,
+         show=lambda: _show_eval(result.metrics, report_dir), document=result.metrics)
+
+
+def _show_eval(metrics: dict, report_dir: Path | None) -> None:
+    show_table(metrics_table(metrics))
     if report_dir is not None:
-        console.print(f"report: {report_dir / 'report.html'}", highlight=False)
+        click.echo(f"report: {report_dir / 'report.html'}")
 
 
 def metrics_table(metrics: dict) -> Table:
@@ -180,18 +184,20 @@ def metrics_table(metrics: dict) -> Table:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True)
+@format_option
+@catalog_options
 @click.pass_context
-def models(ctx: click.Context, as_json: bool) -> None:
+def models(ctx: click.Context, state: State, fmt: str) -> None:
     """List the catalogue's model versions and which one is active."""
     if ctx.invoked_subcommand is not None:
         return
-    state: State = ctx.find_object(State)
     with state.open() as catalog:
         rows = catalog.model_versions()
-    if as_json:
-        print_json(rows)
-        return
+    emit(fmt, rows, columns=("active", "version", "recipe", "precision", "dim", "embedded_images", "val_r1",
+                             "val_cls_acc", "created_at", "key"), show=lambda: show_table(_versions_table(rows)))
+
+
+def _versions_table(rows: list[dict]) -> Table:
     table = Table()
     for col in ("", "version", "recipe", "precision", "dim", "embedded", "val R@1", "val top-1", "created"):
         table.add_column(col)
@@ -199,7 +205,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
     for r in rows:
         table.add_row("*" if r["active"] else "", r["version"], r["recipe"], r["precision"], str(r["dim"]),
                       str(r["embedded_images"]), fmt(r["val_r1"]), fmt(r["val_cls_acc"]), r["created_at"])
-    console.print(table)
+    return table
 
 
 @models.command("use")
@@ -207,7 +213,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.option("--allow-missing", is_flag=True, help="Switch even if some images cannot be embedded (their files are gone).")
 @click.option("--force", is_flag=True, help="Switch even if VERSION is not shown to beat the active one.")
 @click.option("--json", "as_json", is_flag=True)
-@pass_state
+@catalog_options
 def models_use(state: State, version: str, allow_missing: bool, force: bool, as_json: bool) -> None:
     """Make VERSION active (roll back or forward) if it beats the active one on the same validation
     photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from .. import recognition
+from ..catalog.export import ExportReport, write_feed
 from ..catalog.ingest import IngestItem, read_source
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
@@ -194,9 +195,11 @@ class Catalog(RecognitionMethods, ModelMethods):
         with self._write_lock.hold():
             yield
 
-    def add(self, source: str | Path, *, product: str | None = None, progress: ProgressSink | None = None) -> IngestReport:
-        """Add a folder tree, a CSV/JSONL table, or images of one `product`."""
-        return self.add_items(read_source(source, product=product), progress=progress)
+    def add(self, source: str | Path, *, product: str | None = None, category: str | None = None,
+            layout: str = "product", progress: ProgressSink | None = None) -> IngestReport:
+        """Add a folder tree (`layout` "product" or "category/product"), a CSV/JSONL table, or
+        images of one `product`; `category` sets the category of a folder's or image's products."""
+        return self.add_items(read_source(source, product=product, category=category, layout=layout), progress=progress)
 
     def add_items(self, items: Iterable[IngestItem], *, progress: ProgressSink | None = None) -> IngestReport:
         """Upsert the products, then embed and add the images that are new (see engine/ingest.py)."""
@@ -297,6 +300,10 @@ class Catalog(RecognitionMethods, ModelMethods):
     def first_images(self, product_ids: Sequence[str]) -> dict[str, int]:
         """product id -> its first image's id (products without images are left out)."""
         return self.store.first_images(product_ids)
+
+    def export(self, folder: str | Path, *, fmt: str = "csv", where: Where = None) -> ExportReport:
+        """Write the products matching `where` and their image files as a feed `add` reads back."""
+        return write_feed(Path(folder), self.list_products(where), self.get_images(), self.media, fmt)
 
     def image_file(self, image: ImageRecord) -> Path | None:
         """The file an image's bytes can be read from (an upload's stored copy, or its source)."""
