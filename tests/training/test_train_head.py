@@ -16,7 +16,7 @@ from productlens.evaluation.evaluate import evaluate
 from productlens.images import load_image
 from productlens.training import TrainConfig, train
 
-FIXED = dict(backbone="efficientnet-lite0", crop=0.65, hidden=1024, flip_tta=False)  # no settings search
+FIXED = dict(backbone="efficientnet-lite0", crop=0.65, hidden=1024, flip_tta=False, recipe="head")  # no search
 CONFIG = TrainConfig(epochs=15, views=4, **FIXED)
 
 
