@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import click
 
 from .. import settings
+from ..catalog.database import as_storage_error
 from ..engine import Catalog
 from ..errors import ProductLensError
 
@@ -28,13 +30,21 @@ class State:
 
 
 class ProductLensGroup(click.Group):
-    """Turns productlens errors into a one-line message and exit code 1 (no traceback)."""
+    """Turns productlens errors into a one-line message and exit code 1 (no traceback); so too an
+    operating-system or SQLite error that reached this far (a StorageError naming the file)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ProductLensError as exc:
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+        except BrokenPipeError:
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            where = state.catalog_path if state is not None and state.catalog_path is not None else Path.cwd()
+            error = as_storage_error(exc, where, "use")
+            raise click.ClickException(f"{type(error).__name__}: {error}") from exc
 
 
 @click.group(cls=ProductLensGroup)
