@@ -1,0 +1,90 @@
+"""Index files written atomically, failures as StorageErrors, and the temp files a killed writer left.
+
+Every index, parameter, metadata and reducer file is written to `.<name>.<pid>.tmp` beside its
+target, flushed, then renamed over it: a reader sees the old file or the new one, never half of
+one. A failed write (a full disk) removes its temp file at once; one left by a killed process
+carries that process's id, so the next writer can tell it is stale and remove it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StorageError
+
+NEARLY_FULL = 64 * 1024  # free bytes under which a failed write is put down to a full disk
+_TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z0-9]+)?$")
+
+
+@contextmanager
+def atomic_file(path: Path, suffix: str = "") -> Iterator[Path]:
+    """A temp path beside `path` to write to: on success it is fsynced and renamed over `path`,
+    on failure removed. OS errors (and FAISS's write errors) become a StorageError naming `path`.
+
+    suffix: what the writer appends to the name itself (np.savez adds `.npz`).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError.from_os_error(exc, path, "write") from exc
+        if isinstance(exc, RuntimeError):  # FAISS reports a failed fwrite as a RuntimeError
+            raise StorageError.about(path, "write", _guess_kind(path.parent), str(exc).splitlines()[0]) from exc
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace `path`'s content with `text` atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+
+
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete temp files in `folder` whose writer is gone (killed, or crashed); returns them.
+
+    Call it under the catalogue's write lock: the files of a live writer (another process, or
+    this one) are kept.
+    """
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _guess_kind(folder: Path) -> str | None:
+    try:
+        return "full" if shutil.disk_usage(folder).free < NEARLY_FULL else None
+    except OSError as exc:
+        return "full" if exc.errno == errno.ENOSPC else None
