@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
-from .. import settings
+from .. import budget, settings
+from ..catalog.database import storage_errors
 from ..catalog.store import CatalogStore
 from ..errors import (
+    CatalogBusyError,
     CatalogError,
     CatalogExistsError,
     CatalogNotFoundError,
     ModelMismatchError,
     ProductLensError,
+    StorageError,
     UnknownModelError,
 )
 from ..index import canonical_kind
 from ..index.live import LiveIndex
 from ..models import list_embedders
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "catalog.db"
+LOCK_NAME = ".write.lock"
 DEFAULT_INDEX = "faiss-flat"
 SMALL_WRITE_SAVE_S = 30.0  # single-image writes save the index file at most this often
 
@@ -64,22 +72,68 @@ def open_store(path: Path, *, model: str | None, precision: str | None, index: s
 
 
 class WriteLock:
-    """One writer at a time, across threads (an RLock) and processes (flock on `.write.lock`)."""
+    """One writer at a time, across threads (an RLock) and processes (flock on `.write.lock`).
+
+    Re-entrant within a thread. The wait for another writer is bounded by the caller's time
+    budget (budget.py: a server request's) or by `wait_s`; past it, CatalogBusyError (retryable).
+    Without either, it waits as long as the other writer takes (a CLI command).
+    """
+
+    POLL_S = 0.05
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.path = folder / LOCK_NAME
         self._threads = threading.RLock()
+        self._depth = threading.local()
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._threads:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(self.folder / ".write.lock", "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+    def hold(self, wait_s: float | None = None) -> Iterator[None]:
+        """Hold the lock for the block; `wait_s` caps the wait (None: the time budget, if any)."""
+        if getattr(self._depth, "n", 0):  # this thread holds it already
+            self._depth.n += 1
+            try:
+                yield
+            finally:
+                self._depth.n -= 1
+            return
+        wait = budget.remaining() if wait_s is None else wait_s
+        deadline = None if wait is None else time.monotonic() + wait
+        if not self._threads.acquire(timeout=-1 if wait is None else wait):
+            raise self._busy()
+        try:
+            with storage_errors(self.path, "lock"):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                lock = open(self.path, "a+")
+            with lock:
+                self._acquire(lock, deadline)
+                self._depth.n = 1
                 try:
                     yield
                 finally:
+                    self._depth.n = 0
                     fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _acquire(self, lock: IO[str], deadline: float | None) -> None:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if deadline is None:
+                log.info("waiting for another process writing to %s", self.folder)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return
+            if time.monotonic() >= deadline:
+                raise self._busy()
+            time.sleep(self.POLL_S)
+
+    def _busy(self) -> CatalogBusyError:
+        return CatalogBusyError(f"another writer is busy with {self.folder} (a `models use`, `index build` or long "
+                                "`add`, say); try again when it is done")
 
 
 class SaveThrottle:
@@ -87,12 +141,15 @@ class SaveThrottle:
 
     Rewriting a large index file per uploaded photo would dominate a server's write cost; the
     write is already committed in SQLite, and a stale index file is caught up from it on open.
+    Saves happen under the write lock; on close, only if the lock is free at once (a writer
+    still busy saves the file itself).
     """
 
-    def __init__(self, every_s: float = SMALL_WRITE_SAVE_S) -> None:
-        self.every_s, self.last, self.dirty = every_s, 0.0, False
+    def __init__(self, lock: WriteLock, every_s: float = SMALL_WRITE_SAVE_S) -> None:
+        self.lock, self.every_s, self.last, self.dirty = lock, every_s, 0.0, False
 
     def wrote(self, live: LiveIndex) -> None:
+        """Call under the write lock after a small write to `live`."""
         now = time.monotonic()
         if now - self.last >= self.every_s:
             live.save()
@@ -102,5 +159,17 @@ class SaveThrottle:
 
     def close(self, live: LiveIndex | None) -> None:
         if self.dirty and live is not None:
-            live.save()
+            save_if_free(self.lock, live)
             self.dirty = False
+
+
+def save_if_free(lock: WriteLock, live: LiveIndex) -> bool:
+    """Save `live`'s file if the write lock is free right now; False when another writer holds it
+    (that writer saves the file when it is done) or the catalogue cannot be written."""
+    try:
+        with lock.hold(wait_s=0):
+            live.save()
+        return True
+    except (CatalogBusyError, StorageError) as exc:
+        log.info("index %s not saved now: %s", live.path.name, exc)
+        return False
