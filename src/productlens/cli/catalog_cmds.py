@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..catalog.ingest import read_source
+from ..errors import CatalogNotFoundError
 from ..results import IngestReport
 from .main import State, cli
 from .output import console, make_progress, print_json
@@ -29,8 +30,15 @@ def add(state: State, source: Path, product: str | None, model: str | None, prec
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
-    items = list(read_source(source, product=product))  # a malformed source fails before anything is created
-    with state.open(create=True, model=model, precision=precision, index=index_kind) as catalog:
+    items = None
+    try:
+        catalog = state.open(model=model, precision=precision, index=index_kind)
+    except CatalogNotFoundError:  # a malformed source fails before the new catalogue is created
+        items = list(read_source(source, product=product))
+        catalog = state.open(create=True, model=model, precision=precision, index=index_kind)
+    with catalog:
+        if items is None:  # an existing catalogue: a products-only table may update products that have photos
+            items = catalog.read_source(source, product=product)
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)
         if as_json:
