@@ -3,10 +3,11 @@ write), rolling back, refusing to lose images, and another open catalogue follow
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
-from tiny import SIZE, write_pooling_network
+from tiny import SIZE, product_photo, write_pooling_network
 
 from productlens import Catalog
 from productlens.catalog.store import ModelRecord
@@ -62,3 +63,19 @@ def test_a_version_that_would_lose_images_is_refused(fast_catalog, fast_photos, 
             moved.rename(gone)
         with pytest.raises(TrainingError, match="no model version"):
             shop.activate_model("v-missing")
+
+
+def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_queries):
+    """Issue #12.4: an uploaded photo's source is `upload:<sha>`, its bytes in the media folder;
+    `models use` read that source as a file path and refused to switch."""
+    photo = product_photo("red-blue", 4242)
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    with Catalog.open(fast_catalog) as shop:
+        image_id = shop.add_upload("red-blue", buf.getvalue())
+        assert shop.get_images(image_ids=[image_id])[0].source.startswith("upload:")
+        add_version(shop, "v2")
+        report = shop.activate_model("v2")
+        assert report.switched and report.embedded == 13 and not report.missing_sources and not report.failed
+        assert shop.info()["indexed_vectors"] == shop.info()["images"] == 13
+        assert shop.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"

@@ -23,6 +23,7 @@ from .store import ImageRecord
 log = logging.getLogger(__name__)
 
 THUMB_SIZES = (128, 256, 512)
+UPLOAD_PREFIX = "upload:"  # the recorded source of an uploaded image: upload:<sha256>
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "MPO": "jpg"}
 
@@ -56,7 +57,7 @@ class MediaStore:
         """The image's bytes: the stored upload, else its ingest source if unchanged; None if gone."""
         stored = self.original_path(record.sha256)
         candidates = [stored] if stored else []
-        if record.source and not record.source.startswith("upload:"):
+        if record.source and not record.source.startswith(UPLOAD_PREFIX):
             candidates.append(Path(record.source))
         for path in candidates:
             try:

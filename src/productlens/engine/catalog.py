@@ -32,7 +32,7 @@ from PIL import Image
 
 from .. import recognition
 from ..catalog.ingest import IngestItem, read_source
-from ..catalog.media import MediaStore
+from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CatalogStore, ImageRecord, ModelRecord, Product
 from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, store_calibration
 from ..errors import CatalogError, ModelChangedError, ProductLensError
@@ -241,7 +241,7 @@ class Catalog:
         self.store.get_product(product_id)
         loaded = load_image(data, max_pixels=max_pixels)  # refuse non-images before anything is stored
         self.media.save_original(data, loaded.format)
-        return self.add_image(product_id, data, source=f"upload:{loaded.sha256}")
+        return self.add_image(product_id, data, source=f"{UPLOAD_PREFIX}{loaded.sha256}")
 
     def upsert_product(self, product: Product) -> Product:
         """Create a product, or change the fields it gives (its text vector follows)."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CatalogStore, ImageRecord, ModelRecord
 from ..errors import ModelMismatchError, TrainingError
 from ..index.live import LiveIndex
@@ -87,6 +88,14 @@ def list_versions(store: CatalogStore) -> list[dict[str, Any]]:
     return out
 
 
+def image_file(media: MediaStore, image: ImageRecord) -> Path | None:
+    """Where an image's bytes are: an upload (`upload:<sha256>`) in the catalogue's media store,
+    anything else at its source path."""
+    if image.source and image.source.startswith(UPLOAD_PREFIX):
+        return media.original_path(image.sha256)
+    return Path(image.source) if image.source else None
+
+
 def activate(store: CatalogStore, folder: Path, index_kind: str, name: str, *, allow_missing: bool = False,
              progress: Callable[[int], None] | None = None) -> tuple[ActivationReport, Embedder, LiveIndex]:
     """Embed what the version lacks, build its index, then make it the active model; returns the
@@ -96,18 +105,22 @@ def activate(store: CatalogStore, folder: Path, index_kind: str, name: str, *, a
     report = ActivationReport(record.key)
     embedder = load_embedder(folder, record.name, record.precision, record=record)
     usable: list[ImageRecord] = []
+    files: dict[int, Path] = {}
+    media = MediaStore(folder)
     for im in store.images_missing_embedding(record.key):
         vector = store.vector_for_hash(im.sha256, record.key)
+        file = image_file(media, im)
         if vector is not None:
             store.put_embeddings(record.key, [im.id], vector[None])
             report.reused += 1
-        elif im.source and Path(im.source).exists():
+        elif file is not None and file.exists():
             usable.append(im)
+            files[im.id] = file
         else:
             report.missing_sources.append(im.source or f"image {im.id}")
     ids: list[int] = []
     vectors: list[np.ndarray] = []
-    for result in embed_sources(embedder, usable, source_of=lambda im: im.source, progress=progress):
+    for result in embed_sources(embedder, usable, source_of=lambda im: files[im.id], progress=progress):
         if result.vector is None:
             report.failed.append(f"{result.item.source}: {result.error}")
             continue
