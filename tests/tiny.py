@@ -22,6 +22,7 @@ from productlens.models.export import INPUT_NAME, OUTPUT_NAME
 from productlens.models.registry import get_spec
 
 MODEL = "tiny-test"
+TORCH_MODEL = "tiny-torch"  # the same pooling, built in torch: `train` can fine-tune and export it
 SIZE = 32
 
 
@@ -50,6 +51,19 @@ def register_tiny_model(cache_dir: Path) -> str:
     if not path.exists():
         write_pooling_network(path)
     return MODEL
+
+
+def register_tiny_torch_model() -> str:
+    """Register TORCH_MODEL (once per process): the pooling network as a torch module, exported to
+    ONNX on first use like a real backbone, so the fault tests can run `train` in seconds."""
+    if TORCH_MODEL not in list_embedders():
+        @register_embedder(TORCH_MODEL, dim=3 * (SIZE // 8) ** 2, preprocess=PreprocessConfig(SIZE, SIZE))
+        def build():
+            import torch
+
+            return torch.nn.Sequential(torch.nn.AvgPool2d(8), torch.nn.Flatten())
+
+    return TORCH_MODEL
 
 
 # product id -> (category, two colours of its pattern, pattern)

@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
 from processes import serving, write_lock_held
 
 from productlens import Catalog
@@ -57,7 +56,6 @@ def test_serve_missing_catalogue(tmp_path):
     assert r.returncode == 1 and "CatalogNotFoundError" in r.stderr
 
 
-@pytest.mark.fast
 def test_sigterm_stops_the_server_within_seconds_with_a_request_in_flight(fast_catalog, fast_queries, tiny_model):
     """Issue #12.1: the server ignored SIGTERM while a request ran. Here the request waits for the
     write lock that another writer holds (as during a `models use`), with a budget of minutes."""

@@ -47,7 +47,7 @@ from ..text import semantic
 from ..text.search import POOL, TextSearch
 from . import calibrate, indexing, ingest, models, recognize
 from .active import ActiveModel
-from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store
+from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store, remove_stale_files
 from .products import ProductCache
 from .search import VectorSearch, mean_image_vector, product_hits, query_image
 
@@ -67,6 +67,8 @@ class Catalog:
         self._write_lock = WriteLock(self.path)
         self._index_saves = SaveThrottle(self._write_lock)
         self._model = ActiveModel(self.path, store, self._write_lock)
+        if not store.read_only:
+            remove_stale_files(self.path, self._write_lock)
 
     # --- opening ---------------------------------------------------------------------------
 

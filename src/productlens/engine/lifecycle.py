@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import budget, settings
+from ..atomic import remove_stale_temp_files
 from ..catalog.database import storage_errors
 from ..catalog.store import CatalogStore
 from ..errors import (
@@ -161,6 +162,20 @@ class SaveThrottle:
         if self.dirty and live is not None:
             save_if_free(self.lock, live)
             self.dirty = False
+
+
+def remove_stale_files(folder: Path, lock: WriteLock) -> None:
+    """Remove the temp files a killed writer left in the catalogue's index and model folders, if
+    no other writer is at work right now (its own temp files would look the same)."""
+    try:
+        with lock.hold(wait_s=0):
+            models = folder / "models"
+            versions = [p for p in models.iterdir() if p.is_dir()] if models.is_dir() else []
+            for sub in (folder / "index", models, *versions):
+                for path in remove_stale_temp_files(sub):
+                    log.info("removed %s, left by a writer that stopped", path)
+    except (CatalogBusyError, StorageError):
+        pass
 
 
 def save_if_free(lock: WriteLock, live: LiveIndex) -> bool:

@@ -19,9 +19,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ..atomic import atomic_file, write_text
 from ..errors import VectorIndexError
 from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits, last_of_each, top_k_exact
-from .files import atomic_file, write_text
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ class FaissAnnIndex(VectorIndex):
         wrapper.index = self._index
         faiss.copy_array_to_vector(self._labels, wrapper.id_map)
         wrapper.ntotal = self._index.ntotal
-        with atomic_file(path) as tmp:
+        with atomic_file(path, write_errors=(RuntimeError,)) as tmp:  # FAISS's failed fwrite
             faiss.write_index(wrapper, str(tmp))
         write_text(path.with_name(path.name + ".params"),
                    f"{self.kind} {self.factory or '-'} {self.train_size} {self.ef_search} {self.nprobe} {self.k_factor} {int(self._auto)}\n")

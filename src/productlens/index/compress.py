@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_file
 from ..errors import DimensionMismatchError, VectorIndexError
-from .files import atomic_file
 
 FIT_BLOCK = 8192  # vectors per block when accumulating the covariance
 

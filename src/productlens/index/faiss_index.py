@@ -12,9 +12,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ..atomic import atomic_file
 from ..errors import VectorIndexError
 from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits
-from .files import atomic_file
 
 
 class FaissIndex(VectorIndex):
@@ -72,7 +72,7 @@ class FaissIndex(VectorIndex):
             raise VectorIndexError(f"id not in index: {exc}") from exc
 
     def save(self, path: Path) -> None:
-        with atomic_file(Path(path)) as tmp:
+        with atomic_file(Path(path), write_errors=(RuntimeError,)) as tmp:  # FAISS's failed fwrite
             faiss.write_index(self._index, str(tmp))
 
     @classmethod

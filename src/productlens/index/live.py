@@ -35,10 +35,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..atomic import remove_stale_temp_files, write_text
 from ..errors import DimensionMismatchError, VectorIndexError
 from .base import Payload, SearchHits, VectorIndex
 from .compress import PcaReducer
-from .files import remove_stale_temp_files, write_text
 from .reduction import REDUCER_META, fit_reducer, load_reducer, recorded, remove_unreferenced, save_reducer, slug
 from .registry import create_index, kind_entry, load_index
 from .rerank import rerank_exact

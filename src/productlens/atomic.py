@@ -1,6 +1,6 @@
-"""Index files written atomically, failures as StorageErrors, and the temp files a killed writer left.
+"""Files written atomically, failures as StorageErrors, and the temp files a killed writer left.
 
-Every index, parameter, metadata and reducer file is written to `.<name>.<pid>.tmp` beside its
+Every index, parameter, metadata, reducer and exported model file is written to `.<name>.<pid>.tmp` beside its
 target, flushed, then renamed over it: a reader sees the old file or the new one, never half of
 one. A failed write (a full disk) removes its temp file at once; one left by a killed process
 carries that process's id, so the next writer can tell it is stale and remove it.
@@ -16,18 +16,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StorageError
+from .errors import StorageError
 
 NEARLY_FULL = 64 * 1024  # free bytes under which a failed write is put down to a full disk
 _TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z0-9]+)?$")
 
 
 @contextmanager
-def atomic_file(path: Path, suffix: str = "") -> Iterator[Path]:
+def atomic_file(path: Path, suffix: str = "", write_errors: tuple[type[Exception], ...] = ()) -> Iterator[Path]:
     """A temp path beside `path` to write to: on success it is fsynced and renamed over `path`,
-    on failure removed. OS errors (and FAISS's write errors) become a StorageError naming `path`.
+    on failure removed. OS errors become a StorageError naming `path`.
 
     suffix: what the writer appends to the name itself (np.savez adds `.npz`).
+    write_errors: what else the writer raises when a write fails (FAISS: RuntimeError).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
@@ -40,7 +41,7 @@ def atomic_file(path: Path, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise StorageError.from_os_error(exc, path, "write") from exc
-        if isinstance(exc, RuntimeError):  # FAISS reports a failed fwrite as a RuntimeError
+        if write_errors and isinstance(exc, write_errors):
             raise StorageError.about(path, "write", _guess_kind(path.parent), str(exc).splitlines()[0]) from exc
         raise
 
