@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,3 +99,37 @@ def write_lock_held(catalog: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def kill_after(argv: list[str], delay: float) -> int | None:
+    """Run `argv` and SIGKILL it after `delay` seconds; None, or its exit code (0) if it ended first."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        code = proc.wait(timeout=delay)
+        assert code == 0, proc.stderr.read()
+        return code
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+    finally:
+        proc.stderr.close()
+
+
+def timed_run(argv: list[str]) -> float:
+    """Run `argv` to its end (it must succeed); the seconds it took: where kill points are drawn."""
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return time.monotonic() - started
+
+
+def copy_catalogue(template: Path, folder: Path) -> Path:
+    """A test's own copy of a session-wide catalogue."""
+    shutil.copytree(template, folder / "shop")
+    return folder / "shop"
+
+
+def report(name: str, **figures: object) -> None:
+    """One line of figures for docs/reliability.md (shown with `pytest -s`)."""
+    print(f"\n[faults] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)

@@ -8,6 +8,7 @@ which is all the engine's logic above the model needs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import onnx
 from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
+from productlens.catalog.store import ModelRecord
 from productlens.errors import ModelError
 from productlens.models import PreprocessConfig, list_embedders, register_embedder
 from productlens.models.embedder import fp32_path
@@ -64,6 +66,19 @@ def register_tiny_torch_model() -> str:
             return torch.nn.Sequential(torch.nn.AvgPool2d(8), torch.nn.Flatten())
 
     return TORCH_MODEL
+
+
+def add_version(shop, version: str, cell: int = 16) -> str:
+    """Register a model version of a tiny-network catalogue as training would: an ONNX file in its
+    models folder and a models row. The pooling over `cell`-pixel cells is another embedding
+    space (12-d for 16); returns the version's model key."""
+    onnx = shop.models_dir / version / "model.fp32.onnx"
+    write_pooling_network(onnx, cell=cell)
+    key = f"tiny-test/{version}/fp32"
+    shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,
+                                     PreprocessConfig(SIZE, SIZE).to_dict(), {"onnx": onnx.relative_to(shop.path).as_posix()},
+                                     time.strftime("%Y-%m-%dT%H:%M:%S")))
+    return key
 
 
 # product id -> (category, two colours of its pattern, pattern)

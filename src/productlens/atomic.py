@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import StorageError
 
 NEARLY_FULL = 64 * 1024  # free bytes under which a failed write is put down to a full disk
-_TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z0-9]+)?$")
+_TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z0-9]+|-wal|-shm|-journal)?$")  # SQLite adds -wal, -shm
 
 
 @contextmanager

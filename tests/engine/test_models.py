@@ -4,28 +4,14 @@ write), rolling back, refusing to lose images, and another open catalogue follow
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
-from tiny import SIZE, product_photo, write_pooling_network
+from tiny import add_version, product_photo
 
 from productlens import Catalog
-from productlens.catalog.store import ModelRecord
 from productlens.errors import TrainingError
-from productlens.models import PreprocessConfig
 
 pytestmark = pytest.mark.fast
-
-
-def add_version(shop: Catalog, version: str, cell: int = 16) -> str:
-    """Register a version as training would: an ONNX file in the catalogue and a models row."""
-    onnx = shop.models_dir / version / "model.fp32.onnx"
-    write_pooling_network(onnx, cell=cell)
-    key = f"tiny-test/{version}/fp32"
-    shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,
-                                     PreprocessConfig(SIZE, SIZE).to_dict(), {"onnx": onnx.relative_to(shop.path).as_posix()},
-                                     time.strftime("%Y-%m-%dT%H:%M:%S")))
-    return key
 
 
 def test_activate_switches_every_open_catalogue_and_rolls_back(fast_catalog, fast_queries):

@@ -47,6 +47,12 @@ class CatalogStore:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> "CatalogStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- transactions and meta -------------------------------------------------------------
 
     @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -47,10 +48,24 @@ def create_store(path: Path, *, model: str | None, precision: str, index: str) -
     if precision not in ("fp32", "int8"):
         raise ProductLensError(f"precision must be fp32 or int8, not {precision!r}")
     kind = canonical_kind(index)
-    path.mkdir(parents=True, exist_ok=True)
-    store = CatalogStore(path / DB_NAME, create=True)
-    store.set_meta({"model_name": model, "model_precision": precision, "index_kind": kind})
-    return store
+    with storage_errors(path, "create"):
+        path.mkdir(parents=True, exist_ok=True)
+    # Made whole under a temp name, then linked into place: a process killed half-way leaves no
+    # catalogue without its model (a stale temp file, removed on the next open), and of two
+    # processes creating it at once, one wins and the other is told it exists.
+    staging = path / f".{DB_NAME}.{os.getpid()}.tmp"
+    try:
+        with CatalogStore(staging, create=True) as store:
+            store.set_meta({"model_name": model, "model_precision": precision, "index_kind": kind})
+        os.link(staging, path / DB_NAME)
+    except FileExistsError:
+        raise CatalogExistsError(f"a catalogue already exists at {path}") from None
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, path / DB_NAME, "create") from exc
+    finally:
+        for leftover in (staging, *(staging.with_name(staging.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+    return CatalogStore(path / DB_NAME)
 
 
 def open_store(path: Path, *, model: str | None, precision: str | None, index: str | None) -> CatalogStore:
@@ -171,7 +186,7 @@ def remove_stale_files(folder: Path, lock: WriteLock) -> None:
         with lock.hold(wait_s=0):
             models = folder / "models"
             versions = [p for p in models.iterdir() if p.is_dir()] if models.is_dir() else []
-            for sub in (folder / "index", models, *versions):
+            for sub in (folder, folder / "index", models, *versions):
                 for path in remove_stale_temp_files(sub):
                     log.info("removed %s, left by a writer that stopped", path)
     except (CatalogBusyError, StorageError):
