@@ -38,11 +38,13 @@ def atomic_file(path: Path, suffix: str = "", write_errors: tuple[type[Exception
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
+        # why the writer failed, looked at before the temp file's space is freed
+        kind = _failure_kind(path.parent) if write_errors and isinstance(exc, write_errors) else None
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise StorageError.from_os_error(exc, path, "write") from exc
         if write_errors and isinstance(exc, write_errors):
-            raise StorageError.about(path, "write", _guess_kind(path.parent), str(exc).splitlines()[0]) from exc
+            raise StorageError.about(path, "write", kind, str(exc).splitlines()[0]) from exc
         raise
 
 
@@ -84,8 +86,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _guess_kind(folder: Path) -> str | None:
+def _failure_kind(folder: Path) -> str | None:
+    """Why a write into `folder` failed when the writer does not say (FAISS): a StorageError.KINDS key."""
+    if disk_full(folder):
+        return "full"
+    return None if os.access(folder, os.W_OK) else "permission"
+
+
+def disk_full(folder: Path) -> bool:
+    """Whether the disk holding `folder` is (nearly) full: the likely cause of a write error that
+    does not say (FAISS's, SQLite's "disk I/O error")."""
     try:
-        return "full" if shutil.disk_usage(folder).free < NEARLY_FULL else None
+        return shutil.disk_usage(folder).free < NEARLY_FULL
     except OSError as exc:
-        return "full" if exc.errno == errno.ENOSPC else None
+        return exc.errno == errno.ENOSPC

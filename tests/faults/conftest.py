@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from tiny import register_tiny_torch_model, write_photos
+from tiny import PRODUCTS, register_tiny_torch_model, write_photos
 
 from productlens import Catalog
 
@@ -22,10 +22,12 @@ def many_photos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def file_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
-    """12 synthetic photos on the tiny network and an exact FAISS index file."""
+    """12 synthetic photos on the tiny network and an exact FAISS index file, products with categories."""
     path = tmp_path_factory.mktemp("file-shop") / "shop"
     with Catalog.open(path, create=True, model=tiny_model, index="faiss-flat") as shop:
         shop.add(fast_photos)
+        for product, (category, *_) in PRODUCTS.items():
+            shop.update_product(product, category=category)
     return path
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..atomic import disk_full
 from ..errors import StorageError
 
 BUSY_TIMEOUT_S = 60  # how long a statement waits for another process's write transaction
@@ -66,7 +67,8 @@ def as_storage_error(exc: sqlite3.Error | OSError, path: Path, doing: str) -> St
     """The StorageError that explains a sqlite3 or OS error met while `doing` something with `path`."""
     if isinstance(exc, OSError):
         return StorageError.from_os_error(exc, path, doing)
-    return StorageError.about(path, doing, sqlite_failure_kind(exc), str(exc))
+    kind = sqlite_failure_kind(exc) or ("full" if disk_full(path.parent) else None)
+    return StorageError.about(path, doing, kind, str(exc))
 
 
 def sqlite_failure_kind(exc: sqlite3.Error) -> str | None:

@@ -64,7 +64,7 @@ class Catalog:
         self._products = ProductCache(store)
         self._text: TextSearch | None = None
         self._init_lock = threading.RLock()
-        self._write_lock = WriteLock(self.path)
+        self._write_lock = WriteLock(self.path, read_only=store.path if store.read_only else None)
         self._index_saves = SaveThrottle(self._write_lock)
         self._model = ActiveModel(self.path, store, self._write_lock)
         if not store.read_only:
@@ -196,7 +196,8 @@ class Catalog:
         """Hold the catalogue's write lock: one writer at a time, across threads and processes.
 
         Wrap a group of store and index writes that must not interleave with another writer's
-        (each store write is still its own transaction). Re-entrant within a thread.
+        (each store write is still its own transaction). Re-entrant within a thread. A read-only
+        catalogue refuses at once (StorageError).
         """
         with self._write_lock.hold():
             yield

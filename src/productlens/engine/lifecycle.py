@@ -92,13 +92,14 @@ class WriteLock:
 
     Re-entrant within a thread. The wait for another writer is bounded by the caller's time
     budget (budget.py: a server request's) or by `wait_s`; past it, CatalogBusyError (retryable).
-    Without either, it waits as long as the other writer takes (a CLI command).
+    Without either, it waits as long as the other writer takes (a CLI command). The lock of a
+    catalogue opened read-only (`read_only`: its database file) refuses at once: StorageError.
     """
 
     POLL_S = 0.05
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, *, read_only: Path | None = None) -> None:
+        self.folder, self.read_only = folder, read_only
         self.path = folder / LOCK_NAME
         self._threads = threading.RLock()
         self._depth = threading.local()
@@ -106,6 +107,8 @@ class WriteLock:
     @contextmanager
     def hold(self, wait_s: float | None = None) -> Iterator[None]:
         """Hold the lock for the block; `wait_s` caps the wait (None: the time budget, if any)."""
+        if self.read_only is not None:
+            raise StorageError.about(self.read_only, "write", "read-only", "")
         if getattr(self._depth, "n", 0):  # this thread holds it already
             self._depth.n += 1
             try:
