@@ -444,6 +444,6 @@ class Catalog:
         return {"path": str(self.path.resolve()), "products": counts["products"], "images": counts["images"],
                 "model": self.model_name, "precision": self.precision, "model_key": model.key if model else None,
                 "dim": model.dim if model else None, "index": self.index_kind, "index_dim": live.dim if live else None,
-                "indexed_vectors": len(live) if live else 0, "recognition": self.calibration.to_dict(),
+                "indexed_vectors": live.count() if live else 0, "recognition": self.calibration.to_dict(),
                 "database_bytes": sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*")),
                 "generation": counts["generation"]}

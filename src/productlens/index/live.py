@@ -387,6 +387,11 @@ class LiveIndex:
     def __len__(self) -> int:
         return len(self.index)
 
+    def count(self) -> int:
+        """Vectors in the index once caught up with the store (another process may have written)."""
+        self.refresh()
+        return len(self.index)
+
     def describe(self) -> dict[str, Any]:
         """Kind, size, dimensions, reduction, re-ranking and file of the index (for `index info`)."""
         info = {**self.index.describe(), "kind": self.kind, "count": len(self), "dim": self.dim,
