@@ -9,7 +9,7 @@ import pytest
 from tiny import add_version, product_photo
 
 from productlens import Catalog
-from productlens.errors import TrainingError
+from productlens.errors import ModelChangedError, TrainingError
 
 pytestmark = pytest.mark.fast
 
@@ -65,3 +65,15 @@ def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_querie
         assert report.switched and report.embedded == 13 and not report.missing_sources and not report.failed
         assert shop.info()["indexed_vectors"] == shop.info()["images"] == 13
         assert shop.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
+
+
+def test_a_query_embedded_before_another_process_switched_is_refused_not_mixed(fast_catalog, fast_queries):
+    with Catalog.open(fast_catalog) as writer, Catalog.open(fast_catalog) as server:
+        embedder = server.embedder()
+        vector = server.embed_query(fast_queries["red-blue"], embedder=embedder)  # the old model's 48-d vector
+        add_version(writer, "v2", cell=8)  # the same width: only the key can tell the two spaces apart
+        writer.activate_model("v2")
+        with pytest.raises(ModelChangedError, match="switched to model tiny-test/v2/fp32"):
+            server.search_vector(vector, k=1, model_key=embedder.key)
+        assert server.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # embedded again with v2
+        assert server.model_and_index()[0].key == "tiny-test/v2/fp32"
