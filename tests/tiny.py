@@ -110,6 +110,17 @@ def product_photo(product: str, seed: int, size: tuple[int, int] = (80, 60)) -> 
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
+def build_catalogue(path: Path, model: str, photos: Path, index: str) -> Path:
+    """A catalogue at `path` of the photos on `model` and `index`, each product with its category."""
+    from productlens import Catalog
+
+    with Catalog.open(path, create=True, model=model, index=index) as shop:
+        shop.add(photos)
+        for product, (category, *_) in PRODUCTS.items():
+            shop.update_product(product, category=category)
+    return path
+
+
 def write_photos(root: Path, per_product: int = 3, first_seed: int = 0) -> Path:
     """A folder tree, one sub-folder per product (the folder name is the product id)."""
     for n, product in enumerate(PRODUCTS):

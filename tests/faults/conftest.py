@@ -3,15 +3,16 @@ FAISS file index (a file to damage, unlike the fast tier's in-memory index), and
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
 import pytest
-from tiny import PRODUCTS, register_tiny_torch_model, write_photos
+from tiny import build_catalogue, register_tiny_torch_model, write_photos
 
 from productlens import Catalog
 
-SEED = 20261127  # the suite's random kill points are reproducible
+SEED = int(os.environ.get("FAULT_SEED", "20261127"))  # the kill points are reproducible; FAULT_SEED draws others
 
 
 @pytest.fixture(scope="session")
@@ -23,12 +24,7 @@ def many_photos(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def file_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
     """12 synthetic photos on the tiny network and an exact FAISS index file, products with categories."""
-    path = tmp_path_factory.mktemp("file-shop") / "shop"
-    with Catalog.open(path, create=True, model=tiny_model, index="faiss-flat") as shop:
-        shop.add(fast_photos)
-        for product, (category, *_) in PRODUCTS.items():
-            shop.update_product(product, category=category)
-    return path
+    return build_catalogue(tmp_path_factory.mktemp("file-shop") / "shop", tiny_model, fast_photos, "faiss-flat")
 
 
 @pytest.fixture(scope="session")

@@ -77,12 +77,12 @@ def test_kill_9_during_index_build_with_reduction(big_catalog_template, tmp_path
             assert state in {("faiss-flat", None), ("faiss-hnsw", 16)}, state  # never the new reducer on the old kind
             if info["reduce"]:
                 assert (shop / info["reduce"]["file"]).exists()
-        states.append(state[0])
+        states.append(f"{state[0]}+{len(list((shop / 'models').glob('*.npz')))} reducer file(s)")
     assert run_cli("--catalog", shop, "-q", "index", "build", "--kind", "hnsw", "--reduce", "16").returncode == 0
     with Catalog.open(shop) as catalog:
         info = catalog.index_info()
         assert (info["kind"], info["reduce"]["dim"], info["count"]) == ("faiss-hnsw", 16, 1012)
-        assert [p.name for p in (shop / "models").glob("*.npz")] == [info["reduce"]["file"].split("/")[-1]]
+        assert [p.name for p in (shop / "models").glob("*.npz")] == [info["reduce"]["file"].split("/")[-1]]  # orphans gone
     check_catalogue(shop)
     report("index build --kind hnsw --reduce 16", kills=6, uninterrupted_s=round(took, 1), state_after_each_kill=states)
 

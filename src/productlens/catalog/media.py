@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from ..errors import ImageError
+from ..atomic import atomic_file
+from ..errors import ImageError, StorageError
 from ..images import content_hash, load_image, read_bytes
 from .store import ImageRecord
 
@@ -88,12 +87,9 @@ class MediaStore:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, path.parent, "write") from exc
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
