@@ -14,11 +14,13 @@ from productlens import (
     CatalogNotFoundError,
     FilterSyntaxError,
     ModelMismatchError,
+    ProductLensError,
     ProductNotFoundError,
     UnknownModelError,
 )
 from productlens.catalog.ingest import IngestItem
 from productlens.catalog.store import Product
+from support import TINY_PRODUCTS, split_photos
 
 
 def test_tiny_catalogue_contents(tiny_catalog):
@@ -68,13 +70,18 @@ def test_filters_restrict_results_exactly(tiny_catalog, query_photos):
 
 def test_recognize_known_and_unknown(tiny_catalog, query_photos):
     with Catalog.open(tiny_catalog) as shop:
-        cal = shop.calibrate()
+        with pytest.raises(ProductLensError, match="taken apart"):  # three consecutive frames per product
+            shop.calibrate()
+        held_out = [IngestItem(Product(pid, pid), photo) for pid, folder in TINY_PRODUCTS.items()
+                    for photo in split_photos("val", folder, 3)]
+        cal = shop.calibrate(photos=held_out)
         assert cal.known_queries == 9 and cal.unknown_queries == 9
         assert 0.0 < cal.threshold < 1.0
-        assert json.loads(shop.store.get_meta("recognition_calibration"))["threshold"] == cal.threshold
+        record = shop.store.get_calibration(shop.active_model.key, "recognition")
+        assert record.value["calibration"]["threshold"] == cal.threshold and record.fitted_on == "9 labelled photos"
         known = shop.recognize(query_photos["Granny-Smith"])
         assert known.candidates[0].product.id == "Granny-Smith"
-        assert known.confidence == pytest.approx(cal.confidence(known.score))
+        assert 0.0 < known.confidence < 1.0 and known.known == (known.confidence >= cal.threshold)
         shop.remove(["Granny-Smith"])
         # A photo of a product the catalogue no longer has scores lower than when it had it.
         gone = shop.recognize(query_photos["Granny-Smith"])

@@ -17,14 +17,12 @@ from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
 from productlens.catalog.store import ModelRecord
-from productlens.errors import ModelError
 from productlens.models import PreprocessConfig, list_embedders, register_embedder
 from productlens.models.embedder import fp32_path
 from productlens.models.export import INPUT_NAME, OUTPUT_NAME
 from productlens.models.registry import get_spec
 
 MODEL = "tiny-test"
-TORCH_MODEL = "tiny-torch"  # the same pooling, built in torch: `train` can fine-tune and export it
 SIZE = 32
 
 
@@ -47,25 +45,16 @@ def register_tiny_model(cache_dir: Path) -> str:
     if MODEL not in list_embedders():
         @register_embedder(MODEL, dim=3 * (SIZE // 8) ** 2, preprocess=PreprocessConfig(SIZE, SIZE))
         def build():
-            raise ModelError("the tiny test network is written with onnx.helper, never exported from torch")
+            """The same cell averages in torch: only a trained version (network + head) is exported
+            from it; the registered network itself is the file written with onnx.helper."""
+            from torch import nn
+
+            return nn.Sequential(nn.AvgPool2d(8), nn.Flatten()).eval()
 
     path = fp32_path(get_spec(MODEL), cache_dir / "onnx")
     if not path.exists():
         write_pooling_network(path)
     return MODEL
-
-
-def register_tiny_torch_model() -> str:
-    """Register TORCH_MODEL (once per process): the pooling network as a torch module, exported to
-    ONNX on first use like a real backbone, so the fault tests can run `train` in seconds."""
-    if TORCH_MODEL not in list_embedders():
-        @register_embedder(TORCH_MODEL, dim=3 * (SIZE // 8) ** 2, preprocess=PreprocessConfig(SIZE, SIZE))
-        def build():
-            import torch
-
-            return torch.nn.Sequential(torch.nn.AvgPool2d(8), torch.nn.Flatten())
-
-    return TORCH_MODEL
 
 
 def add_version(shop, version: str, cell: int = 16) -> str:

@@ -8,12 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tiny.py, when run as a script
 
-from tiny import register_tiny_model, register_tiny_torch_model  # noqa: E402
+from tiny import register_tiny_model  # noqa: E402
 
 from productlens import settings  # noqa: E402
 from productlens.cli import cli  # noqa: E402
 
 if __name__ == "__main__":
     register_tiny_model(Path(str(settings.get("cache_dir"))))
-    register_tiny_torch_model()
     cli(prog_name="productlens")

@@ -10,6 +10,7 @@ from .catalog.store import ImageRecord, Product
 from .engine import Catalog
 from .results import ActivationReport, IngestReport, ProductHit, Recognition, Skipped
 from .errors import (
+    ActivationRefusedError,
     CatalogBusyError,
     CatalogError,
     CatalogExistsError,
@@ -29,6 +30,7 @@ from .errors import (
     ProductLensError,
     ProductNotFoundError,
     ReadTimeoutError,
+    StaleCalibrationError,
     StorageError,
     TextQueryError,
     TimeBudgetError,
@@ -40,6 +42,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivationRefusedError",
     "ActivationReport",
     "Catalog",
     "CatalogBusyError",
@@ -67,6 +70,7 @@ __all__ = [
     "ReadTimeoutError",
     "Recognition",
     "Skipped",
+    "StaleCalibrationError",
     "StorageError",
     "TextQueryError",
     "TimeBudgetError",

@@ -25,7 +25,9 @@
     ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
     ├── TimeBudgetError            a request ran past its time budget (the server answers 504)
     ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    ├── StaleCalibrationError      a value was fitted on another model version than the active one
     └── TrainingError              training, model versions or evaluation cannot proceed
+        └── ActivationRefusedError a version is not shown to beat the active one (--force overrides)
 
 Every error carries a human message; the CLI prints it and exits non-zero.
 """
@@ -182,3 +184,17 @@ class IngestError(ProductLensError):
 
 class TrainingError(ProductLensError):
     """Training, a model version or an evaluation cannot proceed (too few labels, unknown version...)."""
+
+
+class StaleCalibrationError(ProductLensError):
+    """A threshold or weight was fitted on another model version's vectors: refit it for the
+    active version (the message says how) rather than read it on another scale."""
+
+
+class ActivationRefusedError(TrainingError):
+    """A model version was not activated: it is not shown to beat the active one on the same
+    validation photos; `comparison` holds the figures. `--force` (force=True) activates anyway."""
+
+    def __init__(self, message: str, comparison: dict | None = None) -> None:
+        super().__init__(message)
+        self.comparison = comparison

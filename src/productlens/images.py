@@ -15,6 +15,7 @@ import stat
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Union
 
@@ -62,6 +63,7 @@ class LoadedImage:
     height: int
     format: str | None
     notes: list[str] = field(default_factory=list)
+    captured_at: float | None = None  # EXIF capture time, seconds since the epoch (camera clock)
 
 
 def content_hash(data: bytes) -> str:
@@ -189,7 +191,25 @@ def load_image(
             raise CorruptImageError(f"cannot decode {fmt or 'image'}: {exc}", name) from exc
         loaded = _from_pil(img, digest, fmt, limit, notes, name)
     loaded.width, loaded.height = width, height
+    loaded.captured_at = capture_time(img)
     return loaded
+
+
+def capture_time(img: Image.Image) -> float | None:
+    """When the photo was taken, from EXIF (DateTimeOriginal, else DateTime; sub-seconds when
+    given), in seconds on the camera's clock read as UTC; None without a readable date. Only the
+    differences matter: they tell burst shots apart (training/groups.py)."""
+    try:
+        exif = img.getexif()
+        taken = exif.get_ifd(ExifTags.IFD.Exif)
+        stamp = taken.get(ExifTags.Base.DateTimeOriginal) or exif.get(ExifTags.Base.DateTime)
+        if not stamp:
+            return None
+        when = datetime.strptime(str(stamp).strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        fraction = str(taken.get(ExifTags.Base.SubsecTimeOriginal) or "").strip("\x00 ")
+        return when.timestamp() + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
+    except (ValueError, TypeError, OSError, SyntaxError, KeyError):  # a damaged EXIF block: no time
+        return None
 
 
 def _from_pil(

@@ -1,8 +1,8 @@
-"""Pure ranking helpers: image hits -> product hits, and query boxes."""
+"""Pure ranking helpers: image hits -> product hits, how good a ranking is, and query boxes."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -55,3 +55,21 @@ def crop_to_box(image: Image.Image, box: Sequence[float]) -> Image.Image:
             f"box {tuple(box)} leaves less than 8x8 pixels of a {image.width}x{image.height} image"
         )
     return image.crop((round(x0), round(y0), round(x1), round(y1)))
+
+
+def retrieval_metrics(sims: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray,
+                      ks: Sequence[int] = (1, 5, 10)) -> dict[str, Any]:
+    """Image-level retrieval of queries against a gallery by similarity: R@1/5/10, mAP over the
+    whole gallery, mAP@R, the recall-vs-k curve over `ks`, and each query's top image."""
+    order = np.argsort(-sims, axis=1, kind="stable")
+    rel = gallery_labels[order] == query_labels[:, None]
+    totals = (gallery_labels[None, :] == query_labels[:, None]).sum(axis=1)
+    first = np.where(rel.any(axis=1), rel.argmax(axis=1), np.iinfo(np.int64).max)
+    ranks = np.arange(1, rel.shape[1] + 1)
+    cum = np.cumsum(rel, axis=1)
+    ap = (cum / ranks * rel).sum(axis=1) / np.maximum(totals, 1)
+    in_r = ranks[None, :] <= totals[:, None]
+    map_r = (cum / ranks * rel * in_r).sum(axis=1) / np.maximum(totals, 1)
+    curve = {k: float((first < k).mean()) for k in sorted({1, 5, 10, *ks})}
+    return {"R@1": curve[1], "R@5": curve[5], "R@10": curve[10], "mAP": float(ap.mean()),
+            "mAP@R": float(map_r.mean()), "recall_curve": curve, "top_image": order[:, 0]}

@@ -1,105 +1,225 @@
-"""Open-set recognition: is the best match good enough to name the product, and how sure are we?
+"""Open-set recognition arithmetic: scoring a photo's candidate products, and how sure to be.
 
-How the "unknown" threshold is chosen (`Catalog.calibrate`): each calibration query is scored
-twice against the catalogue:
-  * known:   the top score, and whether the top product is the right one;
-  * unknown: every image of its own product excluded, simulating a product the catalogue
-             lacks; the top score is then an impostor's.
-The queries are labelled photos that are not in the catalogue (recommended: `calibrate
---photos`), or else catalogue images left out one at a time (optimistic when a product's photos
-are near-duplicates, as in bursts taken in one shop visit).
-The threshold maximises balanced accuracy: half the share of correct known matches accepted
-plus half the share of impostors rejected. Confidence is a logistic curve over the top score,
-fitted on the same samples (label: accepted and correct). Both are stored in the catalogue.
+Candidates are the products nearest a photo (their best image's cosine, the search score).
+`candidate_scores` turns them into scores that sum to one:
+  knn         softmax of the cosines (temperature KNN_TEMPERATURE);
+  classifier  a trained version's classifier probabilities for the products it was trained on,
+              scaled by the nearest-image share those products hold, so a product added after
+              training keeps its own share and is never forced into a class it is not;
+  blend       the mean of the two.
+
+Every model, off-the-shelf or trained, then answers on one scale: `confidence`, the probability
+that the top product is right, from a logistic model over three numbers of the candidate list
+(FEATURES: the top product's cosine, its lead over the next product's cosine, and its score).
+`calibrate` fits it on validation queries: each counts once as *known* (label: the top product is
+right) and once as *unknown*, its own product left out of the catalogue (label: wrong, since the
+right answer is "unknown"). The threshold is on the same probability scale and maximises balanced
+accuracy: half the share of right answers accepted, half the share of wrong answers rejected
+(unknown products, and known ones whose top product is wrong). The trade-off between right answers
+accepted and unknown products rejected is kept as `curve`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-# Used until a catalogue is calibrated: calibrated with efficientnet-lite0 on the Grocery Store
-# validation photos against its train catalogue (see docs/recognition.md).
-DEFAULT_THRESHOLD = 0.75
-DEFAULT_LOGISTIC = (6.2, -5.6)
+RECORD = "recognition"  # the calibration record (per model version) holding its Recognizer
+FEATURES = ("similarity", "margin", "probability")
+MODES = ("classifier", "knn", "blend")
+KNN_TEMPERATURE = 0.05
+CANDIDATES = 20  # nearest products a recogniser weighs
+CURVE_POINTS = 21
+RIDGE = 1e-2  # keeps the logistic fit finite when validation separates perfectly
 
 
 @dataclass
 class Calibration:
-    threshold: float
-    slope: float
-    intercept: float
-    known_queries: int
-    unknown_queries: int
-    known_accept_rate: float  # correct known matches at or above the threshold
-    unknown_reject_rate: float  # impostors below it
-    top1_accuracy: float  # leave-one-out top-1 of the known queries
+    """A fitted confidence model and its threshold; `source` says what it was fitted on."""
 
-    def to_dict(self) -> dict:
+    weights: list[float]  # one per FEATURES, then the bias
+    threshold: float  # on the confidence scale
+    source: str
+    known_queries: int = 0
+    unknown_queries: int = 0
+    known_accept_rate: float = float("nan")  # right answers accepted, at the threshold
+    unknown_reject_rate: float = float("nan")  # unknown queries rejected, at the threshold
+    top1_accuracy: float = float("nan")  # known queries whose top product is right
+    curve: list[list[float]] = field(default_factory=list)  # [threshold, right accepted, unknown rejected]
+
+    @property
+    def fitted(self) -> bool:
+        """False for the default, which no catalogue's photos have confirmed."""
+        return self.known_queries > 0
+
+    def confidence(self, rows: np.ndarray) -> np.ndarray:
+        """P(top product is right) for feature rows (see `features`)."""
+        x = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+        z = x @ np.asarray(self.weights[:-1]) + self.weights[-1]
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def confidence(self, score: float) -> float:
-        return logistic(score, self.slope, self.intercept)
-
-
-def logistic(score: float, slope: float, intercept: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-(slope * score + intercept))))
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Calibration":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def default_calibration() -> Calibration:
-    return Calibration(DEFAULT_THRESHOLD, *DEFAULT_LOGISTIC, 0, 0, float("nan"), float("nan"), float("nan"))
+    """Until a catalogue is calibrated: the recogniser's own score as the confidence (a steep
+    logistic around 0.5 on `probability`), threshold 0.5."""
+    return Calibration([0.0, 0.0, 8.0, -4.0], 0.5, "default (not calibrated on this catalogue)")
 
 
-def choose_threshold(known_scores: np.ndarray, known_correct: np.ndarray, unknown_scores: np.ndarray) -> float:
-    """Threshold maximising balanced accuracy of accept-correct vs reject-impostor."""
-    correct = np.sort(known_scores[known_correct])
-    impostor = np.sort(unknown_scores)
-    if len(correct) == 0 or len(impostor) == 0:
-        return DEFAULT_THRESHOLD
-    candidates = np.unique(np.concatenate([correct, impostor, [correct.max() + 1e-6]]))
-    accept = 1.0 - np.searchsorted(correct, candidates, side="left") / len(correct)
-    reject = np.searchsorted(impostor, candidates, side="left") / len(impostor)
-    best = int(np.argmax(0.5 * accept + 0.5 * reject))
-    # Put the threshold midway into the gap below the chosen score, not on a sample.
-    lower = candidates[best - 1] if best > 0 else candidates[best] - 1e-3
+def features(similarity: Any, margin: Any, probability: Any) -> np.ndarray:
+    """Rows of FEATURES from equal-length arrays (or scalars)."""
+    columns = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (similarity, margin, probability)))
+    return np.stack(columns, axis=-1)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """Logistic regression by Newton's method with a small ridge; returns the weights, then the bias."""
+    x = np.column_stack([np.asarray(x, np.float64), np.ones(len(x))])
+    y = np.asarray(y, np.float64)
+    w = np.zeros(x.shape[1])
+    ridge = RIDGE * np.eye(x.shape[1])
+    ridge[-1, -1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -60, 60)))
+        gradient = x.T @ (p - y) + ridge @ w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w
+
+
+def trade_off(known_conf: np.ndarray, known_correct: np.ndarray, unknown_conf: np.ndarray,
+              thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(share of right answers accepted, share of unknown queries rejected) at each threshold."""
+    right = known_conf[known_correct]
+    nan = np.full(len(thresholds), np.nan)
+    accepted = (right[None, :] >= thresholds[:, None]).mean(axis=1) if len(right) else nan
+    rejected = (unknown_conf[None, :] < thresholds[:, None]).mean(axis=1) if len(unknown_conf) else nan
+    return accepted, rejected
+
+
+def choose_threshold(known_conf: np.ndarray, known_correct: np.ndarray, unknown_conf: np.ndarray) -> float:
+    """The confidence threshold with the best balanced accuracy, midway into the gap below it."""
+    candidates = np.unique(np.concatenate([known_conf, unknown_conf, [1.0]]))
+    accepted, _ = trade_off(known_conf, known_correct, unknown_conf, candidates)
+    wrong = np.concatenate([unknown_conf, known_conf[~known_correct]])  # naming a wrong product is an error too
+    rejected = (wrong[None, :] < candidates[:, None]).mean(axis=1) if len(wrong) else np.zeros(len(candidates))
+    best = int(np.argmax(0.5 * np.nan_to_num(accepted) + 0.5 * rejected))
+    lower = candidates[best - 1] if best > 0 else max(0.0, candidates[best] - 1e-3)
     return float((lower + candidates[best]) / 2)
 
 
-def fit_logistic(scores: np.ndarray, labels: np.ndarray, iterations: int = 50) -> tuple[float, float]:
-    """1-D logistic regression by Newton's method (a slight ridge keeps separable data finite)."""
-    x = np.stack([scores, np.ones_like(scores)], axis=1).astype(np.float64)
-    y = labels.astype(np.float64)
-    w = np.zeros(2)
-    ridge = 1e-3 * np.eye(2)
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-x @ w))
-        grad = x.T @ (p - y) + ridge @ w
-        hess = (x * (p * (1 - p))[:, None]).T @ x + ridge
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return float(w[0]), float(w[1])
-
-
-def calibrate(known_scores: np.ndarray, known_correct: np.ndarray, unknown_scores: np.ndarray) -> Calibration:
-    """Threshold + confidence curve from leave-one-out (known) and leave-product-out (unknown) scores."""
-    known_scores = np.asarray(known_scores, dtype=np.float64)
+def calibrate(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray, source: str) -> Calibration:
+    """Fit the confidence model and the threshold on known and unknown feature rows."""
+    known = np.asarray(known, np.float64).reshape(-1, len(FEATURES))
+    unknown = np.asarray(unknown, np.float64).reshape(-1, len(FEATURES))
     known_correct = np.asarray(known_correct, dtype=bool)
-    unknown_scores = np.asarray(unknown_scores, dtype=np.float64)
-    threshold = choose_threshold(known_scores, known_correct, unknown_scores)
-    scores = np.concatenate([known_scores, unknown_scores])
-    labels = np.concatenate([known_correct, np.zeros(len(unknown_scores), dtype=bool)])
-    slope, intercept = fit_logistic(scores, labels) if 0 < labels.sum() < len(labels) else DEFAULT_LOGISTIC
-    correct = known_scores[known_correct]
-    return Calibration(
-        threshold=threshold,
-        slope=slope,
-        intercept=intercept,
-        known_queries=len(known_scores),
-        unknown_queries=len(unknown_scores),
-        known_accept_rate=float((correct >= threshold).mean()) if len(correct) else float("nan"),
-        unknown_reject_rate=float((unknown_scores < threshold).mean()) if len(unknown_scores) else float("nan"),
-        top1_accuracy=float(known_correct.mean()) if len(known_correct) else float("nan"),
-    )
+    labels = np.concatenate([known_correct, np.zeros(len(unknown), dtype=bool)])
+    if not 0 < labels.sum() < len(labels):
+        raise ValueError("calibration needs both right and wrong answers among its queries")
+    cal = Calibration(fit_logistic(np.concatenate([known, unknown]), labels).tolist(), 0.5, source,
+                      len(known), len(unknown), top1_accuracy=float(known_correct.mean()))
+    known_conf, unknown_conf = cal.confidence(known), cal.confidence(unknown)
+    cal.threshold = choose_threshold(known_conf, known_correct, unknown_conf)
+    accepted, rejected = trade_off(known_conf, known_correct, unknown_conf, np.array([cal.threshold]))
+    cal.known_accept_rate, cal.unknown_reject_rate = float(accepted[0]), float(rejected[0])
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    curve_accepted, curve_rejected = trade_off(known_conf, known_correct, unknown_conf, grid)
+    cal.curve = [[round(float(t), 3), round(float(a), 4), round(float(r), 4)]
+                 for t, a, r in zip(grid, curve_accepted, curve_rejected)]
+    return cal
+
+
+# --- scoring candidates ------------------------------------------------------------------------
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def candidate_scores(similarity: np.ndarray, mode: str, classifier: np.ndarray | None = None) -> np.ndarray:
+    """Scores of the candidates (see the module docstring). `classifier`: the classifier's
+    probability of each candidate, NaN for products it was not trained on (None: no classifier)."""
+    similarity = np.asarray(similarity, np.float64)
+    if len(similarity) == 0:
+        return similarity
+    knn = softmax(similarity / KNN_TEMPERATURE)
+    if mode == "knn" or classifier is None:
+        return knn
+    trained = ~np.isnan(np.asarray(classifier, np.float64))
+    probabilities = np.where(trained, classifier, 0.0)
+    if probabilities.sum() <= 0:
+        return knn
+    by_classifier = np.where(trained, knn[trained].sum() * probabilities / probabilities.sum(), knn)
+    return by_classifier if mode == "classifier" else 0.5 * (by_classifier + knn)
+
+
+def top_features(similarity: np.ndarray, scores: np.ndarray) -> tuple[int, np.ndarray]:
+    """(index of the best-scored candidate, its FEATURES row)."""
+    best = int(np.argmax(scores))
+    others = np.delete(np.asarray(similarity, np.float64), best)
+    margin = float(similarity[best] - others.max()) if len(others) else 1.0
+    return best, features(similarity[best], margin, scores[best])
+
+
+def category_vote(categories: Sequence[str | None], scores: np.ndarray) -> tuple[str | None, float]:
+    """The category holding most of the candidates' scores, and its share (None without categories)."""
+    votes: dict[str, float] = {}
+    for category, score in zip(categories, scores.tolist()):
+        if category:
+            votes[category] = votes.get(category, 0.0) + score
+    if not votes:
+        return None, 0.0
+    category, weight = max(votes.items(), key=lambda kv: kv[1])
+    return category, weight / max(float(np.sum(scores)), 1e-12)
+
+
+@dataclass
+class Recognizer:
+    """How one model version recognises: its scoring mode, the classifier's softmax scale (trained
+    versions), the confidence calibrations (for its mode; for nearest images alone, used when the
+    top product is one the classifier never saw), and the category mode chosen on validation."""
+
+    mode: str = "knn"
+    scale: float = 16.0
+    calibration: Calibration = field(default_factory=default_calibration)
+    knn_calibration: Calibration | None = None
+    coarse_mode: str | None = None
+    val_top1: dict[str, float] = field(default_factory=dict)
+
+    def calibration_for(self, trained_winner: bool) -> Calibration:
+        if trained_winner or self.knn_calibration is None:
+            return self.calibration
+        return self.knn_calibration
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recognizer":
+        """Inverse of to_dict. A calibration saved before confidences were probabilities (a cosine
+        threshold, no `weights`) is not read: the default stands until the version is recalibrated."""
+        fitted = data.get("calibration") or {}
+        knn = data.get("knn_calibration") or {}
+        return cls(mode=data.get("mode", "knn"), scale=float(data.get("scale", 16.0)),
+                   calibration=Calibration.from_dict(fitted) if "weights" in fitted else default_calibration(),
+                   knn_calibration=Calibration.from_dict(knn) if "weights" in knn else None,
+                   coarse_mode=data.get("coarse_mode"), val_top1=dict(data.get("val_top1", {})))
+
+
+def replay(similarity: np.ndarray, classifier: np.ndarray | None, mode: str) -> tuple[int, np.ndarray]:
+    """What a recogniser answers for one query's candidates: (best candidate, its FEATURES row)."""
+    return top_features(similarity, candidate_scores(similarity, mode, classifier))

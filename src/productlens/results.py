@@ -43,6 +43,7 @@ class Recognition:
     category: str | None
     category_confidence: float
     candidates: list[ProductHit]
+    calibration: str = ""  # what the confidence model was fitted on (or that it is the default)
 
     @property
     def known(self) -> bool:
@@ -58,6 +59,7 @@ class Recognition:
             "category": self.category,
             "category_confidence": round(self.category_confidence, 6),
             "candidates": [c.to_dict() for c in self.candidates],
+            "calibration": self.calibration,
         }
 
 
@@ -97,6 +99,8 @@ class ActivationReport:
     failed: list[str] = field(default_factory=list)
     switched: bool = False
     seconds: float = 0.0
+    comparison: dict[str, Any] | None = None  # the new version against the old on validation photos
+    recalibrated: list[dict[str, Any]] = field(default_factory=list)  # values refitted (or stale) for it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

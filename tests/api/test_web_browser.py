@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -97,7 +96,7 @@ def verdict_server(request, serve_app, tiny_catalog_template, tmp_path_factory):
     """A server whose recognition threshold makes every photo known (0.0) or unknown (0.999),
     with categories and brands to facet on."""
     from productlens import Catalog
-    from productlens.recognition import default_calibration
+    from productlens.recognition import Recognizer, default_calibration
 
     path = tmp_path_factory.mktemp("verdict") / "shop"
     shutil.copytree(tiny_catalog_template, path)
@@ -107,7 +106,8 @@ def verdict_server(request, serve_app, tiny_catalog_template, tmp_path_factory):
             catalog.update_product(pid, category=category, attributes={"brand": brand} if brand else {})
         calibration = default_calibration()
         calibration.threshold = request.param
-        catalog.store.set_meta({"recognition_calibration": json.dumps(calibration.to_dict())})
+        recognizer = Recognizer(calibration=calibration)
+        catalog.store.put_calibration(catalog.active_model.key, "recognition", recognizer.to_dict(), "the test")
     with serve_app(path, api_key=KEY) as server:
         yield server, request.param
 
@@ -124,7 +124,7 @@ def test_recognition_verdict_agrees_with_results(browser, verdict_server, query_
     page.wait_for_selector("#results .card")
     text = page.inner_text("#recognition")
     ids = [c.get_attribute("data-product-id") for c in page.locator("#results .card").all()]
-    sign = "≥" if r["score"] >= r["threshold"] else "<"
+    sign = "≥" if r["confidence"] >= r["threshold"] else "<"
     assert f"confidence {r['confidence']:.2f}" in text and f"{sign} threshold {r['threshold']:.2f}" in text
     if r["known"]:
         rank = ids.index(r["product"]["id"]) + 1

@@ -53,9 +53,18 @@ def test_recognize_list_update_remove(run, query_photos):
     assert json.loads(run("info", "--json").output)["products"] == 2
 
 
-def test_calibrate_and_similar(run):
-    result = run("calibrate", "--json")
+def test_calibrate_and_similar(run, tmp_path):
+    from support import TINY_PRODUCTS, split_photos
+
+    refused = run("calibrate")  # three consecutive frames per product: nothing to hold out honestly
+    assert refused.exit_code == 1 and "--photos" in refused.output
+    held_out = tmp_path / "held-out.csv"
+    held_out.write_text("product_id,image\n" + "".join(f"{pid},{photo}\n" for pid, folder in TINY_PRODUCTS.items()
+                                                       for photo in split_photos("val", folder, 2)))
+    result = run("calibrate", "--photos", held_out, "--json")
     assert result.exit_code == 0 and 0 < json.loads(result.output)["threshold"] < 1
+    table = run("calibrate", "--photos", held_out).output
+    assert "right answers accepted" in table and len(table.splitlines()) == 13  # summary, header, 11 thresholds
     similar = json.loads(run("similar", "Banana", "--json").output)
     assert "Banana" not in [r["id"] for r in similar["results"]]
 

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 from tiny import PRODUCTS, product_photo
 
+from productlens.catalog.ingest import read_source
+from productlens.errors import ProductLensError
 from productlens import Catalog, FilterSyntaxError, ModelMismatchError, ProductNotFoundError
 from productlens.catalog.store import Product
 
@@ -78,14 +80,21 @@ def test_a_box_crops_the_query_in_original_pixels(fast_catalog, tmp_path):
         assert shop.search(side_by_side, k=1, box=(0.5, 0.0, 1.0, 1.0))[0].product.id == "purple-orange"
 
 
-def test_recognition_is_calibrated_and_says_unknown(fast_catalog, fast_queries):
+def test_recognition_is_calibrated_and_says_unknown(fast_catalog, fast_queries, tmp_path):
+    from tiny import write_photos
+
     with Catalog.open(fast_catalog) as shop:
-        cal = shop.calibrate()
+        with pytest.raises(ProductLensError, match="taken apart"):  # each product's photos are one burst
+            shop.calibrate()
+        photos = list(read_source(write_photos(tmp_path / "held-out", first_seed=200)))
+        cal = shop.calibrate(photos=photos)
         assert cal.known_queries == 12 and cal.unknown_queries == 12 and 0.0 < cal.threshold < 1.0
-        assert shop.calibration == cal  # stored in the catalogue
+        assert cal.source == "12 labelled photos"
+        assert shop.calibration == cal  # stored for the active model version
+        assert [c.name for c in shop.calibrations(shop.active_model.key)] == ["burst", "recognition"]
         known = shop.recognize(fast_queries["green-yellow"])
         assert known.known and known.product.id == "green-yellow" and known.category == "Milk"
-        assert known.confidence == pytest.approx(cal.confidence(known.score))
+        assert cal.threshold <= known.confidence < 1.0 and known.calibration == cal.source
         shop.remove(["green-yellow"])
         gone = shop.recognize(fast_queries["green-yellow"])
         assert not gone.known and gone.product is None and gone.score < known.score

@@ -43,18 +43,21 @@ def add_trained_version(shop: Catalog, version: str = "ft-test") -> str:
 
 def test_a_trained_version_recognises_through_its_head(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as shop:
-        shop.activate_model(add_trained_version(shop))
+        shop.activate_model(add_trained_version(shop), force=True)
         for product, photo in fast_queries.items():
             result = shop.recognize(photo, k=3)
+            searched = shop.search(photo, k=1)[0]
             assert result.known and result.product.id == product
             assert result.category == PRODUCTS[product][0] and 0.5 < result.category_confidence <= 1.0
-            assert 0.0 < result.score <= 1.0 and result.threshold == pytest.approx(0.75)  # uncalibrated: the default
+            assert result.score == pytest.approx(searched.score)  # one score: the search's similarity
+            assert result.threshold == 0.5 and result.confidence >= 0.5  # uncalibrated: the default
+            assert result.calibration.startswith("default")
             assert [c.rank for c in result.candidates] == [1, 2, 3] and result.candidates[0].product.id == product
 
 
 def test_products_added_or_removed_since_training(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as shop:
-        shop.activate_model(add_trained_version(shop))
+        shop.activate_model(add_trained_version(shop), force=True)
         shop.upsert_product(Product("copy", "A product added after training", "Milk"))
         shop.add_image("copy", fast_queries["purple-orange"])  # the very query photo: a perfect kNN match
         shop.remove(["purple-orange"])  # a trained class that no longer exists

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from tiny import build_catalogue, register_tiny_torch_model, write_photos
+from tiny import build_catalogue, write_photos
 
 from productlens import Catalog
 
@@ -38,11 +38,11 @@ def big_catalog_template(tmp_path_factory, tiny_model, fast_photos, many_photos)
 
 
 @pytest.fixture(scope="session")
-def trainable_catalog_template(tmp_path_factory, model_cache) -> Path:
-    """25 photos of each product on the torch-built tiny network, so `train` runs in seconds."""
+def trainable_catalog_template(tmp_path_factory, tiny_model) -> Path:
+    """25 photos of each product on the tiny network (built in torch for training), so `train` runs in seconds."""
     photos = write_photos(tmp_path_factory.mktemp("train-photos"), per_product=25, first_seed=5000)
     path = tmp_path_factory.mktemp("train-shop") / "shop"
-    with Catalog.open(path, create=True, model=register_tiny_torch_model(), index="faiss-flat") as shop:
+    with Catalog.open(path, create=True, model=tiny_model, index="faiss-flat") as shop:
         shop.add(photos)
     return path
 

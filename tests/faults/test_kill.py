@@ -22,6 +22,10 @@ from productlens import Catalog
 
 pytestmark = pytest.mark.slow
 
+# every setting pinned (no search over candidates): a short, deterministic training run
+TRAIN_ARGS = ("--recipe", "head", "--backbone", "tiny-test", "--crop", "0.875", "--no-tta", "--hidden", "0",
+              "--epochs", "2", "--views", "1", "--dim", "16")
+
 
 def kills(rng, n: int, took: float) -> list[float]:
     """`n` kill delays over a run that took `took` s: from late in start-up to just past the end."""
@@ -91,9 +95,9 @@ def test_kill_9_during_models_use(big_catalog_template, fast_queries, tmp_path, 
     shop = copy_catalogue(big_catalog_template, tmp_path)
     with Catalog.open(shop) as catalog:
         v2 = add_version(catalog, "v2")
-    use = cli_command("--catalog", shop, "-q", "models", "use", "v2")
+    use = cli_command("--catalog", shop, "-q", "models", "use", "v2", "--force")
     scratch = copy_catalogue(shop, tmp_path / "scratch")
-    took = timed_run(cli_command("--catalog", scratch, "-q", "models", "use", "v2"))
+    took = timed_run(cli_command("--catalog", scratch, "-q", "models", "use", "v2", "--force"))
     active = []
     for delay in kills(rng, 6, took):
         kill_after(use, delay)
@@ -102,12 +106,12 @@ def test_kill_9_during_models_use(big_catalog_template, fast_queries, tmp_path, 
             active.append(catalog.active_model.version)
             embedded = len(catalog.store.embedding_ids(v2))
         assert active[-1] in ("imagenet", "v2")
-    assert run_cli("--catalog", shop, "-q", "models", "use", "v2").returncode == 0
+    assert run_cli("--catalog", shop, "-q", "models", "use", "v2", "--force").returncode == 0
     counts = check_catalogue(shop)
     with Catalog.open(shop) as catalog:
         assert catalog.active_model.key == v2 and counts["images"] == 1012
         assert catalog.search(fast_queries["green-yellow"], k=1)[0].product.id == "green-yellow"
-    assert run_cli("--catalog", shop, "-q", "models", "use", "imagenet").returncode == 0  # rolling back needs no embedding
+    assert run_cli("--catalog", shop, "-q", "models", "use", "imagenet", "--force").returncode == 0  # rolling back needs no embedding
     check_catalogue(shop)
     report("models use", kills=6, uninterrupted_s=round(took, 1), active_after_each_kill=active,
            v2_embeddings_before_final_run=embedded)
@@ -115,9 +119,8 @@ def test_kill_9_during_models_use(big_catalog_template, fast_queries, tmp_path, 
 
 def test_kill_9_during_train(trainable_catalog_template, tmp_path, rng):
     shop = copy_catalogue(trainable_catalog_template, tmp_path)
-    train = cli_command("--catalog", shop, "-q", "train", "--epochs", "2", "--views", "1", "--dim", "16", "--hidden", "0")
-    took = timed_run(cli_command("--catalog", copy_catalogue(shop, tmp_path / "scratch"), "-q", "train", "--epochs", "2",
-                                 "--views", "1", "--dim", "16", "--hidden", "0"))
+    train = cli_command("--catalog", shop, "-q", "train", *TRAIN_ARGS)
+    took = timed_run(cli_command("--catalog", copy_catalogue(shop, tmp_path / "scratch"), "-q", "train", *TRAIN_ARGS))
     before = check_catalogue(shop)
     versions = []
     for delay in kills(rng, 4, took):
@@ -134,8 +137,7 @@ def test_kill_9_during_train(trainable_catalog_template, tmp_path, rng):
             db = sqlite3.connect(cache)
             assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
             db.close()
-    done = run_cli("--catalog", shop, "-q", "train", "--epochs", "2", "--views", "1", "--dim", "16", "--hidden", "0",
-                   "--json")
+    done = run_cli("--catalog", shop, "-q", "train", *TRAIN_ARGS, "--json")
     assert done.returncode == 0, done.stderr
     with Catalog.open(shop) as catalog:
         assert len(catalog.model_versions()) == versions[-1] + 1

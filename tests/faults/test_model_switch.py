@@ -68,7 +68,7 @@ def test_models_use_while_serving_leaves_one_model_everywhere(big_catalog_templa
         while len(acknowledged) < 5:
             time.sleep(0.05)
         before_switch = len(acknowledged)
-        switched = run_cli("--catalog", shop, "models", "use", "v2", "--json")
+        switched = run_cli("--catalog", shop, "models", "use", "v2", "--force", "--json")
         assert switched.returncode == 0, switched.stderr
         activation = json.loads(switched.stdout)
         written_before = activation["embedded"] + activation["reused"] - 1012  # uploads the switch embedded with v2
@@ -94,7 +94,7 @@ def test_models_use_while_serving_leaves_one_model_everywhere(big_catalog_templa
         with Catalog.open(shop) as catalog:
             assert set(acknowledged) <= set(catalog.store.embedding_ids(v2).tolist())
     counts = check_catalogue(shop)  # after the server stopped: images == indexed vectors, all embedded with v2
-    rollback = run_cli("--catalog", shop, "models", "use", "imagenet", "--json")
+    rollback = run_cli("--catalog", shop, "models", "use", "imagenet", "--force", "--json")
     assert rollback.returncode == 0, rollback.stderr  # uploads are read back from the media store
     assert json.loads(rollback.stdout)["embedded"] == UPLOADS - written_before + 1  # those written with v2 only
     check_catalogue(shop)

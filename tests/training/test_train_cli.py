@@ -27,8 +27,13 @@ def test_cli_train_models_use_eval(look_alike, tmp_path):
     assert out["metrics"]["epochs_run"] <= 3
     listed = json.loads(run("--catalog", str(shop), "models", "--json"))
     assert [r["active"] for r in listed] == [True, False]
-    used = json.loads(run("--catalog", str(shop), "models", "use", version, "--json"))
-    assert used["switched"] and used["embedded"] == 80
+    assert out["comparison"]["against"] == "efficientnet-lite0/imagenet/fp32"
+    refused = CliRunner().invoke(cli, ["--catalog", str(shop), "models", "use", version])
+    if out["comparison"]["verdict"] != "better":  # three SGD epochs: not shown better, so not activated
+        assert refused.exit_code == 1 and "was not activated" in refused.output and "--force" in refused.output
+        assert json.loads(run("--catalog", str(shop), "models", "--json"))[0]["active"]
+    used = json.loads(run("--catalog", str(shop), "models", "use", version, "--force", "--json"))
+    assert used["switched"] or refused.exit_code == 0
     assert json.loads(run("--catalog", str(shop), "models", "--json"))[1]["active"]
     report = tmp_path / "report"
     metrics = json.loads(run("--catalog", str(shop), "eval", "--queries", str(queries), "--report", str(report),
@@ -57,7 +62,7 @@ def test_train_on_another_backbone_and_crop_size(look_alike):
     """--backbone NAME@SIZE --crop F --tta: the version and its re-embedding use that network, size, crop and TTA."""
     shop, queries = look_alike
     out = json.loads(run("--catalog", str(shop), "-q", "train", "--backbone", "efficientnet-lite0@192",
-                         "--crop", "0.8", "--tta", "--epochs", "2", "--views", "1", "--use", "--json"))
+                         "--crop", "0.8", "--tta", "--epochs", "2", "--views", "1", "--use", "--force", "--json"))
     assert out["version"].startswith("efficientnet-lite0@192/ft-")
     assert out["activation"]["switched"] and out["activation"]["embedded"] == 80
     with Catalog.open(shop) as catalog:

@@ -16,7 +16,8 @@ from productlens.evaluation.evaluate import evaluate
 from productlens.images import load_image
 from productlens.training import TrainConfig, train
 
-CONFIG = TrainConfig(epochs=15, views=4)
+FIXED = dict(backbone="efficientnet-lite0", crop=0.65, hidden=1024, flip_tta=False)  # no settings search
+CONFIG = TrainConfig(epochs=15, views=4, **FIXED)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def trained(look_alike_template, tmp_path_factory):
     with Catalog.open(path) as catalog:
         before = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]["active: imagenet"]
         result = train(catalog, CONFIG)
-        report = catalog.activate_model(result.version)
+        report = catalog.activate_model(result.version, force=True)
         after = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]
     return path, queries, result, report, before, next(iter(after.values()))
 
@@ -55,9 +56,18 @@ def test_version_files_and_registration(trained):
     assert meta["classes"] == sorted(meta["classes"]) and len(meta["classes"]) == 8
     assert meta["categories"] == ["Apple", "Milk"]
     assert meta["config"]["views"] == 4 and meta["recognition"]["mode"] in ("classifier", "knn", "blend")
-    # The category mode was chosen on the validation photos, and its accuracies recorded.
+    # The modes and the category mode were chosen on the validation photos, and recorded.
+    assert set(meta["recognition"]["val_top1"]) == {"classifier", "knn", "blend"}
     assert meta["recognition"]["coarse_mode"] in ("proxies", "products", "both")
-    assert set(meta["recognition"]["coarse_val_top1"]) == {"proxies", "products", "both"}
+    # What validated the version (8 products x 10 photos is too few to hold groups out: each photo
+    # is validated once, by a model trained without its burst group), what it was compared with.
+    assert meta["validation"]["kind"] == "cross-validation" and meta["validation"]["folds"] == 3
+    assert meta["recognition"]["calibration"]["source"] == "80 photos, 3-fold cross-validation over burst groups"
+    assert len(meta["validation"]["photos"]) == meta["metrics"]["val_images"] == 80
+    assert all("image" in p for p in meta["validation"]["photos"])
+    assert meta["comparison"]["against"] == "efficientnet-lite0/imagenet/fp32"
+    assert meta["comparison"]["verdict"] in ("better", "not better", "saturated")
+    assert meta["candidates"] == []  # every setting was given: nothing searched
     assert meta["preprocess"]["resize_size"] == round(meta["preprocess"]["input_size"] / meta["config"]["crop"])
     assert report.embedded == 80 and report.switched
     with Catalog.open(path) as catalog:
@@ -100,13 +110,11 @@ def test_every_recognition_mode_names_a_product(trained, tmp_path, mode, coarse_
     path, queries, result, _, _, _ = trained
     shop = tmp_path / "shop"
     shutil.copytree(path, shop)
-    meta_path = shop / "models" / result.version.split("/")[1] / "version.json"
-    meta = json.loads(meta_path.read_text())
-    meta["recognition"]["mode"] = mode
-    meta["recognition"]["coarse_mode"] = coarse_mode
-    meta_path.write_text(json.dumps(meta))
     items = list(read_source(queries))[::4]
     with Catalog.open(shop) as catalog:
+        record = catalog.store.get_calibration(result.version, "recognition")  # the version's recogniser
+        catalog.store.put_calibration(result.version, "recognition",
+                                      {**record.value, "mode": mode, "coarse_mode": coarse_mode}, record.fitted_on)
         results = [catalog.recognize(it.image, k=3) for it in items]
     assert all(len(r.candidates) == 3 and 0.0 < r.score <= 1.0 for r in results)
     assert np.mean([r.candidates[0].product.id == it.product.id for r, it in zip(results, items)]) >= 0.5
@@ -122,7 +130,9 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
     shutil.copytree(path, shop)
     photo = next(iter(read_source(queries))).image
     with Catalog.open(shop) as catalog:
-        catalog.activate_model("imagenet")  # roll back: its embeddings are still there
+        with pytest.raises(TrainingError, match="not activated"):
+            catalog.activate_model("imagenet")  # rolling back is compared on the version's validation photos
+        catalog.activate_model("imagenet", force=True)  # roll back: its embeddings are still there
         assert catalog.active_model.version == "imagenet"
         assert catalog.embed_query(photo).shape == (1280,)
         assert catalog.search(photo, k=3)
@@ -132,9 +142,9 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
             db.execute("UPDATE images SET source = ? WHERE id = ?", (str(tmp_path / "gone.jpg"), image.id))
             db.execute("DELETE FROM embeddings WHERE image_id = ? AND model_key = ?", (image.id, result.version))
         with pytest.raises(TrainingError, match="could not be embedded"):
-            catalog.activate_model(result.version.split("/")[1])
+            catalog.activate_model(result.version.split("/")[1], force=True)
         assert catalog.active_model.version == "imagenet"
-        rep = catalog.activate_model(result.version, allow_missing=True)
+        rep = catalog.activate_model(result.version, allow_missing=True, force=True)
         assert rep.missing_sources == [str(tmp_path / "gone.jpg")] and rep.switched
     with pytest.raises(TrainingError, match="no model version"):
         with Catalog.open(shop) as catalog:
@@ -160,7 +170,7 @@ def test_a_last_batch_of_one_image_is_skipped_not_a_crash(look_alike):
     shop, _ = look_alike
     with Catalog.open(shop) as catalog:
         n_train = len(catalogue_samples(catalog, None, 0.15, 0).train)
-        result = train(catalog, TrainConfig(epochs=1, views=1, batch_size=n_train - 1))
+        result = train(catalog, TrainConfig(epochs=1, views=1, batch_size=n_train - 1, **FIXED))
     assert result.history and result.history[0]["train_loss"] > 0
 
 
@@ -172,9 +182,9 @@ def test_int8_version_tracks_its_fp32_graph(look_alike):
     shop, queries = look_alike
     photos = [line.split(",")[1] for line in queries.read_text().splitlines()[1:9]]
     with Catalog.open(shop) as catalog:
-        result = train(catalog, TrainConfig(epochs=2, views=1, precision="int8"))
+        result = train(catalog, TrainConfig(epochs=2, views=1, precision="int8", **FIXED))
         assert result.version.endswith("/int8")
-        catalog.activate_model(result.version)
+        catalog.activate_model(result.version, force=True)
         record = catalog.active_model
         assert record.info["onnx"].endswith("model.int8.onnx") and record.precision == "int8"
         fp32 = load_embedder_file(shop / record.info["onnx"].replace("int8", "fp32"), record.name, record.version,

@@ -88,6 +88,9 @@ class SearchResponse(BaseModel):
 
 
 class RecognizeResponse(BaseModel):
+    """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
+    probability that it is the right product, named (`known`) when it reaches `threshold`."""
+
     product: Optional[ProductOut]
     known: bool
     score: float
@@ -96,6 +99,7 @@ class RecognizeResponse(BaseModel):
     category: Optional[str]
     category_confidence: float
     candidates: list[Hit]
+    calibration: str = ""
     took_ms: float
 
 

@@ -52,6 +52,16 @@ class MediaStore:
             return candidate
         return None
 
+    def file_of(self, record: ImageRecord) -> Path | None:
+        """The file holding an image's bytes: its stored upload, else its ingest source while that
+        is a file (not checked against the recorded hash: `original_bytes` does that)."""
+        stored = self.original_path(record.sha256)
+        if stored is not None:
+            return stored
+        if record.source and not record.source.startswith(UPLOAD_PREFIX) and Path(record.source).is_file():
+            return Path(record.source)
+        return None
+
     def original_bytes(self, record: ImageRecord) -> bytes | None:
         """The image's bytes: the stored upload, else its ingest source if unchanged; None if gone."""
         stored = self.original_path(record.sha256)

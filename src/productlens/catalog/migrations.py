@@ -122,6 +122,32 @@ def _run_statements(db: sqlite3.Connection, script: str) -> None:
             pending = ""
 
 
+@migration
+def m003_calibrations_and_capture_times(db: sqlite3.Connection) -> None:
+    """Values fitted on one model version's vectors (thresholds, blend weights), kept per version;
+    and when each photo was taken (EXIF), which tells burst shots apart for validation.
+
+    The old catalogue-wide recognition threshold was a cosine of whichever model was active when
+    it was fitted; it is dropped, and the next write that needs it fits one for the active version.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE calibrations (
+            model_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            fitted_on TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            fitted_at TEXT NOT NULL,
+            PRIMARY KEY (model_key, name)
+        );
+        ALTER TABLE images ADD COLUMN captured_at REAL;
+        DELETE FROM meta WHERE key = 'recognition_calibration'
+        """,
+    )
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     # Statement by statement: executescript() would COMMIT the migration's transaction early.
     for statement in script.split(";"):

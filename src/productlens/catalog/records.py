@@ -1,4 +1,4 @@
-"""The catalogue's rows as Python objects: products, images, model versions, images to write."""
+"""The records the store reads and writes: products, images, model versions, calibrations."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class ImageRecord:
     status: str
     notes: str | None
     added_at: str
+    captured_at: float | None = None  # when the photo was taken (EXIF), seconds since the epoch
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,3 +67,20 @@ class NewImage:
     height: int | None = None
     format: str | None = None
     notes: str | None = None
+    captured_at: float | None = None
+
+
+@dataclass
+class CalibrationRecord:
+    """A number (or table) fitted on one model version's vectors, e.g. a threshold; read only
+    with that version. `fitted_on` says on what, `generation` when the catalogue was at."""
+
+    model_key: str
+    name: str
+    value: dict[str, Any]
+    fitted_on: str
+    generation: int
+    fitted_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -19,11 +19,10 @@ import numpy as np
 from ..errors import ProductNotFoundError
 from .database import connect, storage_errors
 from .migrations import apply_migrations, require_no_migrations
-from .records import ImageRecord, ModelRecord, NewImage, Product
-
-__all__ = ["CORE_FIELDS", "CatalogStore", "ImageRecord", "ModelRecord", "NewImage", "Product"]
+from .records import CalibrationRecord, ImageRecord, ModelRecord, NewImage, Product
 
 CORE_FIELDS = ("id", "title", "category", "description")
+__all__ = ["CORE_FIELDS", "CalibrationRecord", "CatalogStore", "ImageRecord", "ModelRecord", "NewImage", "Product"]
 
 
 def _now() -> str:
@@ -106,6 +105,28 @@ class CatalogStore:
     @property
     def generation(self) -> int:
         return int(self.get_meta("generation", "0") or 0)
+
+    # --- calibrations -------------------------------------------------------------------------
+
+    def put_calibration(self, model_key: str, name: str, value: dict[str, Any], fitted_on: str) -> CalibrationRecord:
+        """Store (or replace) a value fitted on `model_key`'s vectors, stamped with this generation."""
+        record = CalibrationRecord(model_key, name, value, fitted_on, self.generation, _now())
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO calibrations VALUES (?, ?, ?, ?, ?, ?)",
+                       (model_key, name, json.dumps(value), fitted_on, record.generation, record.fitted_at))
+        return record
+
+    def get_calibration(self, model_key: str, name: str) -> CalibrationRecord | None:
+        rows = self._query("SELECT * FROM calibrations WHERE model_key = ? AND name = ?", (model_key, name))
+        return _calibration(rows[0]) if rows else None
+
+    def calibrations(self, model_key: str | None = None) -> list[CalibrationRecord]:
+        """Every stored calibration, or those of one model version, by version then name."""
+        if model_key is None:
+            rows = self._query("SELECT * FROM calibrations ORDER BY model_key, name")
+        else:
+            rows = self._query("SELECT * FROM calibrations WHERE model_key = ? ORDER BY name", (model_key,))
+        return [_calibration(r) for r in rows]
 
     # --- models ------------------------------------------------------------------------------
 
@@ -240,9 +261,10 @@ class CatalogStore:
         with self.transaction() as db:
             for im in images:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO images (product_id, sha256, source, width, height, format, status, notes, added_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'ok', ?, ?)",
-                    (im.product_id, im.sha256, im.source, im.width, im.height, im.format, im.notes, _now()),
+                    "INSERT OR IGNORE INTO images (product_id, sha256, source, width, height, format, status, notes,"
+                    " added_at, captured_at) VALUES (?, ?, ?, ?, ?, ?, 'ok', ?, ?, ?)",
+                    (im.product_id, im.sha256, im.source, im.width, im.height, im.format, im.notes, _now(),
+                     im.captured_at),
                 )
                 if cur.rowcount == 0:
                     ids.append(-1)
@@ -268,7 +290,7 @@ class CatalogStore:
             return sum(db.execute("DELETE FROM images WHERE id = ?", (int(i),)).rowcount for i in image_ids)
 
     def get_images(self, product_id: str | None = None, image_ids: Sequence[int] | None = None) -> list[ImageRecord]:
-        cols = "id, product_id, sha256, source, width, height, format, status, notes, added_at"
+        cols = "id, product_id, sha256, source, width, height, format, status, notes, added_at, captured_at"
         if image_ids is not None:
             rows: list[tuple] = []
             for chunk in _chunks([int(i) for i in image_ids], 500):
@@ -406,3 +428,8 @@ def _unpack(rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _calibration(row: tuple) -> CalibrationRecord:
+    model_key, name, value, fitted_on, generation, fitted_at = row
+    return CalibrationRecord(model_key, name, json.loads(value), fitted_on, int(generation), fitted_at)

@@ -129,21 +129,26 @@ def list_(state: State, where: str | None, limit: int | None, offset: int, as_js
 
 @cli.command()
 @click.option("--photos", type=click.Path(exists=True, path_type=Path),
-              help="Labelled photos NOT in the catalogue (folder tree or CSV/JSONL, like `add`). Recommended.")
+              help="Labelled photos NOT in the catalogue (folder tree or CSV/JSONL, like `add`).")
 @click.option("--queries", "max_queries", type=int, default=400, show_default=True,
-              help="Without --photos: catalogue images to leave out one at a time.")
+              help="Without --photos: burst groups of catalogue photos to hold out, one query each.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def calibrate(state: State, photos: Path | None, max_queries: int, as_json: bool) -> None:
-    """Choose the recognition "unknown" threshold, and store it in the catalogue."""
+    """Fit the active model version's recognition confidence and "unknown" threshold, and store them for it.
+
+    Without --photos, whole burst groups of the catalogue's photos are held out as queries.
+    Prints how many right answers and unknown products each confidence threshold accepts/rejects.
+    """
     with state.open() as catalog:
         items = read_source(photos) if photos is not None else None
         cal = catalog.calibrate(photos=items, max_queries=max_queries)
     if as_json:
         print_json(cal.to_dict())
     elif not state.quiet:
-        console.print(
-            f"threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of correct matches, "
-            f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
-            f"({cal.known_queries} queries; top-1 {cal.top1_accuracy:.1%})"
-        )
+        click.echo(f"confidence threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of right answers, "
+                   f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
+                   f"({cal.known_queries} queries from {cal.source}; top-1 {cal.top1_accuracy:.1%})")
+        click.echo("threshold  right answers accepted  unknown products rejected")
+        for threshold, accepted, rejected in cal.curve[::2]:
+            click.echo(f"{threshold:9.2f}  {accepted:22.1%}  {rejected:25.1%}")

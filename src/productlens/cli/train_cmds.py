@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from ..catalog.ingest import read_source
+from ..errors import ActivationRefusedError
 from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
 from ..training import TrainConfig
@@ -23,14 +24,22 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "full"]), default="head", show_default=True,
-              help="head: frozen backbone, cached features (minutes on a CPU); full: fine-tune the backbone too.")
-@click.option("--backbone", help="Network to train on (default: the catalogue's model); NAME@SIZE feeds it SIZE-pixel "
-              "crops, e.g. efficientnet-lite2@320 (slower, more accurate: docs/training.md).")
-@click.option("--crop", type=click.FloatRange(0.2, 1.0), default=0.65, show_default=True,
-              help="Centre crop the version keeps, as a fraction of the shorter side (the backbone's own is 0.875).")
-@click.option("--tta", "flip_tta", is_flag=True,
-              help="The version embeds every image and its mirror image and averages them (x2 inference, more accurate).")
+@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
+                   "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
+                   "as well if the budget allows (the better one on validation).")
+@click.option("--backbone", help="Network to train on, NAME or NAME@SIZE (e.g. efficientnet-lite2@320). "
+              "Default: the catalogue's model or efficientnet-lite2@320, whichever validates better in the budget.")
+@click.option("--crop", type=click.FloatRange(0.2, 1.0),
+              help="Centre crop the version keeps, as a fraction of the shorter side (0.875: the backbones' own; "
+                   "1: the whole shorter side). Default: 0.875, 0.65 or 1, whichever validates best.")
+@click.option("--tta/--no-tta", "flip_tta", default=None,
+              help="The version embeds every image and its mirror image and averages them (x2 inference). "
+                   "Default: on only if it validates clearly better.")
+@click.option("--hidden", type=click.IntRange(0, 8192),
+              help="Hidden layer width of the head (0 = linear projection). Default: 1024 or 0, whichever validates better.")
+@click.option("--budget", default="10m", show_default=True,
+              help="Time for choosing the open settings and training, e.g. 20m, 900s, or 'none' for no limit.")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Default 30 (head) / 5 (full); early stopping may end sooner.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, help="Peak learning rate (default 3e-3 head / 3e-4 full).")
@@ -39,22 +48,28 @@ def _say(state: State):
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.1, show_default=True)
 @click.option("--loss", type=click.Choice(["norm-softmax", "arcface"]), default="norm-softmax", show_default=True)
 @click.option("--dim", type=click.IntRange(8, 4096), default=512, show_default=True, help="Embedding width.")
-@click.option("--hidden", type=click.IntRange(0, 8192), default=1024, show_default=True,
-              help="Hidden layer width of the head (0 = linear projection).")
 @click.option("--views", type=click.IntRange(1, 32), default=6, show_default=True,
-              help="head recipe: cached views per image (1 plain + augmented).")
+              help="head recipe: cached views per image (1 plain + augmented); fewer if the budget runs short.")
 @click.option("--patience", type=click.IntRange(1, 1000), default=8, show_default=True, help="Early-stopping patience (epochs).")
 @click.option("--val", "val_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled validation photos (ingest CSV/JSONL); default: carved out of the catalogue.")
+              help="Labelled validation photos (ingest CSV/JSONL); default: burst groups held out of the catalogue.")
 @click.option("--max-images", type=click.IntRange(1), help="full recipe: train on a random subset.")
 @click.option("--int8", is_flag=True, help="Also quantise the exported version to INT8.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--use", "use_now", is_flag=True, help="Activate the new version right away (re-embeds the catalogue).")
+@click.option("--use", "use_now", is_flag=True,
+              help="Activate the new version if it beats the active one on the same validation photos.")
+@click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr, weight_decay, batch_size,
-          label_smoothing, loss, dim, hidden, views, patience, val_csv, max_images, int8, seed, use_now, as_json) -> None:
-    """Learn from the catalogue's product ids (and categories); saves a new model version."""
+def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
+          batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
+          as_json) -> None:
+    """Learn from the catalogue's product ids (and categories); saves a new model version.
+
+    Settings left open are chosen on validation photos held out of the catalogue in whole burst
+    groups (or on --val photos), within --budget; the new version is compared with the active
+    model on the same photos, and --use activates it only if it is better (or with --force).
+    """
     config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
                          optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                          label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
@@ -62,22 +77,57 @@ def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr,
     val_items = list(read_source(val_csv)) if val_csv else None
     say = _say(state) if not as_json else (lambda m: None)
     with state.open() as catalog:
-        result = run_training(catalog, config, val_items=val_items, progress=say)
-        out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics}
+        result = run_training(catalog, config, val_items=val_items, budget_s=parse_duration(budget), progress=say)
+        out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
+               "comparison": result.comparison.to_dict() if result.comparison else None,
+               "candidates": [t.to_dict() for t in result.trials], "notes": result.notes}
         if use_now:
-            out["activation"] = catalog.activate_model(result.version).to_dict()
+            try:
+                out["activation"] = catalog.activate_model(result.version, force=force).to_dict()
+            except ActivationRefusedError as exc:
+                out["activation"] = {"switched": False, "reason": str(exc)}
     if as_json:
         print_json(out)
         return
+    _print_training(state, result, out.get("activation"), use_now)
+
+
+def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
     m = result.metrics
-    console.print(f"trained {result.version} in {result.seconds:.0f}s ({m.get('epochs_run')} epochs)", highlight=False)
-    if m.get("val_r1") is not None:
-        console.print(f"validation R@1 {m.get('val_r1_untrained') or float('nan'):.3f} -> {m['val_r1']:.3f}, "
-                      f"classifier top-1 {m.get('val_cls_acc', float('nan')):.3f}, recognition: {m['recognition_mode']}",
-                      highlight=False)
-    if not use_now:
-        console.print(f"activate it with: productlens --catalog {state.path()} models use {result.version.split('/')[1]}",
-                      highlight=False)
+    say = click.echo
+    say(f"trained {result.version} in {result.seconds:.0f}s ({m.get('epochs_run')} epochs; "
+        f"validation: {m.get('validation')})")
+    for trial in result.trials:
+        score = f"{trial.score:.3f}" if trial.score is not None else "-"
+        say(f"  tried {trial.setting.label():60s} {score}  {trial.note}".rstrip())
+    cmp = result.comparison
+    if cmp is not None and cmp.before is not None and cmp.after is not None:
+        b, a = cmp.before, cmp.after
+        say(f"on the same {cmp.photos} validation photos, before -> after: retrieval R@1 {b.r1:.3f} -> {a.r1:.3f}, "
+            f"mAP {b.mAP:.3f} -> {a.mAP:.3f}; recognition top-1 {b.top1:.3f} -> {a.top1:.3f}, right answers accepted "
+            f"{b.accepted:.3f} -> {a.accepted:.3f}, unknown products rejected {b.rejected:.3f} -> {a.rejected:.3f}")
+    for note in result.notes:
+        say(f"note: {note}")
+    if activation is not None:
+        say(f"active model: {result.version}" if activation.get("switched") else str(activation.get("reason")))
+    elif not use_now and cmp is not None and cmp.better:
+        say(f"activate it with: productlens --catalog {state.path()} models use {result.version.split('/')[1]}")
+
+
+def parse_duration(text: str) -> float | None:
+    """'10m', '900s', '1.5h' or a number of seconds -> seconds; 'none' -> None (no limit)."""
+    text = text.strip().lower()
+    if text in ("none", "0", "off", "unlimited"):
+        return None
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:], 1.0)
+    number = text[:-1] if text[-1:] in "smh" else text
+    try:
+        seconds = float(number) * scale
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected a duration like 10m, 900s or 1h, or 'none'") from None
+    if seconds <= 0:
+        raise click.BadParameter("the budget must be positive (or 'none')")
+    return seconds
 
 
 @cli.command("eval")
@@ -85,6 +135,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr,
               help="Labelled query photos (ingest CSV/JSONL: product_id, image).")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write report.html, PNG plots and metrics.json here.")
+@click.option("--model", "version", help="Evaluate this model version (not activated), beside the active one.")
 @click.option("--baselines", default="colour-histogram,off-the-shelf,small-cnn", show_default=True,
               help="Comma-separated baselines measured in the same run ('' for none).")
 @click.option("--cnn-epochs", type=click.IntRange(1, 500), default=10, show_default=True)
@@ -93,15 +144,18 @@ def train(state: State, recipe, backbone, crop, flip_tta, epochs, optimizer, lr,
                    "(e.g. _Iconic for the Grocery Store's product shots).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def eval_cmd(state: State, queries: Path, report_dir: Path | None, baselines: str, cnn_epochs: int,
-             pattern: str | None, as_json: bool) -> None:
-    """Measure retrieval and recognition on labelled photos, with baselines, and write a report."""
+def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str | None, baselines: str,
+             cnn_epochs: int, pattern: str | None, as_json: bool) -> None:
+    """Measure retrieval and recognition on labelled photos, with baselines, and write a report.
+
+    With --model, that version is measured beside the active one, in the same run, without
+    being activated."""
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
-        result = evaluate(catalog, items, baselines=chosen, catalog_image_pattern=pattern or None,
+        result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
                           cnn_epochs=cnn_epochs, progress=_say(state) if not as_json else None)
-        model = catalog.active_model
+        model = catalog.model_view(version).record if version else catalog.active_model
         curves = catalog.models_dir / model.version / "curves.png" if model and model.info.get("onnx") else None
     if report_dir is not None:
         write_report(result, report_dir, curves=curves)
@@ -151,18 +205,30 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @models.command("use")
 @click.argument("version")
 @click.option("--allow-missing", is_flag=True, help="Switch even if some images cannot be embedded (their files are gone).")
+@click.option("--force", is_flag=True, help="Switch even if VERSION is not shown to beat the active one.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def models_use(state: State, version: str, allow_missing: bool, as_json: bool) -> None:
-    """Make VERSION active (roll back or forward): embeds what it lacks, then switches atomically."""
+def models_use(state: State, version: str, allow_missing: bool, force: bool, as_json: bool) -> None:
+    """Make VERSION active (roll back or forward) if it beats the active one on the same validation
+    photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""
     with state.open() as catalog:
-        report = catalog.activate_model(version, allow_missing=allow_missing)
+        report = catalog.activate_model(version, allow_missing=allow_missing, force=force)
     if as_json:
         print_json(report.to_dict())
         return
-    console.print(f"active model: {report.key} ({report.embedded} embedded, {report.reused} reused, "
-                  f"{report.seconds:.1f}s)", highlight=False)
+    say = click.echo
+    if not report.switched:
+        say(f"{report.key} is already the active model")
+        return
+    say(f"active model: {report.key} ({report.embedded} embedded, {report.reused} reused, {report.seconds:.1f}s)")
+    cmp = report.comparison or {}
+    if cmp.get("before") and cmp.get("after"):
+        say(f"validation score {cmp['before']['score']:.3f} -> {cmp['after']['score']:.3f} on {cmp['photos']} photos"
+            f" ({cmp['verdict']})")
+    for item in report.recalibrated:
+        change = f": {item.get('old')} -> {item.get('new')}" if "new" in item else ""
+        say(f"  {item['name']}{' (stale)' if item.get('stale') else ''}{change}; {item['note']}")
     for src in report.missing_sources[:10]:
-        console.print(f"  missing source file: {src}", highlight=False)
+        say(f"  missing source file: {src}")
     for msg in report.failed[:10]:
-        console.print(f"  failed: {msg}", highlight=False)
+        say(f"  failed: {msg}")

@@ -10,7 +10,6 @@ Pairs at or above the thresholds are joined into clusters (union-find).
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..catalog.store import CatalogStore, ModelRecord, Product
-from ..errors import ModelError
+from ..errors import ModelError, ProductLensError, StaleCalibrationError
 from ..index.live import LiveIndex
 from ..models import Embedder
 from ..results import ProductHit
@@ -32,7 +31,7 @@ NEIGHBOURS = 10
 IMAGE_WEIGHT = 0.7
 DEFAULT_IMAGE_THRESHOLD = 0.95
 DEFAULT_PRODUCT_THRESHOLD = 0.90
-CALIBRATION_META = "dedup_calibration"  # store meta: thresholds chosen by `duplicates --calibrate`
+CALIBRATION = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
 
 
 class DuplicateSource(Protocol):
@@ -75,13 +74,28 @@ class DedupCalibration:
 
 
 def stored_calibration(catalog: DuplicateSource) -> DedupCalibration | None:
-    raw = catalog.store.get_meta(CALIBRATION_META)
-    return DedupCalibration(**json.loads(raw)) if raw else None
+    """The active version's duplicate thresholds; None if no version was ever calibrated and the
+    model is off-the-shelf (the defaults hold). Thresholds fitted on another version are cosines
+    of another space: StaleCalibrationError says so rather than reading them."""
+    model = catalog.active_model
+    record = catalog.store.get_calibration(model.key, CALIBRATION) if model is not None else None
+    if record is not None:
+        return DedupCalibration(**{k: v for k, v in record.value.items() if k in DedupCalibration.__dataclass_fields__})
+    others = [c.model_key for c in catalog.store.calibrations() if c.name == CALIBRATION]
+    if others or (model is not None and model.info.get("onnx")):
+        fitted = f"were fitted on {others[0]}" if others else "were never fitted for it"
+        raise StaleCalibrationError(f"the duplicate thresholds {fitted}, not on the active model {model.key}; "
+                                    "run: productlens duplicates --calibrate (or pass the thresholds)")
+    return None
 
 
 def store_calibration(catalog: DuplicateSource, cal: DedupCalibration) -> None:
+    """Store the thresholds for the active model version."""
+    model = catalog.active_model
+    if model is None:
+        raise ProductLensError("nothing embedded yet: duplicate thresholds belong to a model version")
     with catalog.writing():
-        catalog.store.set_meta({CALIBRATION_META: json.dumps(asdict(cal))})
+        catalog.store.put_calibration(model.key, CALIBRATION, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 
 
 @dataclass
@@ -204,7 +218,8 @@ def find_duplicates(
 ) -> DuplicateReport:
     """Image clusters and product clusters at the given thresholds, or the calibrated ones
     stored in the catalogue (`productlens duplicates --calibrate`), or the defaults."""
-    cal = stored_calibration(catalog)
+    given = image_threshold is not None and product_threshold is not None
+    cal = None if given else stored_calibration(catalog)
     t_img = image_threshold if image_threshold is not None else (cal.image_threshold if cal else DEFAULT_IMAGE_THRESHOLD)
     t_prod = product_threshold if product_threshold is not None else (cal.product_threshold if cal else DEFAULT_PRODUCT_THRESHOLD)
     floor = min(t_img, t_prod - (1 - IMAGE_WEIGHT)) if use_text else min(t_img, t_prod)

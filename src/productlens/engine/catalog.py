@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from PIL import Image
 from .. import recognition
 from ..catalog.ingest import IngestItem, read_source
 from ..catalog.media import UPLOAD_PREFIX, MediaStore
-from ..catalog.store import CatalogStore, ImageRecord, ModelRecord, Product
+from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
 from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, store_calibration
 from ..errors import CatalogError, ModelChangedError, ProductLensError
 from ..filters import Filter, as_filter
@@ -42,11 +41,13 @@ from ..index import is_remote
 from ..index.live import LiveIndex
 from ..models import Embedder
 from ..ranking import Box
-from ..results import ActivationReport, IngestReport, ProductHit, ProgressSink, Recognition
+from ..results import IngestReport, ProductHit, ProgressSink
 from ..text import semantic
 from ..text.search import POOL, TextSearch
-from . import calibrate, indexing, ingest, models, recognize
+from . import indexing, ingest, models
 from .active import ActiveModel
+from .catalog_models import ModelMethods
+from .catalog_recognition import RecognitionMethods
 from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store, remove_stale_files
 from .products import ProductCache
 from .search import VectorSearch, mean_image_vector, product_hits, query_image
@@ -54,7 +55,7 @@ from .search import VectorSearch, mean_image_vector, product_hits, query_image
 Where = str | Filter | None  # a product filter: text ("category = 'Milk' and price < 3") or parsed
 
 
-class Catalog:
+class Catalog(RecognitionMethods, ModelMethods):
     """A product catalogue on disk. Open with `Catalog.open(path)`; close when done."""
 
     def __init__(self, path: Path, store: CatalogStore) -> None:
@@ -152,21 +153,11 @@ class Catalog:
         except ModelChangedError:
             return self._model.pair(self.embedder(), self.live_index())
 
-    def model_versions(self) -> list[dict[str, Any]]:
-        """Every model version of the catalogue, which one is active, and their validation metrics."""
-        return models.list_versions(self.store)
-
-    def activate_model(self, version: str, *, allow_missing: bool = False,
-                       progress: Callable[[int], None] | None = None) -> ActivationReport:
-        """Make a model version active (roll back or forward): embeds what it lacks, builds its
-        index, then switches in one write; until then searches use the current version."""
-        with self.writing():
-            report, embedder, live = models.activate(self.store, self.path, self.index_kind, version,
-                                                     allow_missing=allow_missing, progress=progress)
-            self._model.install(embedder, live)
-            with self._init_lock:
-                self._text = None
-        return report
+    def adopt(self, embedder: Embedder, live: LiveIndex) -> None:
+        """Use a newly activated version's embedder and index from now on (the engine's activation calls this)."""
+        self._model.install(embedder, live)
+        with self._init_lock:
+            self._text = None
 
     def rebuild_index(self, *, kind: str = "auto", budget: str | None = None, recall: float = 0.95, sample: int = 200,
                       reduce_dim: int | None = None, whiten: bool = False, rerank: int | None = None) -> dict[str, Any]:
@@ -303,6 +294,10 @@ class Catalog:
         """product id -> its first image's id (products without images are left out)."""
         return self.store.first_images(product_ids)
 
+    def image_file(self, image: ImageRecord) -> Path | None:
+        """The file an image's bytes can be read from (an upload's stored copy, or its source)."""
+        return self.media.file_of(image)
+
     def thumbnail(self, image: ImageRecord, size: int) -> Path | None:
         """A cached JPEG thumbnail of an image, or None when its file is gone."""
         return self.media.thumbnail(image, size)
@@ -341,17 +336,17 @@ class Catalog:
             return self.search_vector(vector, k=k, where=where, model_key=embedder.key)
         return self.search_hybrid(vector, text, k=k, where=where, fusion=fusion, model_key=embedder.key)
 
-    def search_vector(self, vector: np.ndarray, *, k: int = 10, where: Where = None,
-                      exclude: Sequence[str] = (), model_key: str | None = None) -> list[ProductHit]:
+    def search_vector(self, vector: np.ndarray, *, k: int = 10, where: Where = None, exclude: Sequence[str] = (),
+                      exclude_images: Sequence[int] = (), model_key: str | None = None) -> list[ProductHit]:
         """Products whose images are nearest `vector` (an embedding of the active model, or of
-        `model_key`: ModelChangedError when that is no longer the active one), best first;
-        `where` filters the products and `exclude` leaves some out (engine/search.py)."""
+        `model_key`: ModelChangedError when that is no longer the active one), best first; `where`
+        filters the products, `exclude` leaves products out and `exclude_images` images (engine/search.py)."""
         live = self.live_index()
         if live is None:
             return []
         if model_key is not None and model_key != live.model_key:
             raise ModelChangedError(f"the catalogue switched to model {live.model_key} during this query; try again")
-        return VectorSearch(self.store, live, self._products).run(vector, k, as_filter(where), exclude)
+        return VectorSearch(self.store, live, self._products).run(vector, k, as_filter(where), exclude, exclude_images)
 
     def search_hybrid(self, vector: np.ndarray, text: str, *, k: int = 10, where: Where = None,
                       fusion: str = "blend", model_key: str | None = None) -> list[ProductHit]:
@@ -395,42 +390,6 @@ class Catalog:
         store_calibration(self, cal)
         return cal
 
-    # --- recognition -------------------------------------------------------------------------
-
-    @property
-    def calibration(self) -> recognition.Calibration:
-        return recognize.stored_calibration(self.store)
-
-    def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
-        """Name the product in the photo, or say it is not in the catalogue."""
-        embedder = self.embedder()
-        return self.recognize_vector(self.embed_query(image, box, embedder=embedder), k=k, model_key=embedder.key)
-
-    def recognize_vector(self, vector: np.ndarray, *, k: int = 5, model_key: str | None = None) -> Recognition:
-        """Recognition of a query embedding (of `model_key`, as in `search_vector`): a trained
-        version's classifier/kNN blend, or the nearest product against the calibrated threshold
-        (engine/recognize.py)."""
-        model = self.active_model
-        search = partial(self.search_vector, model_key=model_key)
-        if model is not None and model.info.get("classifier"):
-            return recognize.with_trained_version(self.store, self.models_dir / model.version, vector, search, k)
-        return recognize.by_similarity(search(vector, k=max(k, 1)), self.calibration)
-
-    def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = 400,
-                  seed: int = 0) -> recognition.Calibration:
-        """Choose the "unknown" threshold (engine/calibrate.py) and store it in the catalogue:
-        on labelled `photos` NOT in the catalogue (recommended), else leaving catalogue images out."""
-        if photos is not None:
-            cal = calibrate.on_photos(self.embedder(), self.search_vector, list(photos))
-        else:
-            model, live = self.active_model, self.live_index()
-            if model is None or live is None:
-                raise ProductLensError("nothing embedded yet: add images before calibrating")
-            cal = calibrate.leave_one_out(self.store, model.key, live, self.search_vector, max_queries, seed)
-        with self.writing():
-            recognize.store_calibration(self.store, cal)
-        return cal
-
     # --- description -------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -444,6 +403,21 @@ class Catalog:
         return {"path": str(self.path.resolve()), "products": counts["products"], "images": counts["images"],
                 "model": self.model_name, "precision": self.precision, "model_key": model.key if model else None,
                 "dim": model.dim if model else None, "index": self.index_kind, "index_dim": live.dim if live else None,
-                "indexed_vectors": live.count() if live else 0, "recognition": self.calibration.to_dict(),
+                "indexed_vectors": live.count() if live else 0, "recognition": _summary(self.calibration),
+                "calibrations": [_fitted(c, model.key if model else None) for c in self.calibrations()],
                 "database_bytes": sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*")),
                 "generation": counts["generation"]}
+
+
+def _summary(cal: recognition.Calibration) -> dict[str, Any]:
+    """The recognition calibration without its trade-off curve (that is for `calibrate`)."""
+    return {k: v for k, v in cal.to_dict().items() if k != "curve"}
+
+
+def _fitted(record: CalibrationRecord, active: str | None) -> dict[str, Any]:
+    """What `info` lists of a calibration: which version, on what, when (and for the active one, the value)."""
+    out = {"name": record.name, "model_key": record.model_key, "active": record.model_key == active,
+           "fitted_on": record.fitted_on, "fitted_at": record.fitted_at, "generation": record.generation}
+    if record.model_key == active and record.name != "recognition":
+        out["value"] = record.value
+    return out

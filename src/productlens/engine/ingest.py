@@ -85,7 +85,7 @@ def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | No
     if loaded is None:
         return NewImage(product_id, sha256, vector, source)
     return NewImage(product_id, sha256, vector, source, loaded.width, loaded.height, loaded.format,
-                    "; ".join(loaded.notes) or None)
+                    "; ".join(loaded.notes) or None, loaded.captured_at)
 
 
 def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_changing: FieldsChanging) -> tuple[int, int]:

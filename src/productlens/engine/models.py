@@ -1,9 +1,10 @@
 """The catalogue's model versions: which embedder a version needs, listing them, and switching
 the active one.
 
-`activate` embeds every image still missing an embedding for the version (resumable: each batch
-is committed), builds that version's index, then switches `active_model` in one meta write;
-until the switch, searches keep using the old version.
+`embed_missing` embeds every image still missing an embedding for the version (resumable: each
+batch is committed); `switch` builds that version's index, then switches `active_model` in one
+meta write; until the switch, searches keep using the old version. Whether a version may be
+switched to at all is promotion.py's question.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..catalog.media import UPLOAD_PREFIX, MediaStore
+from ..catalog.media import MediaStore
 from ..catalog.store import CatalogStore, ImageRecord, ModelRecord
 from ..errors import ModelMismatchError, TrainingError
 from ..index.live import LiveIndex
@@ -88,20 +89,12 @@ def list_versions(store: CatalogStore) -> list[dict[str, Any]]:
     return out
 
 
-def image_file(media: MediaStore, image: ImageRecord) -> Path | None:
-    """Where an image's bytes are: an upload (`upload:<sha256>`) in the catalogue's media store,
-    anything else at its source path."""
-    if image.source and image.source.startswith(UPLOAD_PREFIX):
-        return media.original_path(image.sha256)
-    return Path(image.source) if image.source else None
-
-
-def activate(store: CatalogStore, folder: Path, index_kind: str, name: str, *, allow_missing: bool = False,
-             progress: Callable[[int], None] | None = None) -> tuple[ActivationReport, Embedder, LiveIndex]:
-    """Embed what the version lacks, build its index, then make it the active model; returns the
-    report and the version's embedder and index. The caller holds the catalogue's write lock."""
+def embed_missing(store: CatalogStore, folder: Path, record: ModelRecord, *, allow_missing: bool = False,
+                  progress: Callable[[int], None] | None = None) -> tuple[ActivationReport, Embedder]:
+    """Embed every image the version has no embedding for yet (resumable: each batch is
+    committed); returns the report so far and the version's embedder. The caller holds the
+    catalogue's write lock."""
     started = time.perf_counter()
-    record = resolve_version(store, name)
     report = ActivationReport(record.key)
     embedder = load_embedder(folder, record.name, record.precision, record=record)
     usable: list[ImageRecord] = []
@@ -109,11 +102,11 @@ def activate(store: CatalogStore, folder: Path, index_kind: str, name: str, *, a
     media = MediaStore(folder)
     for im in store.images_missing_embedding(record.key):
         vector = store.vector_for_hash(im.sha256, record.key)
-        file = image_file(media, im)
+        file = media.file_of(im)
         if vector is not None:
             store.put_embeddings(record.key, [im.id], vector[None])
             report.reused += 1
-        elif file is not None and file.exists():
+        elif file is not None:
             usable.append(im)
             files[im.id] = file
         else:
@@ -139,9 +132,14 @@ def activate(store: CatalogStore, folder: Path, index_kind: str, name: str, *, a
             f"{len(lacking)} image(s) could not be embedded with {record.key} (first: {lacking[0]}); "
             "they would vanish from search. Restore the files, remove those images, or pass allow_missing"
         )
+    report.seconds = time.perf_counter() - started
+    return report, embedder
+
+
+def switch(store: CatalogStore, folder: Path, index_kind: str, record: ModelRecord) -> LiveIndex:
+    """Build the version's index from its stored embeddings, then make it the active model in
+    one meta write; until then searches keep using the old version."""
     live = LiveIndex(store, folder / "index", record.key, record.dim, index_kind)
     live.save()
     store.set_meta({ACTIVE_META: record.key})
-    report.switched = True
-    report.seconds = time.perf_counter() - started
-    return report, embedder, live
+    return live

@@ -1,120 +1,109 @@
 """Naming the product in a photo, or saying it is not in the catalogue (open-set recognition).
 
-Two recognisers, chosen by the active model: an off-the-shelf model compares the top search score
-with the catalogue's calibrated threshold (recognition.py); a trained version scores products with
-its classifier, its nearest images or a blend of both, as chosen on validation when it was trained
-(training/classify.py holds that arithmetic).
+One path for every model: the photo's nearest products (the search scores) are scored by the
+model version's recogniser (recognition.py: nearest images, and for a trained version its
+classifier too, as chosen on validation), and the top one is named when its calibrated
+confidence reaches the threshold. A product added after training is found through its images in
+the trained embedding space; a removed one cannot be a candidate. The recogniser and its
+calibration belong to the model version (the `recognition` calibration record, see calibrate.py).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .. import recognition
-from ..catalog.store import CatalogStore, Product
-from ..recognition import Calibration
+from ..catalog.store import CatalogStore, ModelRecord
+from ..recognition import RECORD, Recognizer
 from ..results import ProductHit, Recognition
-from ..training.classify import category_probs, classifier_probs, load_head, mode_probs
+from ..training.classify import category_probs, classifier_probs
 
-CALIBRATION_META = "recognition_calibration"  # store meta: the threshold and confidence curve
-CATEGORY_TEMPERATURE = 0.05  # softmax temperature of the candidates' category vote
-TRAINED_CANDIDATES = 20  # nearest products a trained version weighs besides its classes
-
-
-def stored_calibration(store: CatalogStore) -> Calibration:
-    """The catalogue's calibration (`calibrate`), or the default one until it has been calibrated."""
-    raw = store.get_meta(CALIBRATION_META)
-    return Calibration(**json.loads(raw)) if raw else recognition.default_calibration()
-
-
-def store_calibration(store: CatalogStore, cal: Calibration) -> None:
-    store.set_meta({CALIBRATION_META: json.dumps(cal.to_dict())})
+def recognizer_of(store: CatalogStore, model: ModelRecord | None, head: Mapping[str, Any] | None) -> Recognizer:
+    """The model version's recogniser: its calibration record, else what a trained version saved
+    with itself, else nearest images with the default (uncalibrated) confidence."""
+    record = store.get_calibration(model.key, RECORD) if model is not None else None
+    if record is not None:
+        return Recognizer.from_dict(record.value)
+    if head is not None:
+        return Recognizer.from_dict(head["meta"].get("recognition") or {})
+    return Recognizer()
 
 
-def unknown(cal: Calibration) -> Recognition:
+def unknown(recognizer: Recognizer) -> Recognition:
     """The answer when there is nothing to compare with."""
-    return Recognition(None, 0.0, 0.0, cal.threshold, None, 0.0, [])
+    cal = recognizer.calibration
+    return Recognition(None, 0.0, 0.0, cal.threshold, None, 0.0, [], cal.source)
 
 
-def by_similarity(candidates: list[ProductHit], cal: Calibration) -> Recognition:
-    """The top candidate if its score passes the threshold; the category by a softmax-weighted vote
-    of the candidates, so an unknown product can still be recognised as "some milk"."""
+def classifier_column(head: Mapping[str, Any], vector: np.ndarray, candidates: list[ProductHit],
+                      scale: float) -> np.ndarray:
+    """The trained classifier's probability of each candidate (NaN for products it never saw)."""
+    classes = head["meta"]["classes"]
+    probabilities = classifier_probs(vector[None], head["proxies"], scale)[0]
+    index = {product: i for i, product in enumerate(classes)}
+    return np.array([probabilities[index[c.product.id]] if c.product.id in index else np.nan for c in candidates])
+
+
+@dataclass
+class Scored:
+    """A recogniser's reading of one photo's candidates."""
+
+    similarity: np.ndarray  # each candidate's best-image cosine (the search score)
+    scores: np.ndarray  # the recogniser's scores, summing to one
+    best: int  # the top-scored candidate
+    row: np.ndarray  # its recognition.FEATURES row
+    trained_winner: bool  # the top product is one the classifier was trained on (or there is no classifier)
+
+
+def score(recognizer: Recognizer, vector: np.ndarray, candidates: list[ProductHit], head: Mapping[str, Any] | None,
+          mode: str | None = None) -> Scored:
+    """Score non-empty candidates with the recogniser's mode (or `mode`); calibration replays this."""
+    similarity = np.array([c.score for c in candidates], dtype=np.float64)
+    column = classifier_column(head, vector, candidates, recognizer.scale) if head is not None else None
+    scores = recognition.candidate_scores(similarity, mode or recognizer.mode, column)
+    best, row = recognition.top_features(similarity, scores)
+    return Scored(similarity, scores, best, row, column is None or not np.isnan(column[best]))
+
+
+def recognize(recognizer: Recognizer, vector: np.ndarray, candidates: list[ProductHit],
+              head: Mapping[str, Any] | None, k: int) -> Recognition:
+    """Recognition of a query embedding from its nearest products (best first, by cosine)."""
     if not candidates:
-        return unknown(cal)
-    top = candidates[0]
-    weights = np.exp((np.array([c.score for c in candidates]) - top.score) / CATEGORY_TEMPERATURE)
-    votes: dict[str | None, float] = {}
-    for c, w in zip(candidates, weights):
-        votes[c.product.category] = votes.get(c.product.category, 0.0) + float(w)
-    category, weight = max(votes.items(), key=lambda kv: kv[1])
-    known = top.score >= cal.threshold
+        return unknown(recognizer)
+    scored = score(recognizer, vector, candidates, head)
+    cal = recognizer.calibration_for(scored.trained_winner)
+    confidence = float(cal.confidence(scored.row)[0])
+    category, category_confidence = _category(recognizer, vector, candidates, scored.scores, head)
+    order = sorted(range(len(candidates)), key=lambda i: -scored.scores[i])[:k]
+    ranked = [ProductHit(candidates[i].product, candidates[i].score, candidates[i].image_id, rank)
+              for rank, i in enumerate(order, start=1)]
     return Recognition(
-        product=top.product if known else None,
-        score=top.score,
-        confidence=cal.confidence(top.score),
+        product=candidates[scored.best].product if confidence >= cal.threshold else None,
+        score=float(scored.similarity[scored.best]),
+        confidence=confidence,
         threshold=cal.threshold,
         category=category,
-        category_confidence=weight / float(weights.sum()),
-        candidates=candidates,
+        category_confidence=category_confidence,
+        candidates=ranked,
+        calibration=cal.source,
     )
 
 
-def with_trained_version(store: CatalogStore, version_folder: Path, vector: np.ndarray,
-                         search: Callable[..., list[ProductHit]], k: int) -> Recognition:
-    """`by_trained_version` for a query: the version's head (cached), its nearest products by
-    `search` (Catalog.search_vector) and the products that still exist."""
-    candidates = search(vector, k=max(k, TRAINED_CANDIDATES))
-    head = load_head(version_folder)
-    alive = {p.id: p for p in store.get_products(list(head["meta"]["classes"]) + [c.product.id for c in candidates])}
-    return by_trained_version(head, vector, candidates, alive, k)
-
-
-def by_trained_version(head: Mapping, vector: np.ndarray, candidates: list[ProductHit],
-                       alive: Mapping[str, Product], k: int) -> Recognition:
-    """Recognition with a trained version's head (`training.classify.load_head`): probabilities over
-    its classes plus any product added since training (kNN only); `alive` holds the products that
-    still exist, since trained ones may have been deleted."""
-    meta = head["meta"]
-    rec = meta["recognition"]
-    classes: Sequence[str] = meta["classes"]
-    categories: Sequence[str] = meta["categories"]
-    cal = Calibration(**rec["calibration"]) if rec.get("calibration") else recognition.default_calibration()
-    if not candidates:
-        return unknown(cal)
-    trained = set(classes)
-    names = list(classes) + [c.product.id for c in candidates if c.product.id not in trained]
-    index = {p: i for i, p in enumerate(names)}
-    p_cls = np.zeros(len(names))
-    p_cls[: len(classes)] = classifier_probs(vector[None], head["proxies"], rec["scale"])[0]
-    knn = np.full(len(names), -1.0)
-    for c in candidates:
-        knn[index[c.product.id]] = c.score
-    mask = np.array([n in alive for n in names])
-    probs = mode_probs(rec["mode"], p_cls[None], knn[None])[0] * mask
-    probs = probs / max(probs.sum(), 1e-12)
-    best = int(probs.argmax())
-    score = float(probs[best])
-    product = alive.get(names[best])
-    category, category_conf = None, 0.0
-    if categories and "coarse" in head:
-        pc = classifier_probs(vector[None], head["coarse"][: len(categories)], rec["scale"])
-        category_index = {c: i for i, c in enumerate(categories)}
-        product_category = np.array([category_index.get(alive[n].category, -1) if n in alive else -1 for n in names])
-        cp = category_probs(rec.get("coarse_mode", "proxies"), pc, probs[None], product_category, len(categories))[0]
-        category, category_conf = categories[int(cp.argmax())], float(cp.max())
-    order = sorted(candidates, key=lambda c: -probs[index[c.product.id]])[:k]
-    for rank, c in enumerate(order, start=1):
-        c.rank = rank
-    return Recognition(
-        product=product if score >= cal.threshold and product is not None else None,
-        score=score,
-        confidence=cal.confidence(score),
-        threshold=cal.threshold,
-        category=category,
-        category_confidence=category_conf,
-        candidates=order,
-    )
+def _category(recognizer: Recognizer, vector: np.ndarray, candidates: list[ProductHit], scores: np.ndarray,
+              head: Mapping[str, Any] | None) -> tuple[str | None, float]:
+    """The photo's category: a trained version's category mode (proxies, summed product scores, or
+    both), else the category holding most of the candidates' scores, so an unknown product can
+    still be recognised as "some milk"."""
+    candidate_categories = [c.product.category for c in candidates]
+    categories: list[str] = list(head["meta"].get("categories") or []) if head is not None else []
+    if not categories or "coarse" not in head or recognizer.coarse_mode is None:
+        return recognition.category_vote(candidate_categories, scores)
+    proxy_probs = classifier_probs(vector[None], head["coarse"][: len(categories)], recognizer.scale)
+    index = {c: i for i, c in enumerate(categories)}
+    product_category = np.array([index.get(c, -1) if c else -1 for c in candidate_categories])
+    probs = category_probs(recognizer.coarse_mode, proxy_probs, scores[None], product_category, len(categories))[0]
+    return categories[int(probs.argmax())], float(probs.max())

@@ -63,47 +63,53 @@ class VectorSearch:
     def __init__(self, store: CatalogStore, live: LiveIndex, products: ProductCache) -> None:
         self.store, self.live, self.products = store, live, products
 
-    def run(self, vector: np.ndarray, k: int, flt: Filter | None, exclude: Sequence[str] = ()) -> list[ProductHit]:
+    def run(self, vector: np.ndarray, k: int, flt: Filter | None, exclude: Sequence[str] = (),
+            exclude_images: Sequence[int] = ()) -> list[ProductHit]:
         if k <= 0:
             return []
-        scope = self.scope(flt, exclude)
+        scope = self.scope(flt, exclude, exclude_images)
         try:
             ranked = self.ranked(vector, k, scope) if scope is not None else []
         except VectorIndexError as exc:
             if scope is None or scope.expression is None:
                 raise
             log.warning("the index could not filter with %r (%s); sending image ids instead", scope.expression, exc)
-            scope = self.scope(flt, exclude, push=False)
+            scope = self.scope(flt, exclude, exclude_images, push=False)
             ranked = self.ranked(vector, k, scope) if scope is not None else []
         return product_hits(self.store, ranked)
 
-    def scope(self, flt: Filter | None, exclude: Sequence[str], *, push: bool = True) -> Scope | None:
+    def scope(self, flt: Filter | None, exclude: Sequence[str], exclude_images: Sequence[int] = (), *,
+              push: bool = True) -> Scope | None:
         """Which images a search may return; None when no image matches at all."""
-        if flt is None and not exclude:
+        if flt is None and not exclude and not exclude_images:
             return Scope(pool=len(self.live))
         if push and self.live.index.server_filter:
-            expression = self.server_expression(flt, exclude)
+            expression = self.server_expression(flt, exclude, exclude_images)
             if expression is not None:
                 return Scope(pool=len(self.live), expression=expression or None, recheck=flt)
-        keep = [p.id for p in self.products.view().matching(flt, set(exclude))]
-        allowed = self.store.image_ids_of_products(keep)
+        if flt is None and not exclude:
+            allowed = self.live.index.ids()
+        else:
+            allowed = self.store.image_ids_of_products([p.id for p in self.products.view().matching(flt, set(exclude))])
+        if len(exclude_images):
+            allowed = np.setdiff1d(allowed, np.asarray(exclude_images, dtype=np.int64))
         return Scope(pool=len(allowed), allowed=allowed) if len(allowed) else None
 
-    def server_expression(self, flt: Filter | None, exclude: Sequence[str]) -> str | None:
-        """The filter and the excluded products as one server expression ("" for no restriction),
-        or None when they cannot be pushed down exactly enough."""
+    def server_expression(self, flt: Filter | None, exclude: Sequence[str], exclude_images: Sequence[int] = ()) -> str | None:
+        """The filter and the excluded products and images as one server expression ("" for no
+        restriction), or None when they cannot be pushed down exactly enough."""
         clauses = []
         if flt is not None:
             expression = milvus_pushdown(flt, self.products.view().kinds)
             if expression is None:
                 return None
             clauses.append(f"({expression})")
-        if exclude:
-            excluded = self.store.image_ids_of_products(list(exclude))
-            if len(excluded) > MAX_PUSHED_EXCLUDES:
-                return None
-            if len(excluded):
-                clauses.append(f"id not in {excluded.tolist()}")
+        excluded = np.union1d(self.store.image_ids_of_products(list(exclude)) if exclude else np.zeros(0, np.int64),
+                              np.asarray(exclude_images, dtype=np.int64))
+        if len(excluded) > MAX_PUSHED_EXCLUDES:
+            return None
+        if len(excluded):
+            clauses.append(f"id not in {excluded.astype(np.int64).tolist()}")
         return " and ".join(clauses)
 
     def ranked(self, vector: np.ndarray, k: int, scope: Scope) -> Ranked:

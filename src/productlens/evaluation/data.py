@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from ..catalog.store import CatalogStore, ModelRecord
 from ..errors import TrainingError
 from ..models import Embedder
 from ..pipeline import embed_sources
+from ..recognition import Recognizer
 from ..results import ProductHit
 
 
@@ -37,6 +38,18 @@ class EvaluationSource(Protocol):
     def embedder(self) -> Embedder: ...
 
     def search(self, image: Path, *, k: int = 10) -> list[ProductHit]: ...
+
+    def model_view(self, version: str | None = None) -> "ModelUnderTest": ...
+
+
+class ModelUnderTest(Protocol):
+    """A model version to evaluate (the engine's ModelView): its record, its embedder (every
+    catalogue image embedded with it), and its recogniser and trained head (None off-the-shelf)."""
+
+    record: ModelRecord
+    embedder: Embedder
+    recognizer: Recognizer
+    head: dict[str, Any] | None
 
 
 @dataclass
@@ -71,8 +84,9 @@ class QuerySet:
     embed_seconds: float
 
 
-def load_gallery(catalog: EvaluationSource) -> Gallery:
-    model = catalog.active_model
+def load_gallery(catalog: EvaluationSource, model: ModelRecord | None = None) -> Gallery:
+    """The catalogue's images embedded with `model` (default: the active one)."""
+    model = model or catalog.active_model
     if model is None:
         raise TrainingError("the catalogue has no embeddings yet: add images before evaluating")
     images = {im.id: im for im in catalog.store.get_images()}

@@ -18,15 +18,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..catalog.store import ModelRecord
 from ..errors import TrainingError
 from ..images import content_hash, read_bytes
-from ..training.classify import category_probs, classifier_probs, load_head, mode_probs
+from ..training.classify import category_probs, classifier_probs, recognizer_scores
 from ..training.features import extract_features
 from ..training.head_recipe import base_embedder, feature_cache
 from . import baselines as bl
 from . import scoring
-from .data import EvaluationSource, Gallery, QuerySet, embed_queries, load_gallery
+from .data import EvaluationSource, Gallery, ModelUnderTest, QuerySet, embed_queries, load_gallery
 
 BASELINES = ("colour-histogram", "off-the-shelf", "small-cnn")
 PUBLIC_SCORES = ("R@1", "R@5", "R@10", "mAP", "mAP@R", "fine_top1", "fine_top5", "coarse_top1", "coarse_top5",
@@ -45,32 +44,37 @@ def evaluate(
     catalog: EvaluationSource,
     queries: Sequence[IngestItem],
     *,
+    version: str | None = None,
     baselines: Sequence[str] = BASELINES,
     catalog_image_pattern: str | None = None,
     cnn_epochs: int = 10,
     latency_samples: int = 30,
     progress: Callable[[str], None] | None = None,
 ) -> EvalResult:
-    """Score the active model (and the named baselines, measured in the same run) on `queries`."""
+    """Score the active model (and the named baselines, measured in the same run) on `queries`;
+    with `version`, score that model version first, without activating it, beside the active one."""
     say = progress or (lambda _m: None)
     unknown = set(baselines) - set(BASELINES)
     if unknown:
         raise TrainingError(f"unknown baseline(s) {sorted(unknown)}; known: {', '.join(BASELINES)}")
-    gallery = load_gallery(catalog)
-    qs = embed_queries(catalog.embedder(), gallery, queries, say)
-    matching = gallery.catalog_images(catalog_image_pattern)
-    model = gallery.model
-
+    views = [catalog.model_view(version)] if version else []
+    active = catalog.model_view()
+    views += [active] if not views or views[0].record.key != active.record.key else []
     results: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    fine = coarse = None
-    mode = "nearest product"
-    if model.info.get("classifier"):
-        fine, coarse, mode = trained_scores(catalog, model, gallery, qs)
-    say("scoring the active model")
-    main_name = f"active: {model.version}"
-    results[main_name] = score_method(gallery, qs, qs.vectors, gallery.vectors, matching, fine, coarse, keep=details)
-    results[main_name]["recognition_mode"] = mode
+    for view in views:
+        gallery = load_gallery(catalog, view.record)
+        view_qs = embed_queries(view.embedder, gallery, queries, say)
+        fine, coarse, mode = trained_scores(view, gallery, view_qs) if view.head is not None else (None, None, "nearest product")
+        say(f"scoring {view.record.version}")
+        name = f"{'active' if view is active else 'version'}: {view.record.version}"
+        matching = gallery.catalog_images(catalog_image_pattern)
+        results[name] = score_method(gallery, view_qs, view_qs.vectors, gallery.vectors, matching, fine, coarse,
+                                     keep=details if view is views[0] else None)
+        results[name]["recognition_mode"] = mode
+        if view is views[0]:
+            main, qs = gallery, view_qs
+    gallery, matching = main, main.catalog_images(catalog_image_pattern)
     if "off-the-shelf" in baselines:
         say("baseline: off-the-shelf features")
         q_feats, g_feats = off_the_shelf(catalog, gallery, qs)
@@ -92,10 +96,11 @@ def evaluate(
             results["small-cnn (scratch)"]["train_seconds"] = round(time.perf_counter() - t0, 1)
 
     metrics = {
-        "model": model.key, "queries": len(qs.items), "queries_skipped": qs.skipped,
-        "gallery_images": len(gallery.vectors), "products": len(gallery.classes), "categories": len(gallery.categories),
-        "catalog_images_for_matching": int(matching.sum()),
+        "model": gallery.model.key, "active_model": active.record.key, "queries": len(qs.items),
+        "queries_skipped": qs.skipped, "gallery_images": len(gallery.vectors), "products": len(gallery.classes),
+        "categories": len(gallery.categories), "catalog_images_for_matching": int(matching.sum()),
         "embed_throughput_img_s": round(len(qs.items) / max(qs.embed_seconds, 1e-9), 1),
+        # End-to-end search latency is the active model's (search runs on its index).
         "latency_ms": search_latency(catalog, [it.image for it in qs.items[:latency_samples]]), "methods": results,
     }
     details.update({"q_labels": qs.labels, "g_labels": gallery.labels, "q_sources": [str(it.image) for it in qs.items],
@@ -141,32 +146,29 @@ def score_method(gallery: Gallery, qs: QuerySet, q_emb: np.ndarray, g_emb: np.nd
     return {k: out[k] for k in PUBLIC_SCORES if k in out}
 
 
-def trained_scores(catalog: EvaluationSource, model: ModelRecord, gallery: Gallery,
-                   qs: QuerySet) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(product probabilities, category probabilities or None, recognition mode) of a trained
-    version's head, over the gallery's classes and categories."""
-    head = load_head(catalog.models_dir / model.version)
+def trained_scores(view: ModelUnderTest, gallery: Gallery, qs: QuerySet) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(product scores, category probabilities or None, recognition mode) of a trained version:
+    its recogniser over each query's nearest products, as `recognize` scores them."""
+    head, recognizer = view.head, view.recognizer
     meta = head["meta"]
-    rec = meta["recognition"]
     classes, categories, q = gallery.classes, gallery.categories, qs.vectors
-    p_cls = np.zeros((len(q), len(classes)))
-    probs = classifier_probs(q, head["proxies"], rec["scale"])
+    p_cls = np.full((len(q), len(classes)), np.nan)
+    probs = classifier_probs(q, head["proxies"], recognizer.scale)
+    index = {p: i for i, p in enumerate(classes)}
     for i, p in enumerate(meta["classes"]):
-        if p in classes:
-            p_cls[:, classes.index(p)] = probs[:, i]
-    knn = scoring.class_scores_from_sims(q @ gallery.vectors.T, gallery.labels, len(classes))
-    knn = np.where(np.isfinite(knn), knn, -1.0)
-    fine = mode_probs(rec["mode"], p_cls, knn)
+        if p in index:
+            p_cls[:, index[p]] = probs[:, i]
+    sims = scoring.class_scores_from_sims(q @ gallery.vectors.T, gallery.labels, len(classes))
+    fine = recognizer_scores(sims, recognizer.mode, p_cls)
     coarse = None
-    if categories and meta["categories"]:
-        pc = classifier_probs(q, head["coarse"][: len(meta["categories"])], rec["scale"])
+    if categories and meta["categories"] and recognizer.coarse_mode is not None:
+        pc = classifier_probs(q, head["coarse"][: len(meta["categories"])], recognizer.scale)
         proxy_probs = np.zeros((len(q), len(categories)))
         for i, c in enumerate(meta["categories"]):
             if c in categories:
                 proxy_probs[:, categories.index(c)] = pc[:, i]
-        coarse = category_probs(rec.get("coarse_mode", "proxies"), proxy_probs, fine, gallery.class_category,
-                                len(categories))
-    return fine, coarse, rec["mode"]
+        coarse = category_probs(recognizer.coarse_mode, proxy_probs, fine, gallery.class_category, len(categories))
+    return fine, coarse, recognizer.mode
 
 
 def off_the_shelf(catalog: EvaluationSource, gallery: Gallery, qs: QuerySet) -> tuple[np.ndarray, np.ndarray]:

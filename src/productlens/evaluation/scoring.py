@@ -10,25 +10,16 @@ from typing import Any
 
 import numpy as np
 
+from ..ranking import retrieval_metrics
 from . import metrics
 
 KS = (1, 2, 3, 5, 10, 20, 50)
 
 
 def retrieval(sims: np.ndarray, query_labels: np.ndarray, gallery_labels: np.ndarray) -> dict[str, Any]:
-    """Image-level retrieval: R@1/5/10, mAP over the whole gallery, mAP@R, recall-vs-k curve."""
-    order = np.argsort(-sims, axis=1, kind="stable")
-    rel = gallery_labels[order] == query_labels[:, None]
-    totals = (gallery_labels[None, :] == query_labels[:, None]).sum(axis=1)
-    first = np.where(rel.any(axis=1), rel.argmax(axis=1), np.iinfo(np.int64).max)
-    ranks = np.arange(1, rel.shape[1] + 1)
-    cum = np.cumsum(rel, axis=1)
-    ap = (cum / ranks * rel).sum(axis=1) / np.maximum(totals, 1)
-    in_r = ranks[None, :] <= totals[:, None]
-    map_r = (cum / ranks * rel * in_r).sum(axis=1) / np.maximum(totals, 1)
-    curve = {k: float((first < k).mean()) for k in KS}
-    return {"R@1": curve[1], "R@5": curve[5], "R@10": curve[10], "mAP": float(ap.mean()),
-            "mAP@R": float(map_r.mean()), "recall_curve": curve, "top_image": order[:, 0]}
+    """Image-level retrieval: R@1/5/10, mAP over the whole gallery, mAP@R, recall-vs-k curve
+    (ranking.retrieval_metrics, the one implementation training also uses)."""
+    return retrieval_metrics(sims, query_labels, gallery_labels, KS)
 
 
 def class_scores_from_sims(sims: np.ndarray, gallery_labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -30,7 +30,9 @@ Allowed = Callable[[str], bool] | None  # a predicate over product ids (None: ev
 Ranked = list[tuple[str, float, int]]  # (product id, score, best image id or -1), best first
 
 POOL = 100  # candidates taken from each ranking before fusion
-BLEND_BETA = 0.2  # weight of text relevance when blending; chosen on Grocery's val split (bench_text.py)
+BLEND_BETA = 0.2  # weight of text relevance when blending; chosen on Grocery's val split (bench_text.py) ...
+BLEND_BETA_MODEL = "efficientnet-lite0/imagenet"  # ... with this model's image cosines, so it holds for it alone
+HYBRID = "hybrid-blend"  # calibration record (per model version): {"beta": weight of text relevance}
 KEYWORD_BONUS = 0.1  # added to a keyword-matching product's text relevance when blending
 MAX_FIT = 5000  # products used to fit the text -> image map
 RIDGE_ALPHA = 0.1  # chosen on Grocery (benchmarks/bench_text.py, bridge part)
@@ -180,12 +182,31 @@ class TextSearch:
             rel[pid] = rel.get(pid, 0.0) + KEYWORD_BONUS * score / top_kw
         return rel
 
+    def blend_weight(self) -> float | None:
+        """The weight of text relevance against the active version's image cosines: fitted for it,
+        or BLEND_BETA for the model it was chosen with; None for any other version (its cosines
+        are on another scale, and a weight fitted on one model must not be read with another)."""
+        model = self.catalog.active_model
+        if model is None:
+            return None
+        record = self.catalog.store.get_calibration(model.key, HYBRID)
+        if record is not None:
+            return float(record.value["beta"])
+        return BLEND_BETA if model.key.startswith(BLEND_BETA_MODEL + "/") else None
+
     def fuse(self, image_ranking: Ranked, text: str, k: int, allowed: Allowed, *, fusion: str = "blend",
-             beta: float = BLEND_BETA, pool: int = POOL) -> Ranked:
+             beta: float | None = None, pool: int = POOL) -> Ranked:
         """Photo + text: the photo's ranking (its top `pool` products) fused with the text's;
-        (product id, fused score, best image id or -1), best first."""
+        (product id, fused score, best image id or -1), best first. Blending needs a weight that
+        holds for the active version (`blend_weight`); without one, RRF ranks instead (one warning)."""
         image_score = {pid: score for pid, score, _ in image_ranking}
         best_image = {pid: image_id for pid, _, image_id in image_ranking}
+        if fusion == "blend":
+            beta = beta if beta is not None else self.blend_weight()
+            if beta is None:
+                log.warning("no photo + text blend weight fitted for the active model version; ranking by "
+                            "reciprocal-rank fusion instead (or pass --fusion rrf to say so)")
+                fusion = "rrf"
         if fusion == "blend":
             fused = blend(image_score, self.text_relevance(text, list(image_score)), beta)
         elif fusion == "rrf":

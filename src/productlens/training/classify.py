@@ -1,17 +1,17 @@
-"""Recognition arithmetic of a trained version: product proxies (classifier), nearest reference
-images, or a blend of both; which one is chosen on validation photos when the version is trained
-(the engine's recognize.py applies it to queries).
+"""Recognition of a trained version, replayed on validation photos: which scoring mode (classifier,
+nearest images, or both; recognition.py) and which category mode to use, and the calibrated
+confidence of each, all chosen on validation when the version is trained.
 
-Scores are probabilities over products. The "unknown" threshold and the confidence curve come
-from recognition.calibrate on the validation photos: known = top probability and whether it was
-right; unknown = top probability once the photo's own product is removed (a product the
-catalogue lacks). The category comes from the category proxies, from the product probabilities
-summed per category, or from the mean of both, again whichever was best on validation.
+Replaying works on matrices: per validation photo, the best cosine of every product's training
+images (`product_similarities`), the classifier's probabilities, and from them the scores the
+engine would give the same photo's top `recognition.CANDIDATES` products. *Unknown* queries are the
+same photos with their own product left out, as if the catalogue lacked it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,16 +19,9 @@ from typing import Any
 import numpy as np
 
 from .. import recognition
+from ..recognition import CANDIDATES, MODES, Recognizer
 
-MODES = ("classifier", "knn", "blend")
 COARSE_MODES = ("proxies", "products", "both")
-KNN_TEMPERATURE = 0.05
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -36,13 +29,13 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 
 def classifier_probs(emb: np.ndarray, proxies: np.ndarray, scale: float) -> np.ndarray:
-    return softmax(scale * emb @ unit(proxies).T)
+    return recognition.softmax(scale * emb @ unit(proxies).T)
 
 
-def knn_class_scores(emb: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per class, the best cosine among its gallery images (-1 where it has none)."""
+def product_similarities(emb: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per product, the best cosine among its gallery images (-inf where it has none)."""
     sims = emb @ gallery.T
-    out = np.full((len(emb), n_classes), -1.0, dtype=np.float32)
+    out = np.full((len(emb), n_classes), -np.inf, dtype=np.float64)
     for c in range(n_classes):
         cols = gallery_labels == c
         if cols.any():
@@ -50,15 +43,33 @@ def knn_class_scores(emb: np.ndarray, gallery: np.ndarray, gallery_labels: np.nd
     return out
 
 
-def mode_probs(mode: str, p_cls: np.ndarray, knn_scores: np.ndarray) -> np.ndarray:
-    p_knn = softmax(knn_scores / KNN_TEMPERATURE)
-    return {"classifier": p_cls, "knn": p_knn, "blend": 0.5 * (p_cls + p_knn)}[mode]
+def recognizer_scores(similarities: np.ndarray, mode: str, p_cls: np.ndarray | None = None) -> np.ndarray:
+    """(n, products) scores a recogniser gives each photo's top CANDIDATES products (0 elsewhere)."""
+    scores = np.zeros(similarities.shape)
+    order = np.argsort(-similarities, axis=1, kind="stable")[:, :CANDIDATES]
+    for i, candidates in enumerate(order):
+        candidates = candidates[np.isfinite(similarities[i, candidates])]
+        classifier = None if p_cls is None else p_cls[i, candidates]
+        scores[i, candidates] = recognition.candidate_scores(similarities[i, candidates], mode, classifier)
+    return scores
+
+
+def feature_rows(similarities: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(best product, recognition.FEATURES row) per photo, as the engine computes them."""
+    best = scores.argmax(axis=1)
+    rows = np.arange(len(scores))
+    top = similarities[rows, best]
+    rest = similarities.copy()
+    rest[rows, best] = -np.inf
+    runner_up = rest.max(axis=1)
+    margin = np.where(np.isfinite(runner_up), top - runner_up, 1.0)
+    return best, recognition.features(top, margin, scores[rows, best])
 
 
 def category_probs(mode: str, proxy_probs: np.ndarray, product_probs: np.ndarray, product_category: np.ndarray,
                    n_categories: int) -> np.ndarray:
     """(n, n_categories) category probabilities: the category proxies' softmax ("proxies"), the
-    product probabilities summed per category ("products"), or the mean of both ("both").
+    product scores summed per category ("products"), or the mean of both ("both").
 
     product_category: the category index of each product column (-1: none).
     """
@@ -68,49 +79,90 @@ def category_probs(mode: str, proxy_probs: np.ndarray, product_probs: np.ndarray
     return {"proxies": proxy_probs, "products": summed, "both": 0.5 * (proxy_probs + summed)}[mode]
 
 
-def coarse_validation(data, val_samples, coarse_proxies: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """choose_recognition's `coarse` argument for a LabelledSet (None without categories)."""
-    if not data.categories:
-        return None
-    product_category = np.array([data.category_of.get(p, -1) for p in data.classes])
-    return coarse_proxies[: len(data.categories)], data.coarse_labels(val_samples), product_category
+@dataclass
+class Replay:
+    """One validation fold as a recogniser sees it: validation embeddings and labels, the gallery
+    it is searched against, the classifier's proxies, and category proxies and labels if any."""
+
+    val_emb: np.ndarray
+    val_labels: np.ndarray
+    gallery: np.ndarray
+    gallery_labels: np.ndarray
+    proxies: np.ndarray
+    coarse_proxies: np.ndarray | None = None
+    val_coarse: np.ndarray | None = None
 
 
-def choose_recognition(val_emb: np.ndarray, val_labels: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
-                       proxies: np.ndarray, scale: float,
-                       coarse: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """Pick the mode with the best validation top-1, then calibrate its threshold.
+@dataclass
+class _Answers:
+    """A fold's answers under one mode: product scores, right or not, known and unknown rows."""
 
-    coarse: (category proxies, validation category labels, category of each product) to pick
-    the category mode the same way.
-    """
-    keep = val_labels >= 0
-    val_emb, val_labels = val_emb[keep], val_labels[keep]
-    if coarse is not None:
-        coarse = (coarse[0], coarse[1][keep], coarse[2])
-    if len(val_emb) == 0:
-        return {"mode": "blend", "scale": scale, "val_top1": {}, "calibration": None}
-    p_cls = classifier_probs(val_emb, proxies, scale)
-    knn = knn_class_scores(val_emb, gallery, gallery_labels, len(proxies))
-    accuracy = {m: float((mode_probs(m, p_cls, knn).argmax(1) == val_labels).mean()) for m in MODES}
+    scores: np.ndarray
+    right: np.ndarray
+    known: np.ndarray
+    unknown: np.ndarray
+
+
+def _replay(fold: Replay, scale: float) -> tuple[dict[str, _Answers], np.ndarray]:
+    """Each mode's answers for one fold (photos without a label left out), and the kept mask."""
+    keep = fold.val_labels >= 0
+    emb, labels = fold.val_emb[keep], fold.val_labels[keep]
+    p_cls = classifier_probs(emb, fold.proxies, scale)
+    sims = product_similarities(emb, fold.gallery, fold.gallery_labels, len(fold.proxies))
+    unknown_sims = sims.copy()
+    unknown_sims[np.arange(len(sims)), labels] = -np.inf
+    answers = {}
+    for m in MODES:
+        scores = recognizer_scores(sims, m, p_cls)
+        best, known = feature_rows(sims, scores)
+        answers[m] = _Answers(scores, best == labels, known,
+                              feature_rows(unknown_sims, recognizer_scores(unknown_sims, m, p_cls))[1])
+    return answers, keep
+
+
+def choose_recognition(folds: list[Replay], scale: float, product_category: np.ndarray | None = None,
+                       source: str = "validation photos") -> Recognizer:
+    """Pick the scoring mode with the best validation top-1 over the folds and calibrate it (and
+    nearest images alone, for products added after training); with `product_category` (the
+    category index of each product, -1 none) and category proxies, pick the category mode too."""
+    replayed = [(fold, *_replay(fold, scale)) for fold in folds if (fold.val_labels >= 0).any()]
+    if not replayed:
+        return Recognizer(mode="blend", scale=scale)
+
+    def pooled(m: str, part: str) -> np.ndarray:
+        return np.concatenate([getattr(answers[m], part) for _, answers, _ in replayed])
+
+    accuracy = {m: float(pooled(m, "right").mean()) for m in MODES}
     mode = max(MODES, key=lambda m: (accuracy[m], m == "blend"))
-    probs = mode_probs(mode, p_cls, knn)
-    top = probs.max(1)
-    correct = probs.argmax(1) == val_labels
-    rest = probs.copy()
-    rest[np.arange(len(rest)), val_labels] = 0.0
-    unknown = rest.max(1) / np.maximum(rest.sum(1), 1e-12)
-    cal = recognition.calibrate(top, correct, unknown)
-    out = {"mode": mode, "scale": scale, "val_top1": accuracy, "calibration": cal.to_dict()}
-    if coarse is not None and len(coarse[0]) and (coarse[1] >= 0).any():
-        coarse_proxies, val_coarse, product_category = coarse
-        pc = classifier_probs(val_emb, coarse_proxies, scale)
-        known = val_coarse >= 0
-        coarse_acc = {m: float((category_probs(m, pc, probs, product_category, len(coarse_proxies)).argmax(1)
-                                == val_coarse)[known].mean()) for m in COARSE_MODES}
-        out["coarse_mode"] = max(COARSE_MODES, key=lambda m: (coarse_acc[m], m == "both"))
-        out["coarse_val_top1"] = coarse_acc
-    return out
+
+    def fitted(m: str) -> recognition.Calibration | None:
+        try:
+            return recognition.calibrate(pooled(m, "known"), pooled(m, "right"), pooled(m, "unknown"), source)
+        except ValueError:  # every answer right (or wrong): nothing to tell them apart by
+            return None
+
+    recognizer = Recognizer(mode=mode, scale=scale, calibration=fitted(mode) or recognition.default_calibration(),
+                            knn_calibration=fitted("knn") if mode != "knn" else None, val_top1=accuracy)
+    if product_category is not None:
+        recognizer.coarse_mode = _coarse_mode(replayed, mode, scale, product_category)
+    return recognizer
+
+
+def _coarse_mode(replayed, mode: str, scale: float, product_category: np.ndarray) -> str | None:
+    """The category mode with the best validation top-1 (None without category labels)."""
+    right: dict[str, list[np.ndarray]] = {c: [] for c in COARSE_MODES}
+    for fold, answers, keep in replayed:
+        if fold.coarse_proxies is None or fold.val_coarse is None or not len(fold.coarse_proxies):
+            continue
+        val_coarse = fold.val_coarse[keep]
+        pc = classifier_probs(fold.val_emb[keep], fold.coarse_proxies, scale)
+        for c in COARSE_MODES:
+            probs = category_probs(c, pc, answers[mode].scores, product_category, len(fold.coarse_proxies))
+            right[c].append((probs.argmax(1) == val_coarse)[val_coarse >= 0])
+    if not right["proxies"] or not len(np.concatenate(right["proxies"])):
+        return None
+    accuracy = {c: float(np.concatenate(right[c]).mean()) for c in COARSE_MODES}
+    return max(COARSE_MODES, key=lambda c: (accuracy[c], c == "both"))
 
 
 @lru_cache(maxsize=8)

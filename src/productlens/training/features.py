@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..errors import ImageError
 from ..images import ImageSource, load_image
@@ -29,9 +30,10 @@ def view_seed(sha256: str, seed: int) -> int:
 
 
 class FeatureCache:
-    """(sha256, backbone key, view) -> float32 vector."""
+    """(sha256, backbone key, view) -> a flat vector (float32 features, or float16 activations)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dtype: type = np.float32) -> None:
+        self.dtype = np.dtype(dtype)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -41,23 +43,23 @@ class FeatureCache:
         )
         self._lock = threading.Lock()
 
-    def get(self, backbone: str, sha256: str, views: int, seed: int) -> np.ndarray | None:
+    def get(self, backbone: str, sha256: str, views: int, seed: int) -> np.ndarray:
+        """The cached views 0, 1, ... of an image, as many as are there up to `views` (maybe none)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT view, vector FROM features WHERE sha256 = ? AND backbone = ? AND seed = ? AND view < ?",
+                "SELECT view, vector FROM features WHERE sha256 = ? AND backbone = ? AND seed = ? AND view < ?"
+                " ORDER BY view",
                 (sha256, backbone, seed, views),
             ).fetchall()
-        if len(rows) < views:
-            return None
-        rows.sort()
-        return np.stack([np.frombuffer(v, dtype=np.float32) for _, v in rows])
+        prefix = [np.frombuffer(v, dtype=self.dtype) for n, (view, v) in enumerate(rows) if view == n]
+        return np.stack(prefix) if prefix else np.zeros((0, 0), self.dtype)
 
-    def put(self, backbone: str, sha256: str, seed: int, vectors: np.ndarray) -> None:
+    def put(self, backbone: str, sha256: str, seed: int, vectors: np.ndarray, first_view: int = 0) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?)",
-                [(sha256, backbone, i, seed, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                [(sha256, backbone, first_view + i, seed, np.ascontiguousarray(v, dtype=self.dtype).tobytes())
                  for i, v in enumerate(vectors)],
             )
             self._db.execute("COMMIT")
@@ -75,20 +77,25 @@ def extract_features(
     cache: FeatureCache | None = None,
     progress: Callable[[int], None] | None = None,
     batch_images: int = 16,
+    mirror: bool = False,
+    run: Callable[[np.ndarray], np.ndarray] | None = None,
+    key: str | None = None,
 ) -> tuple[np.ndarray, list[int]]:
     """(n_ok, views, dim) features of (sha256, source) entries, and the indices that worked.
 
-    View 0 is exactly what search embeds; views 1.. are augmented (see augment.py). Images that
-    cannot be decoded are left out (their index is missing from the returned list).
+    View 0 is exactly what search embeds; views 1.. are augmented (see augment.py). Views already
+    cached are not embedded again (a run with more views only adds the missing ones). `mirror`:
+    the views of the mirror image (cached apart). `run` replaces the embedder's network (e.g. the
+    front of it, for activations, flattened) under the cache key `key`. Images that cannot be
+    decoded are left out (their index is missing from the returned list).
     """
-    out: dict[int, np.ndarray] = {}
-    todo: list[int] = []
+    run = run or embedder.embed_arrays
+    key = (key or embedder.key) + ("#mirror" if mirror else "")
+    have: dict[int, np.ndarray] = {}
     for i, (sha, _) in enumerate(entries):
-        hit = cache.get(embedder.key, sha, views, seed) if cache is not None else None
-        if hit is not None:
-            out[i] = hit
-        else:
-            todo.append(i)
+        have[i] = cache.get(key, sha, views, seed) if cache is not None else np.zeros((0, 0), np.float32)
+    todo = [i for i in range(len(entries)) if len(have[i]) < views]
+    out = {i: v for i, v in have.items() if len(v) >= views}
     if progress and len(out):
         progress(len(out))
 
@@ -99,7 +106,9 @@ def extract_features(
         except (ImageError, OSError) as exc:
             log.warning("feature extraction skipped %s: %s", source, exc)
             return None
-        return make_views(image, embedder.preprocess, views, view_seed(sha, seed))
+        if mirror:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return make_views(image, embedder.preprocess, views, view_seed(sha, seed))[len(have[i]):]
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="augment") as pool:
         chunks = [todo[s : s + batch_images] for s in range(0, len(todo), batch_images)]
@@ -110,14 +119,13 @@ def extract_features(
                 futures.append(pool.map(decode, chunks[n + 1]))
             good = [(i, v) for i, v in zip(chunk, decoded) if v is not None]
             if good:
-                feats = embedder.embed_arrays(np.stack([a for _, vs in good for a in vs]))
-                feats = feats.reshape(len(good), views, -1)
-                for (i, _), f in zip(good, feats):
-                    out[i] = f
+                feats = iter(run(np.stack([a for _, vs in good for a in vs])))
+                for i, vs in good:
+                    new = np.stack([next(feats) for _ in vs])
                     if cache is not None:
-                        cache.put(embedder.key, entries[i][0], seed, f)
+                        cache.put(key, entries[i][0], seed, new, first_view=len(have[i]))
+                    out[i] = np.concatenate([have[i], new]) if len(have[i]) else new
             if progress:
                 progress(len(chunk))
     ok = sorted(out)
-    dim = embedder.dim
-    return (np.stack([out[i] for i in ok]) if ok else np.zeros((0, views, dim), np.float32)), ok
+    return (np.stack([out[i] for i in ok]) if ok else np.zeros((0, views, embedder.dim), np.float32)), ok

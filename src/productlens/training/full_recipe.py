@@ -16,12 +16,13 @@ from ..errors import TrainingError
 from ..images import load_image
 from ..models.efficientnet import trainable_tail
 from ..models.transforms import prepare
+from ..recognition import Recognizer
 from .augment import random_view
-from .classify import choose_recognition, coarse_validation
+from .classify import Replay, choose_recognition
 from .data import LabelledSet, TrainingSource
-from .head_recipe import evaluate_embeddings
+from .head_recipe import data_categories, evaluate_embeddings
 from .heads import build_head, combined
-from .recipes import Fitted, TrainConfig, backbone_spec, fit_loop
+from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,17 @@ def train_full(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
     model.to("cpu")
     device = "cpu"
     metrics: dict[str, Any] = {"device": "cuda" if torch.cuda.is_available() else "cpu", "epochs_run": len(history)}
-    recog = {"mode": "classifier", "scale": config.scale, "val_top1": {}, "calibration": None}
+    recog = Recognizer(mode="classifier", scale=config.scale)
+    folds = []
     with torch.no_grad():
         if val_x is not None:
             gallery_x = torch.from_numpy(np.stack([prepare(im, pre) for im in images]))
             gallery, val_emb = embed(gallery_x), embed(val_x)
             metrics.update(evaluate_embeddings(val_emb, vy, gallery, y, head.proxies.numpy(), len(data.classes)))
-            recog = choose_recognition(val_emb, vy, gallery, y, head.proxies.numpy(), config.scale,
-                                       coarse_validation(data, val, head.coarse.numpy()))
-    metrics["recognition_mode"] = recog["mode"]
-    return Fitted(spec.name, pre, model.eval(), head, metrics, history, recog)
+            coarse = head.coarse.numpy()[: len(data.categories)] if data.categories else None
+            folds = [FoldResult(train, val, Replay(val_emb, vy, gallery, y, head.proxies.numpy(), coarse,
+                                                   data.coarse_labels(val)))]
+            recog = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),
+                                       source=data.plan.describe())
+    metrics["recognition_mode"] = recog.mode
+    return Fitted(spec.name, pre, model.eval(), head, metrics, history, recog, folds)

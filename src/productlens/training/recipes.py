@@ -1,5 +1,8 @@
 """Training recipes, chosen by name, and the settings and epoch loop they share (`run.py` runs one).
 
+    partial  the last MBConv block(s) and the head, trained on the front of the network's
+             activations, computed once with ONNX Runtime and cached (partial_recipe.py)
+
     head  (default) backbone frozen; features of several augmented views per image are computed
           once and cached; a projection head is trained with a proxy loss + category proxies.
     full  the backbone's last stages are fine-tuned too, on augmented images decoded each epoch
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -21,25 +24,29 @@ import numpy as np
 from ..errors import TrainingError
 from ..models.registry import EmbedderSpec, get_spec, with_crop
 from ..models.transforms import PreprocessConfig
+from ..recognition import Recognizer
+from .classify import Replay
+from .data import Sample
 from .heads import LOSSES, proxy_loss
 from .schedule import OPTIMIZERS, cosine_lr, make_optimizer
 
 log = logging.getLogger(__name__)
 
-RECIPES = ("head", "full")
+RECIPES = ("head", "partial", "full")
 
 
 @dataclass
 class TrainConfig:
-    """Every setting of a run; saved with the model version (defaults chosen on Grocery val)."""
+    """Every setting of a run; saved with the model version.
 
-    recipe: str = "head"
-    backbone: str | None = None  # default: the catalogue's model; NAME@SIZE for another input size
-    # Centre crop kept, as a fraction of the shorter side (None: the backbone's own, 0.875). A
-    # tighter crop drops background: on Grocery val, lite0 head top-1 0.747 at 0.875, 0.791 at 0.65.
-    crop: float | None = 0.65
-    flip_tta: bool = False  # the version embeds each image and its mirror (x2 inference per image)
-    epochs: int | None = None  # default: 30 (head) / 5 (full)
+    backbone, crop, hidden and flip_tta left as None are chosen on the catalogue's own validation
+    photos (candidates.py); a value given is used as it is."""
+
+    recipe: str | None = None  # None: head, and partial too when the budget allows (the better one on validation)
+    backbone: str | None = None  # the catalogue's model or efficientnet-lite2@320; NAME@SIZE for another input size
+    crop: float | None = None  # centre crop kept, as a fraction of the shorter side (0.875: the backbones' own)
+    flip_tta: bool | None = None  # the version embeds each image and its mirror (x2 inference per image)
+    epochs: int | None = None  # default: 30 (head) / 12 (partial: one view a photo per epoch) / 5 (full)
     optimizer: str = "adamw"
     lr: float | None = None  # default: 3e-3 (head) / 3e-4 (full)
     weight_decay: float = 1e-4
@@ -50,19 +57,19 @@ class TrainConfig:
     scale: float = 16.0
     margin: float = 0.2
     dim: int = 512
-    hidden: int = 1024  # MLP head; beat the linear head on every Grocery test metric (docs/training.md)
+    hidden: int | None = None  # the head's hidden layer (0: a linear projection)
     dropout: float = 0.1
     coarse_weight: float = 0.5
     views: int = 6  # views per image cached for the head recipe (view 0 = plain centre crop)
     patience: int = 8
     val_fraction: float = 0.15
-    unfreeze_blocks: int = 3  # full recipe: last MBConv blocks trained (plus the conv head)
+    unfreeze_blocks: int | None = None  # partial / full recipe: last MBConv blocks trained (default 1 / 3), plus the conv head
     max_images: int | None = None  # full recipe: train on a subset (quick CPU runs)
     seed: int = 0
     precision: str = "fp32"
 
     def resolved(self) -> "TrainConfig":
-        if self.recipe not in RECIPES:
+        if self.recipe is not None and self.recipe not in RECIPES:
             raise TrainingError(f"unknown recipe {self.recipe!r}; one of {', '.join(RECIPES)}")
         if self.optimizer not in OPTIMIZERS:
             raise TrainingError(f"unknown optimizer {self.optimizer!r}; one of {', '.join(OPTIMIZERS)}")
@@ -74,7 +81,8 @@ class TrainConfig:
             raise TrainingError(f"precision must be fp32 or int8, not {self.precision!r}")
         out = TrainConfig(**asdict(self))
         full = self.recipe == "full"
-        out.epochs = self.epochs if self.epochs is not None else (5 if full else 30)
+        out.unfreeze_blocks = self.unfreeze_blocks if self.unfreeze_blocks is not None else (3 if full else 1)
+        out.epochs = self.epochs if self.epochs is not None else {"full": 5, "partial": 12}.get(str(self.recipe), 30)
         out.lr = self.lr if self.lr is not None else (3e-4 if full else 3e-3)
         if out.epochs < 1 or out.lr <= 0 or out.views < 1 or out.batch_size < 1:
             raise TrainingError("epochs, lr, views and batch_size must be positive")
@@ -87,6 +95,15 @@ def backbone_spec(config: TrainConfig) -> EmbedderSpec:
 
 
 @dataclass
+class FoldResult:
+    """One validation fold of a run: its photos, and what the fold's model made of them."""
+
+    train: list[Sample]
+    val: list[Sample]
+    replay: Replay  # the fold model's embeddings of `val` and of `train` (the gallery)
+
+
+@dataclass
 class Fitted:
     """What a recipe hands to versions.save_version."""
 
@@ -96,7 +113,8 @@ class Fitted:
     head: Any  # the head (proxies, coarse proxies)
     metrics: dict[str, Any]
     history: list[dict[str, float]]
-    recognition: dict[str, Any]
+    recognition: Recognizer
+    folds: list[FoldResult] = field(default_factory=list)
 
 
 def fit_loop(

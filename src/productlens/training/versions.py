@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from ..models.export import export_onnx
 from ..models.quantize import quantize_int8
 from ..models.registry import EmbedderSpec
 from ..models.transforms import prepare
+from ..recognition import RECORD
 from .curves import save_curves
 from .data import LabelledSet, TrainingSource
 from .recipes import Fitted, TrainConfig
@@ -33,8 +35,12 @@ from .recipes import Fitted, TrainConfig
 log = logging.getLogger(__name__)
 
 
-def save_version(catalog: TrainingSource, fitted: Fitted, data: LabelledSet, config: TrainConfig) -> str:
-    """Export a fitted recipe as a new version; returns its model key (not activated)."""
+def save_version(catalog: TrainingSource, fitted: Fitted, data: LabelledSet, config: TrainConfig, *,
+                 trials: list[dict[str, Any]] | None = None, comparison: dict[str, Any] | None = None,
+                 notes: list[str] | None = None) -> str:
+    """Export a fitted recipe as a new version; returns its model key (not activated). The version
+    records every candidate setting's score, the comparison with the active model, and which
+    photos validated it; its recogniser is stored as its recognition calibration."""
     version = "ft-" + time.strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while (catalog.models_dir / version).exists():
@@ -56,7 +62,9 @@ def save_version(catalog: TrainingSource, fitted: Fitted, data: LabelledSet, con
         "key": key, "backbone": fitted.backbone, "version": version, "precision": config.precision, "dim": dim,
         "preprocess": preprocess.to_dict(), "recipe": config.recipe, "config": asdict(config),
         "metrics": fitted.metrics, "classes": data.classes, "categories": data.categories,
-        "recognition": fitted.recognition, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "recognition": fitted.recognition.to_dict(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "validation": {**data.plan.to_dict(), "photos": validation_photos(fitted)},
+        "candidates": trials or [], "comparison": comparison, "notes": notes or [],
     }
     (folder / "version.json").write_text(json.dumps(meta, indent=2))
     save_curves(fitted.history, folder)
@@ -65,6 +73,7 @@ def save_version(catalog: TrainingSource, fitted: Fitted, data: LabelledSet, con
             "classifier": (folder / "head.npz").relative_to(catalog.path).as_posix()}
     catalog.store.add_model(ModelRecord(key, fitted.backbone, version, config.precision, dim,
                                         preprocess.to_dict(), info, meta["created_at"]))
+    catalog.store.put_calibration(key, RECORD, fitted.recognition.to_dict(), data.plan.describe())
     log.info("saved model version %s", key)
     return key
 
@@ -77,3 +86,10 @@ def _quantize(spec: EmbedderSpec, fp32: Path, data: LabelledSet) -> Path:
         except Exception:  # an unreadable calibration image is simply skipped
             continue
     return quantize_int8(fp32, fp32.with_name("model.int8.onnx"), arrays)
+
+
+def validation_photos(fitted: Fitted) -> list[dict[str, Any]]:
+    """Which photos validated the version, fold by fold: catalogue image ids, or (product, path)
+    for photos from outside the catalogue; `models use` compares versions on them again."""
+    return [{"image": s.image_id} if s.image_id is not None else {"product": s.product_id, "source": s.source}
+            for fold in fitted.folds for s in fold.val]

@@ -103,12 +103,11 @@ async function runSearch() {
   }
 }
 
-// How the verdict was reached. The server compares `score` with `threshold`; `confidence` is the
-// calibrated chance that the best guess is right. When both are on one scale, say it once.
+// How the verdict was reached: `confidence`, the calibrated chance that the best guess is right,
+// against the threshold on the same scale (`score` is the guess's similarity, as in the list).
 function verdictNumbers(r) {
-  const sign = r.score >= r.threshold ? "≥" : "<";
-  if (Math.abs(r.score - r.confidence) < 0.005) return `confidence ${num(r.confidence)} ${sign} threshold ${num(r.threshold)}`;
-  return `confidence ${num(r.confidence)} · match score ${num(r.score)} ${sign} threshold ${num(r.threshold)}`;
+  const sign = r.confidence >= r.threshold ? "≥" : "<";
+  return `confidence ${num(r.confidence)} ${sign} threshold ${num(r.threshold)}`;
 }
 
 // Recognition's verdict, worded so that it agrees with the ranked list below it.
