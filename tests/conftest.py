@@ -176,16 +176,9 @@ def fast_queries(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def fast_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
     """A catalogue of the synthetic products on the tiny network and the in-memory index."""
-    from tiny import PRODUCTS
+    from tiny import build_catalogue
 
-    from productlens import Catalog
-
-    path = tmp_path_factory.mktemp("fast") / "shop"
-    with Catalog.open(path, create=True, model=tiny_model, index="memory") as shop:
-        shop.add(fast_photos)
-        for product, (category, *_) in PRODUCTS.items():
-            shop.update_product(product, category=category)
-    return path
+    return build_catalogue(tmp_path_factory.mktemp("fast") / "shop", tiny_model, fast_photos, "memory")
 
 
 @pytest.fixture

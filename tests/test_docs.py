@@ -57,3 +57,14 @@ def test_a_stale_page_is_reported(tmp_path, monkeypatch):
     assert generator.main([]) == 0 and generator.main(["--check"]) == 0
     (tmp_path / "settings.md").write_text("edited by hand\n")
     assert generator.main(["--check"]) == 1
+
+
+def test_the_readme_lists_every_skip_reason():
+    import productlens.errors
+
+    reasons = {obj.reason for obj in vars(productlens.errors).values()
+               if isinstance(obj, type) and issubclass(obj, productlens.errors.ImageError) and obj is not productlens.errors.ImageError}
+    reasons.add("unreadable")  # an OSError reading the file (engine/ingest.py)
+    section = (ROOT / "README.md").read_text().split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    assert {"not-a-file", "read-timeout"} <= reasons
+    assert not {r for r in reasons if f"`{r}`" not in section}, "README's Bad input section misses a skip reason"

@@ -22,3 +22,12 @@ def test_import_is_cheap():
     code = "import sys, productlens, productlens.cli; print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_every_error_of_the_tree_is_exported():
+    import productlens.errors
+
+    tree = {name for name, obj in vars(productlens.errors).items()
+            if isinstance(obj, type) and issubclass(obj, productlens.ProductLensError)}
+    assert {"NotAFileError", "ReadTimeoutError", "StorageError", "CatalogBusyError"} <= tree
+    assert tree <= set(productlens.__all__), f"not exported: {sorted(tree - set(productlens.__all__))}"

@@ -8,6 +8,7 @@ which is all the engine's logic above the model needs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import onnx
 from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
+from productlens.catalog.store import ModelRecord
 from productlens.models import PreprocessConfig, list_embedders, register_embedder
 from productlens.models.embedder import fp32_path
 from productlens.models.export import INPUT_NAME, OUTPUT_NAME
@@ -55,6 +57,19 @@ def register_tiny_model(cache_dir: Path) -> str:
     return MODEL
 
 
+def add_version(shop, version: str, cell: int = 16) -> str:
+    """Register a model version of a tiny-network catalogue as training would: an ONNX file in its
+    models folder and a models row. The pooling over `cell`-pixel cells is another embedding
+    space (12-d for 16); returns the version's model key."""
+    onnx = shop.models_dir / version / "model.fp32.onnx"
+    write_pooling_network(onnx, cell=cell)
+    key = f"tiny-test/{version}/fp32"
+    shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,
+                                     PreprocessConfig(SIZE, SIZE).to_dict(), {"onnx": onnx.relative_to(shop.path).as_posix()},
+                                     time.strftime("%Y-%m-%dT%H:%M:%S")))
+    return key
+
+
 # product id -> (category, two colours of its pattern, pattern)
 PRODUCTS = {
     "red-blue": ("Milk", (200, 30, 30), (30, 30, 200), "halves"),
@@ -82,6 +97,17 @@ def product_photo(product: str, seed: int, size: tuple[int, int] = (80, 60)) -> 
         draw.rectangle([w // 4 + dx, h // 4 + dy, 3 * w // 4 + dx, 3 * h // 4 + dy], fill=second)
     pixels = np.asarray(image, np.int16) + rng.integers(-15, 16, (h, w, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def build_catalogue(path: Path, model: str, photos: Path, index: str) -> Path:
+    """A catalogue at `path` of the photos on `model` and `index`, each product with its category."""
+    from productlens import Catalog
+
+    with Catalog.open(path, create=True, model=model, index=index) as shop:
+        shop.add(photos)
+        for product, (category, *_) in PRODUCTS.items():
+            shop.update_product(product, category=category)
+    return path
 
 
 def write_photos(root: Path, per_product: int = 3, first_seed: int = 0) -> Path:

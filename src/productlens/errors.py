@@ -12,13 +12,18 @@
     │   ├── CatalogNotFoundError   no catalogue at that path
     │   ├── CatalogExistsError     refusing to create over an existing catalogue
     │   ├── ProductNotFoundError   no product with that id
-    │   └── ModelMismatchError     the catalogue was embedded with another model or dimension
+    │   ├── ModelMismatchError     the catalogue was embedded with another model or dimension
+    │   ├── StorageError           the OS or SQLite refused a catalogue file (read-only, disk full,
+    │   │                          permissions, damaged database): names the file and what to do
+    │   ├── CatalogBusyError       another writer held the write lock past the wait (retryable)
+    │   └── ModelChangedError      the active model version changed during a query (retryable)
     ├── ModelError                 embedder registry, export, inference
     │   └── UnknownModelError      no embedder registered under that name
     ├── VectorIndexError           vector index backend
     │   └── DimensionMismatchError vectors of the wrong width for this index
     ├── FilterSyntaxError          a --where expression that does not parse or names an unknown field
     ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
+    ├── TimeBudgetError            a request ran past its time budget (the server answers 504)
     ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
     ├── ExportError                an export cannot be written as asked (folder not empty, ...)
     ├── StaleCalibrationError      a value was fitted on another model version than the active one
@@ -29,6 +34,8 @@ Every error carries a human message; the CLI prints it and exits non-zero.
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class ProductLensError(Exception):
@@ -104,6 +111,46 @@ class ModelMismatchError(CatalogError):
     """The catalogue was embedded with another model, precision or dimension."""
 
 
+class StorageError(CatalogError):
+    """The operating system or SQLite refused to read or write a catalogue file.
+
+    Read-only files or directories, a full disk, missing permissions, a damaged database: the
+    message names the file and what to do; nothing was half-written.
+    """
+
+    # failure kind -> (what happened, what to do)
+    KINDS = {
+        "read-only": ("it is read-only", "give your user write access to it and its folder (or run only read commands)"),
+        "full": ("the disk is full", "free some disk space and run the command again (nothing was half-written)"),
+        "permission": ("permission denied", "give your user access to it (check the owner and mode of it and its folder)"),
+        "damaged": ("it is damaged", "restore it from a backup (PRAGMA integrity_check shows what is damaged)"),
+        "busy": ("it is locked by another process", "run the command again when that one is done"),
+    }
+    ERRNO_KINDS = {errno.EROFS: "read-only", errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EACCES: "permission",
+                   errno.EPERM: "permission"}
+
+    @classmethod
+    def about(cls, path: object, doing: str, kind: str | None, detail: str) -> "StorageError":
+        """`cannot <doing> <path>: <what>; <what to do>` for a failure `kind` (None: `detail` says it)."""
+        what, advice = cls.KINDS.get(kind or "", (detail, "check the file and its folder"))
+        if kind == "damaged":
+            what = f"{what} ({detail})"
+        return cls(f"cannot {doing} {path}: {what}; {advice}")
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: object, doing: str) -> "StorageError":
+        """The StorageError of an OSError met while doing something with `path` (its own filename first)."""
+        return cls.about(exc.filename or path, doing, cls.ERRNO_KINDS.get(exc.errno or 0), exc.strerror or str(exc))
+
+
+class CatalogBusyError(CatalogError):
+    """Another writer (a `models use`, a long `add`) held the write lock past the wait; retry later."""
+
+
+class ModelChangedError(CatalogError):
+    """Another process switched the active model version while a query was being answered; retry."""
+
+
 class ModelError(ProductLensError):
     """Embedder registry, export or inference failed."""
 
@@ -126,6 +173,10 @@ class FilterSyntaxError(ProductLensError):
 
 class TextQueryError(ProductLensError):
     """A text query with nothing searchable in it (empty, or only punctuation)."""
+
+
+class TimeBudgetError(ProductLensError):
+    """A request ran past its time budget and was stopped (the server answers 504)."""
 
 
 class IngestError(ProductLensError):

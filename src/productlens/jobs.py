@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .atomic import atomic_file, write_text
 from .errors import ImageError, IngestError, ModelMismatchError
 from .images import content_hash, read_bytes
 from .index import create_index
@@ -120,7 +120,7 @@ class FileSink:
             if have != model_key:
                 raise ModelMismatchError(f"job folder {out} holds {have} vectors; this run embeds with {model_key}")
         else:
-            _atomic_write(manifest, json.dumps({"model_key": model_key}).encode())
+            write_text(manifest, json.dumps({"model_key": model_key}))
         self._hashes: set[str] = set()
         self._parts = 0
         for part in sorted(self.folder.glob("part-*.npz")):
@@ -133,14 +133,11 @@ class FileSink:
 
     def write(self, records: list[dict], vectors: np.ndarray) -> None:
         path = self.folder / f"part-{self._parts:05d}.npz"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, sha256=np.asarray([r["sha256"] for r in records]),
-                 source=np.asarray([r["source"] for r in records]),
-                 product=np.asarray([r["product"] or "" for r in records]),
-                 vector=vectors.astype(np.float32))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_file(path, suffix=".npz") as tmp:
+            np.savez(tmp, sha256=np.asarray([r["sha256"] for r in records]),
+                     source=np.asarray([r["source"] for r in records]),
+                     product=np.asarray([r["product"] or "" for r in records]),
+                     vector=vectors.astype(np.float32))
         self._parts += 1
         self._hashes.update(r["sha256"] for r in records)
 
@@ -248,8 +245,3 @@ def job_model_key(out: Path) -> str:
         raise IngestError(f"{out} is not an embedding job folder (no job.json)")
     return str(json.loads(manifest.read_text()).get("model_key"))
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -51,6 +51,8 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("api_key", None, "Key that writes to `productlens serve` need (X-API-Key); without one it is read-only."),
         Setting("read_key", None, "If set, reads from `productlens serve` need this key (or the API key) too."),
+        Setting("request_timeout", 30.0, "Seconds a `productlens serve` request may take (body upload included); "
+                "past it the server answers 504, or 503 while another process holds the write lock."),
     ]
 }
 

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import sqlite3
-
 import numpy as np
 import pytest
 
 from productlens.catalog.store import CatalogStore, ModelRecord, NewImage, Product
-from productlens.errors import ProductNotFoundError
+from productlens.errors import ProductNotFoundError, StorageError
 
 pytestmark = pytest.mark.fast
 
@@ -25,7 +23,7 @@ def vec(seed: int) -> np.ndarray:
 
 
 def test_missing_database_is_not_created_on_open(tmp_path):
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StorageError, match="no such file"):
         CatalogStore(tmp_path / "nope.db")
     assert not (tmp_path / "nope.db").exists()
 

@@ -45,3 +45,26 @@ def test_bad_input_is_one_line_and_changes_nothing(fast_catalog, fast_queries):
     no_version = run("--catalog", fast_catalog, "models", "use", "v9")
     assert no_version.exit_code == 1 and "no model version 'v9'" in no_version.output
     assert (fast_catalog / "catalog.db").read_bytes() == before
+
+
+def test_a_products_only_table_updates_products_that_have_photos(tiny_model, fast_photos, tmp_path):
+    """`add prices.csv` with no image column: an update of products that have photos; for a new
+    catalogue (or a product without photos) an error naming the expected columns, creating nothing."""
+    prices = tmp_path / "prices.csv"
+    prices.write_text("product_id,price\nred-blue,2.50\ngreen-yellow,3\n")
+    new = tmp_path / "new-shop"
+    refused = run("--catalog", new, "add", prices, "--model", tiny_model, "--index", "memory")
+    assert refused.exit_code == 1 and "no image column: expected product_id" in refused.output
+    assert not new.exists()
+    shop = tmp_path / "shop"
+    assert run("--catalog", shop, "add", fast_photos, "--model", tiny_model, "--index", "memory").exit_code == 0
+    updated = run("--catalog", shop, "add", prices, "--json")
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.output)["products_updated"] == 2 and json.loads(updated.output)["added"] == 0
+    listed = json.loads(run("--catalog", shop, "list", "--where", "price > 2.9", "--json").output)
+    assert [p["id"] for p in listed] == ["green-yellow"]
+    prices.write_text("product_id,price\nred-blue,2.75\nno-photos,1\n")
+    refused = run("--catalog", shop, "add", prices)
+    assert refused.exit_code == 1 and "product 'no-photos' has no photos in the catalogue" in refused.output
+    assert [p["attributes"]["price"] for p in json.loads(run("--catalog", shop, "list", "--json").output)
+            if p["id"] == "red-blue"] == ["2.50"]  # the malformed table changed nothing

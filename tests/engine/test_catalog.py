@@ -138,3 +138,13 @@ def test_keyword_text_search_needs_no_sentence_model_and_filters(fast_catalog):
         hits = shop.search_text("oat", k=5, mode="keyword")
         assert {h.product.id for h in hits} == {"red-blue", "black-white"} and hits[0].image_id > 0
         assert [h.product.id for h in shop.search_text("oat", mode="keyword", where="category = 'Milk'")] == ["red-blue"]
+
+
+def test_add_takes_a_products_only_table_for_products_with_photos(fast_catalog, tmp_path):
+    table = tmp_path / "stock.jsonl"
+    table.write_text('{"product_id": "red-blue", "stock": "12"}\n{"product_id": "black-white", "stock": "3"}\n')
+    with Catalog.open(fast_catalog) as shop:
+        report = shop.add(table)
+        assert (report.products_updated, report.added) == (2, 0)
+        assert shop.get_product("red-blue").attributes["stock"] == "12"
+        assert shop.info()["images"] == 12

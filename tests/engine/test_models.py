@@ -3,28 +3,15 @@ write), rolling back, refusing to lose images, and another open catalogue follow
 
 from __future__ import annotations
 
-import time
+import io
 
 import pytest
-from tiny import SIZE, write_pooling_network
+from tiny import add_version, product_photo
 
 from productlens import Catalog
-from productlens.catalog.store import ModelRecord
-from productlens.errors import ActivationRefusedError, TrainingError
-from productlens.models import PreprocessConfig
+from productlens.errors import ActivationRefusedError, ModelChangedError, TrainingError
 
 pytestmark = pytest.mark.fast
-
-
-def add_version(shop: Catalog, version: str, cell: int = 16) -> str:
-    """Register a version as training would: an ONNX file in the catalogue and a models row."""
-    onnx = shop.models_dir / version / "model.fp32.onnx"
-    write_pooling_network(onnx, cell=cell)
-    key = f"tiny-test/{version}/fp32"
-    shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,
-                                     PreprocessConfig(SIZE, SIZE).to_dict(), {"onnx": onnx.relative_to(shop.path).as_posix()},
-                                     time.strftime("%Y-%m-%dT%H:%M:%S")))
-    return key
 
 
 def test_activate_switches_every_open_catalogue_and_rolls_back(fast_catalog, fast_queries):
@@ -69,3 +56,31 @@ def test_a_version_that_would_lose_images_is_refused(fast_catalog, fast_photos, 
             moved.rename(gone)
         with pytest.raises(TrainingError, match="no model version"):
             shop.activate_model("v-missing")
+
+
+def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_queries):
+    """Issue #12.4: an uploaded photo's source is `upload:<sha>`, its bytes in the media folder;
+    `models use` read that source as a file path and refused to switch."""
+    photo = product_photo("red-blue", 4242)
+    buf = io.BytesIO()
+    photo.save(buf, "PNG")
+    with Catalog.open(fast_catalog) as shop:
+        image_id = shop.add_upload("red-blue", buf.getvalue())
+        assert shop.get_images(image_ids=[image_id])[0].source.startswith("upload:")
+        add_version(shop, "v2")
+        report = shop.activate_model("v2", force=True)
+        assert report.switched and report.embedded == 13 and not report.missing_sources and not report.failed
+        assert shop.info()["indexed_vectors"] == shop.info()["images"] == 13
+        assert shop.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
+
+
+def test_a_query_embedded_before_another_process_switched_is_refused_not_mixed(fast_catalog, fast_queries):
+    with Catalog.open(fast_catalog) as writer, Catalog.open(fast_catalog) as server:
+        embedder = server.embedder()
+        vector = server.embed_query(fast_queries["red-blue"], embedder=embedder)  # the old model's 48-d vector
+        add_version(writer, "v2", cell=8)  # the same width: only the key can tell the two spaces apart
+        writer.activate_model("v2", force=True)
+        with pytest.raises(ModelChangedError, match="switched to model tiny-test/v2/fp32"):
+            server.search_vector(vector, k=1, model_key=embedder.key)
+        assert server.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # embedded again with v2
+        assert server.model_and_index()[0].key == "tiny-test/v2/fp32"

@@ -10,7 +10,7 @@ import pytest
 
 from productlens import Catalog
 from productlens.index.live import DEFAULT_RERANK, REDUCER_META
-from productlens.errors import DimensionMismatchError, VectorIndexError
+from productlens.errors import VectorIndexError
 
 DIM = 6  # the tiny catalogue has 9 vectors: a PCA fits at most that many components
 
@@ -28,7 +28,7 @@ def queries(tiny_catalog, query_photos) -> dict[str, np.ndarray]:
 def reduce_index(shop: Catalog, kind: str | None = None, dim: int = DIM):
     live = shop.live_index()
     live.rebuild(kind, reducer=live.fit_reducer(dim))
-    live.save()
+    live.save({"index_kind": live.kind})  # as Catalog.rebuild_index records it
     return live
 
 
@@ -93,6 +93,8 @@ def test_a_new_reducer_replaces_the_old_file(tiny_catalog):
         live = shop.live_index()
         live.rebuild(reducer=live.fit_reducer(4, whiten=True), whiten=True)
         assert live.dim == 4 and live.reduction()["whiten"] is True
+        assert (tiny_catalog / first).exists()  # the store still names it until the rebuild is saved
+        live.save()
         assert not (tiny_catalog / first).exists() and (tiny_catalog / live.reducer_file).exists()
 
 
@@ -108,13 +110,16 @@ def test_index_file_of_another_space_is_rebuilt_not_trusted(tiny_catalog, querie
         assert top(shop, queries) == full
 
 
-def test_index_file_of_the_wrong_width_is_an_error(tiny_catalog):
+def test_index_file_of_the_wrong_width_is_rebuilt_and_saved(tiny_catalog, queries, caplog):
     with Catalog.open(tiny_catalog) as shop:
         reduce_index(shop)
+        before = top(shop, queries)
     meta_path = next((tiny_catalog / "index").glob("*.json"))
     meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "dim": 5}))
-    with Catalog.open(tiny_catalog) as shop, pytest.raises(DimensionMismatchError, match="reduced from 1280"):
-        shop.live_index()
+    with caplog.at_level(logging.WARNING), Catalog.open(tiny_catalog) as shop:
+        assert shop.live_index().dim == DIM and top(shop, queries) == before
+    assert "holds 5-d vectors but model" in caplog.text and "reduced from 1280" in caplog.text
+    assert json.loads(meta_path.read_text())["dim"] == DIM  # saved: the next command does not rebuild again
 
 
 def test_a_missing_reducer_file_falls_back_to_full_vectors(tiny_catalog, queries, caplog):
@@ -127,6 +132,7 @@ def test_a_missing_reducer_file_falls_back_to_full_vectors(tiny_catalog, queries
         assert live.reducer is None and live.dim == 1280 and "cannot read reducer" in caplog.text
         assert top(shop, queries) == full
         live.rebuild(reducer=None)  # what `index build` without --reduce does: forgets the lost file
+        live.save()
         assert shop.store.get_meta(REDUCER_META.format(live.model_key)) is None
 
 

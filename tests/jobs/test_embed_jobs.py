@@ -81,7 +81,7 @@ def test_interrupted_job_keeps_written_parts(image_list, tmp_path, model_cache):
 
     embedder = create_embedder("efficientnet-lite0", "fp32")
     out = tmp_path / "job"
-    sink = FileSink(out, (1, 1), embedder.key)
+    FileSink(out, (1, 1), embedder.key)
 
     class Boom(Exception):
         pass

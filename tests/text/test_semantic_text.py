@@ -57,7 +57,8 @@ def test_loads_and_encodes_with_the_network_blocked(model_cache, encoder):
 
 def test_dairy_free_milk_finds_plant_drinks(tmp_path):
     with Catalog.create(tmp_path / "shop") as catalog:
-        catalog.store.upsert_products(SHOP)
+        for product in SHOP:
+            catalog.upsert_product(product)  # the write path embeds each product's text
         # MiniLM does not model negation: "dairy-free milk" is closest to cow's milk itself, but the
         # two plant drinks come next, ahead of the unrelated products (see the docs' limitations).
         top = [h.product.id for h in catalog.search_text("dairy-free milk", k=3, mode="semantic")]
@@ -85,6 +86,26 @@ def test_embeddings_are_incremental(tmp_path, encoder):
         assert np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=1e-4)
         # A query picks up the edit (state is rebuilt when the generation changes).
         assert catalog.search_text("lactose free", k=1, mode="semantic")[0].product.id == "cow"
+
+
+def test_text_searches_never_write_and_writes_keep_text_vectors_current(tmp_path, caplog):
+    """Issue #12.7: a text search used to embed missing product text and bump the generation."""
+    with Catalog.create(tmp_path / "shop") as catalog:
+        catalog.store.upsert_products(SHOP)  # as a catalogue from before text vectors were written on writes
+        generation = catalog.counts()["generation"]
+        with caplog.at_level("WARNING"):
+            hits = catalog.search_text("rye", k=3)
+        assert [h.product.id for h in hits] == ["bread"]  # keywords still answer
+        assert "5 product(s) have no text vector yet" in caplog.text
+        assert catalog.counts()["generation"] == generation and semantic.load_vectors(catalog.store)[0] == []
+        catalog.update_product("cow", description="Lactose-free milk.")  # the first write backfills every product
+        assert set(semantic.load_vectors(catalog.store)[0]) == {p.id for p in SHOP}
+        assert catalog.search_text("lactose free", k=1, mode="semantic")[0].product.id == "cow"
+        generation = catalog.counts()["generation"]
+        catalog.search_text("baked goods", k=1)
+        assert catalog.counts()["generation"] == generation
+        catalog.upsert_product(Product("kiwi", "Kiwi", "Fruit", "Green and furry."))  # later writes: just that product
+        assert "kiwi" in semantic.load_vectors(catalog.store)[0]
 
 
 def test_text_only_query_reaches_products_without_text_through_images(tiny_catalog, query_photos):

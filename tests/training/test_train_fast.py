@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from tiny import PRODUCTS, product_photo, write_photos
+from tiny import product_photo, write_photos
 
 from productlens import Catalog
 from productlens.catalog.store import Product

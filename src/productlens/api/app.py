@@ -9,7 +9,6 @@ half-built index.
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
@@ -23,8 +22,9 @@ from ..engine import Catalog
 from . import routes_images, routes_products, routes_search
 from .auth import make_guards
 from .batcher import EmbedBatcher
-from .errors import BodyTooLarge, error_response, install_error_handlers
+from .errors import install_error_handlers
 from .metrics import Metrics
+from .middleware import ServeMiddleware
 from .schemas import Health
 from .state import ServerState, get_state
 
@@ -35,54 +35,6 @@ DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 FORM_OVERHEAD = 64 * 1024  # multipart headers and small fields around the file
 
 
-class ServeMiddleware:
-    """Caps request bodies (before they are read in full) and records per-route metrics."""
-
-    def __init__(self, app, *, metrics: Metrics, max_body: int) -> None:
-        self.app, self.metrics, self.max_body = app, metrics, max_body
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500, "sent": False}
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await error_response(413, "too-large", f"request body is over the {self.max_body:,}-byte cap")(scope, receive, send)
-            self._record(scope, 413, started)
-            return
-        seen = 0
-
-        async def counted_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(f"request body is over the {self.max_body:,}-byte cap")
-            return message
-
-        async def tracked_send(message):
-            if message["type"] == "http.response.start":
-                status["code"], status["sent"] = message["status"], True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if status["sent"]:
-                raise
-            status["code"] = 413
-            await error_response(413, "too-large", f"request body is over the {self.max_body:,}-byte cap")(scope, receive, send)
-        self._record(scope, status["code"], started)
-
-    def _record(self, scope, status: int, started: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None) or ("/static" if scope["path"].startswith("/static/") else "unmatched")
-        self.metrics.observe_request(scope["method"], path, status, time.perf_counter() - started)
-
-
 def create_app(
     catalog_path: str | Path,
     *,
@@ -91,6 +43,7 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     max_pixels: int | None = None,
     max_batch: int = 0,
+    request_timeout: float | None = None,
 ) -> FastAPI:
     """The app for the catalogue at `catalog_path` (which must exist).
 
@@ -98,6 +51,7 @@ def create_app(
     it (or the api_key). max_upload_bytes / max_pixels: caps on each uploaded image.
     max_batch: most concurrent queries embedded in one model call; 0 (the default) lets each
     request thread call the model itself, which measured faster on 2 cores (docs/serving.md).
+    request_timeout: each request's time budget in seconds (default: the `request_timeout` setting).
     """
     catalog_path = Path(catalog_path)
     pixels = int(max_pixels if max_pixels is not None else settings.get("max_image_pixels"))
@@ -151,5 +105,6 @@ def create_app(
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
-    app.add_middleware(ServeMiddleware, metrics=metrics, max_body=max_upload_bytes + FORM_OVERHEAD)
+    budget_s = float(request_timeout if request_timeout is not None else settings.get("request_timeout"))
+    app.add_middleware(ServeMiddleware, metrics=metrics, max_body=max_upload_bytes + FORM_OVERHEAD, budget_s=budget_s)
     return app

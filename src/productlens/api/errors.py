@@ -10,13 +10,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
+    CatalogBusyError,
     CatalogError,
     FilterSyntaxError,
     ImageError,
     ImageTooLargeError,
+    ModelChangedError,
     ModelError,
     ProductLensError,
     ProductNotFoundError,
+    StorageError,
+    TimeBudgetError,
     VectorIndexError,
 )
 
@@ -43,8 +47,20 @@ _HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
 
 
+RETRY_AFTER = {CatalogBusyError: "5", ModelChangedError: "1"}  # seconds a client should wait before retrying
+
+
 def _status_of(exc: ProductLensError) -> tuple[int, str]:
-    """Map the library's exception tree to HTTP: the client's fault is 4xx, ours 5xx."""
+    """Map the library's exception tree to HTTP: the client's fault is 4xx, ours 5xx; 503 when a
+    retry will do (another writer busy, a model switch in the middle), 504 past the time budget."""
+    if isinstance(exc, CatalogBusyError):
+        return 503, "busy"
+    if isinstance(exc, ModelChangedError):
+        return 503, "model-changed"
+    if isinstance(exc, TimeBudgetError):
+        return 504, "timeout"
+    if isinstance(exc, StorageError):
+        return 500, "storage"
     if isinstance(exc, ImageTooLargeError):
         return 413, exc.reason
     if isinstance(exc, ImageError):
@@ -68,7 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status, code = _status_of(exc)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return error_response(status, code, str(exc))
+        retry = next((after for kind, after in RETRY_AFTER.items() if isinstance(exc, kind)), None)
+        return error_response(status, code, str(exc), headers={"Retry-After": retry} if retry else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -19,7 +19,6 @@ from .schemas import (
     ProductDetail,
     ProductIn,
     ProductList,
-    ProductOut,
     ProductUpdate,
     SimilarResponse,
 )

@@ -37,11 +37,11 @@ def build_router(require_read: Guard) -> APIRouter:
         if image is None:
             hits = state.catalog.search_text(text, k=k, where=where)
         else:
-            vector = state.query_vector(state.read_upload(image), parse_query_box(box))
+            vector, model_key = state.query_vector(state.read_upload(image), parse_query_box(box))
             if text is None:  # the common case
-                hits = state.catalog.search_vector(vector, k=k, where=where)
+                hits = state.catalog.search_vector(vector, k=k, where=where, model_key=model_key)
             else:  # photo and text rankings fused by the engine
-                hits = state.catalog.search_hybrid(vector, text, k=k, where=where)
+                hits = state.catalog.search_hybrid(vector, text, k=k, where=where, model_key=model_key)
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
@@ -71,7 +71,8 @@ def build_router(require_read: Guard) -> APIRouter:
         """Which product the photo shows, or known=false when nothing matches well enough."""
         started = time.perf_counter()
         data = state.read_upload(image)
-        result = state.catalog.recognize_vector(state.query_vector(data, parse_query_box(box)), k=k)
+        vector, model_key = state.query_vector(data, parse_query_box(box))
+        result = state.catalog.recognize_vector(vector, k=k, model_key=model_key)
         body = result.to_dict()
         body["candidates"] = [hit_dict(c) for c in result.candidates]
         body["took_ms"] = round((time.perf_counter() - started) * 1000, 2)

@@ -33,13 +33,15 @@ class ServerState:
             raise ApiError(422, "empty-file", "the uploaded file is empty")
         return data
 
-    def query_vector(self, data: bytes, box: Box | None) -> np.ndarray:
-        """Upload -> (cropped) picture -> embedding: the engine's query path, with the model run
-        through the shared micro-batcher and the server's pixel cap. Should another process have
-        switched the catalogue's model version, the catalogue's own (new) embedder runs instead of
-        the batcher's, so queries and index always belong to the same model."""
-        embed = self.batcher.embed if self.catalog.embedder() is self.batcher.embedder else None
-        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=embed)
+    def query_vector(self, data: bytes, box: Box | None) -> tuple[np.ndarray, str]:
+        """Upload -> (cropped) picture -> (embedding, its model's key): the engine's query path,
+        with the model run through the shared micro-batcher and the server's pixel cap. Should
+        another process have switched the catalogue's model version, the catalogue's own (new)
+        embedder runs instead of the batcher's; the key lets the search refuse a vector of a
+        model that is no longer active (ModelChangedError, a retryable 503)."""
+        embedder = self.catalog.embedder()
+        embed = self.batcher.embed if embedder is self.batcher.embedder else None
+        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=embed, embedder=embedder), embedder.key
 
 
 def get_state(request: Request) -> ServerState:

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_bytes
 from ..errors import ExportError
-from .media import MediaStore, atomic_write, file_extension
+from .media import MediaStore, file_extension
 from .store import ImageRecord, Product
 from .tables import ID_COLUMNS, IMAGE_COLUMNS
 
@@ -64,7 +65,7 @@ def write_feed(folder: Path, products: Sequence[Product], images: Sequence[Image
             rows.append({"product_id": product.id, "title": product.title, "category": product.category,
                          "description": product.description, "image": image, **product.attributes})
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(report.feed), (_csv_text(rows) if fmt == "csv" else _jsonl_text(rows)).encode())
+    write_bytes(Path(report.feed), (_csv_text(rows) if fmt == "csv" else _jsonl_text(rows)).encode())
     return report
 
 
@@ -99,7 +100,7 @@ def _copy_image(folder: Path, product_id: str, record: ImageRecord, media: Media
         report.missing.append(record.source or f"image {record.id}")
         return None
     relative = Path("images") / _safe_name(product_id) / f"{record.sha256[:16]}.{file_extension(record.format)}"
-    atomic_write(folder / relative, data)
+    write_bytes(folder / relative, data)
     report.images += 1
     return relative.as_posix()
 

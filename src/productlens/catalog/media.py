@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_bytes
 from ..errors import ImageError
 from ..images import content_hash, load_image, read_bytes
 from .store import ImageRecord
@@ -23,6 +22,7 @@ from .store import ImageRecord
 log = logging.getLogger(__name__)
 
 THUMB_SIZES = (128, 256, 512)
+UPLOAD_PREFIX = "upload:"  # the recorded source of an uploaded image: upload:<sha256>
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "MPO": "jpg"}
 
@@ -38,7 +38,7 @@ class MediaStore:
         sha = content_hash(data)
         path = self.root / sha[:2] / f"{sha}.{file_extension(fmt)}"
         if not path.exists():
-            atomic_write(path, data)
+            write_bytes(path, data)
         return path
 
     def original_path(self, sha256: str) -> Path | None:
@@ -58,7 +58,7 @@ class MediaStore:
         stored = self.original_path(record.sha256)
         if stored is not None:
             return stored
-        if record.source and not record.source.startswith("upload:") and Path(record.source).is_file():
+        if record.source and not record.source.startswith(UPLOAD_PREFIX) and Path(record.source).is_file():
             return Path(record.source)
         return None
 
@@ -66,7 +66,7 @@ class MediaStore:
         """The image's bytes: the stored upload, else its ingest source if unchanged; None if gone."""
         stored = self.original_path(record.sha256)
         candidates = [stored] if stored else []
-        if record.source and not record.source.startswith("upload:"):
+        if record.source and not record.source.startswith(UPLOAD_PREFIX):
             candidates.append(Path(record.source))
         for path in candidates:
             try:
@@ -92,23 +92,10 @@ class MediaStore:
         picture.thumbnail((size, size))
         buf = io.BytesIO()
         picture.save(buf, "JPEG", quality=82, optimize=True)
-        atomic_write(path, buf.getvalue())
+        write_bytes(path, buf.getvalue())
         return path
 
 
 def file_extension(fmt: str | None) -> str:
     """The file extension for a Pillow format name ("JPEG" -> "jpg"); "img" when unknown."""
     return _EXTENSIONS.get(fmt or "", "img")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -6,6 +6,8 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Callable
 
+from ..errors import StorageError
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = []
 
 
@@ -151,6 +153,16 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def require_no_migrations(db: sqlite3.Connection, path: object) -> None:
+    """For a read-only open: StorageError when the file needs migrations it cannot be given."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")} if "_migrations" in tables else set()
+    pending = [name for name, _ in MIGRATIONS if name not in done]
+    if pending:
+        raise StorageError(f"cannot upgrade {path}: it is read-only and needs {', '.join(pending)}; "
+                           "open it once with write access")
 
 
 def apply_migrations(db: sqlite3.Connection) -> list[str]:

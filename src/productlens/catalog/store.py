@@ -17,7 +17,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import ProductNotFoundError
-from .migrations import apply_migrations
+from .database import connect, storage_errors
+from .migrations import apply_migrations, require_no_migrations
 from .records import CalibrationRecord, ImageRecord, ModelRecord, NewImage, Product
 
 CORE_FIELDS = ("id", "title", "category", "description")
@@ -33,38 +34,48 @@ class CatalogStore:
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
-        uri = f"file:{self.path}?mode={'rwc' if create else 'rw'}"
-        self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60, check_same_thread=False)
+        self._db, self.read_only = connect(self.path, create=create)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        apply_migrations(self._db)
+        with storage_errors(self.path, "upgrade"):
+            if self.read_only:
+                require_no_migrations(self._db, self.path)
+            else:
+                apply_migrations(self._db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> "CatalogStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- transactions and meta -------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write; bumps the generation so derived indexes know they are stale."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        """One atomic write; bumps the generation so derived indexes know they are stale.
+
+        A failure (read-only file, full disk) rolls the write back and raises StorageError.
+        """
+        with self._lock, storage_errors(self.path, "write"):
             try:
+                self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
                 self._db.execute(
                     "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
                     "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
                 )
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # also after a failed COMMIT (a full disk), which leaves it open
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, storage_errors(self.path, "read"):
             return self._db.execute(sql, params).fetchall()
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -72,13 +83,17 @@ class CatalogStore:
         return rows[0][0] if rows else default
 
     def set_meta(self, values: dict[str, str]) -> None:
-        with self.transaction() as db:
-            self._set_meta(db, values)
+        self.update_meta(values, ())
 
     def delete_meta(self, keys: Sequence[str]) -> None:
         """Remove meta keys (absent ones are ignored)."""
+        self.update_meta({}, keys)
+
+    def update_meta(self, values: dict[str, str], delete: Sequence[str]) -> None:
+        """Set some meta keys and remove others in one write (a switch that must not be seen half-done)."""
         with self.transaction() as db:
-            db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+            self._set_meta(db, values)
+            db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in delete])
 
     @staticmethod
     def _set_meta(db: sqlite3.Connection, values: dict[str, str]) -> None:
@@ -316,6 +331,9 @@ class CatalogStore:
     def count_images(self) -> int:
         return self._query("SELECT COUNT(*) FROM images")[0][0]
 
+    def count_embeddings(self, model_key: str) -> int:
+        return self._query("SELECT COUNT(*) FROM embeddings WHERE model_key = ?", (model_key,))[0][0]
+
     def embedding_ids(self, model_key: str) -> np.ndarray:
         rows = self._query("SELECT image_id FROM embeddings WHERE model_key = ? ORDER BY image_id", (model_key,))
         return np.asarray([r[0] for r in rows], dtype=np.int64)
@@ -372,12 +390,16 @@ class CatalogStore:
         )
         return [(pid, float(score)) for pid, score in rows]
 
-    def products_without_text_embedding(self, model: str) -> list[str]:
-        """Ids of products with no (current) text embedding under `model`, sorted."""
-        rows = self._query(
-            "SELECT p.id FROM products p LEFT JOIN text_embeddings t ON t.product_id = p.id AND t.model = ?"
-            " WHERE t.product_id IS NULL ORDER BY p.id", (model,))
-        return [r[0] for r in rows]
+    def products_without_text_embedding(self, model: str, product_ids: Sequence[str] | None = None) -> list[str]:
+        """Ids of products (of `product_ids`, or all) with no (current) text embedding under `model`, sorted."""
+        sql = ("SELECT p.id FROM products p LEFT JOIN text_embeddings t ON t.product_id = p.id AND t.model = ?"
+               " WHERE t.product_id IS NULL")
+        if product_ids is None:
+            return [r[0] for r in self._query(sql + " ORDER BY p.id", (model,))]
+        out: list[str] = []
+        for chunk in _chunks(list(dict.fromkeys(product_ids)), 500):
+            out += [r[0] for r in self._query(f"{sql} AND p.id IN ({','.join('?' * len(chunk))})", (model, *chunk))]
+        return sorted(out)
 
     def put_text_embeddings(self, model: str, product_ids: Sequence[str], vectors: np.ndarray) -> None:
         """Store products' text embeddings; a product deleted meanwhile is skipped (no orphan rows)."""

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from ..catalog.ingest import LAYOUTS, read_edits, read_source
-from ..errors import ProductNotFoundError
+from ..errors import CatalogNotFoundError, ProductNotFoundError
 from ..results import IngestReport
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
@@ -36,9 +36,15 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
     """
-    # a malformed source fails before anything is created
-    items = list(read_source(source, product=product, category=category, layout=layout))
-    with state.open(create=True, model=model, precision=precision, index=index_kind) as catalog:
+    items = None
+    try:
+        catalog = state.open(model=model, precision=precision, index=index_kind)
+    except CatalogNotFoundError:  # a malformed source fails before the new catalogue is created
+        items = list(read_source(source, product=product, category=category, layout=layout))
+        catalog = state.open(create=True, model=model, precision=precision, index=index_kind)
+    with catalog:
+        if items is None:  # an existing catalogue: a products-only table may update products that have photos
+            items = catalog.read_source(source, product=product, category=category, layout=layout)
         with make_progress(state.quiet or as_json) as progress:
             report = catalog.add_items(items, progress=progress)
         if as_json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from .. import settings
+from ..catalog.database import as_storage_error
 from ..engine import Catalog
 from ..errors import ProductLensError
 from .output import silence_library_progress
@@ -31,15 +33,26 @@ class State:
 
 
 class ProductLensGroup(click.Group):
-    """Turns productlens errors into a one-line message and exit code 1 (no traceback); the
+    """Turns productlens errors into a one-line message and exit code 1 (no traceback); so too an
+    operating-system or SQLite error that reached this far (a StorageError naming the file). The
     error's class name is shown only with -v."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ProductLensError as exc:
-            verbose = getattr(ctx.obj, "verbose", 0)
-            raise click.ClickException(f"{type(exc).__name__}: {exc}" if verbose else str(exc)) from exc
+            raise click.ClickException(_message(ctx, exc)) from exc
+        except BrokenPipeError:
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            where = state.catalog_path if state is not None and state.catalog_path is not None else Path.cwd()
+            raise click.ClickException(_message(ctx, as_storage_error(exc, where, "use"))) from exc
+
+
+def _message(ctx: click.Context, error: Exception) -> str:
+    verbose = getattr(ctx.obj, "verbose", 0)
+    return f"{type(error).__name__}: {error}" if verbose else str(error)
 
 
 def catalog_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,6 +7,8 @@ import click
 from .. import settings
 from .main import State, catalog_options, cli
 
+SHUTDOWN_GRACE_S = 3.0  # how long a stopping server lets running requests finish
+
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -36,4 +38,7 @@ def serve(state: State, host: str, port: int, api_key: str | None, read_key: str
                      max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_batch=max_batch)
     if not state.quiet:
         click.echo(f"serving {path} on http://{host}:{port}/ ({'writes need the API key' if api_key else 'read-only'})")
-    uvicorn.run(app, host=host, port=port, log_level="warning" if state.quiet else "info")
+    # On SIGTERM/SIGINT, requests still running after SHUTDOWN_GRACE_S are answered 503 and the
+    # process exits (uvicorn would otherwise wait for them however long they take).
+    uvicorn.run(app, host=host, port=port, log_level="warning" if state.quiet else "info",
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)

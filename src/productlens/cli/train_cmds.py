@@ -15,7 +15,7 @@ from ..training import TrainConfig
 from ..training import train as run_training
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
-from .output import console, err_console, print_json, show_table
+from .output import err_console, print_json, show_table
 
 
 def _say(state: State):

@@ -8,6 +8,8 @@
     calibrate.py  choosing the recognition threshold
     models.py     model versions: the embedder of each, listing, activation
     indexing.py   rebuilding and tuning the vector index
+    active.py     the active model's embedder and index, following switches by other processes
+    lifecycle.py  creating and opening the store, the write lock, when index files are saved
 """
 
 from ..results import IngestReport, ProductHit, ProgressSink, Recognition, Skipped

@@ -12,13 +12,15 @@ catalogue is a directory:
 
 Another process may write meanwhile: every cache here follows the store's generation, and
 `_follow_active_model` is the one place that reloads the embedder and index when another
-process switched the active model.
+process switched the active model (or rebuilt the index as another kind or reduction).
+Writes take the write lock only to write: files are read, and images embedded, before it
+(engine/ingest.py); and under it the active model is looked up again, so every image is written
+with the embedding of the model that is active when it is written.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -30,22 +32,24 @@ from PIL import Image
 from .. import recognition
 from ..catalog.export import ExportReport, write_feed
 from ..catalog.ingest import IngestItem, read_source
-from ..catalog.media import MediaStore
+from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
 from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, store_calibration
-from ..errors import CatalogError, ProductLensError
+from ..errors import CatalogError, ModelChangedError, ProductLensError
 from ..filters import Filter, as_filter
 from ..images import ImageSource, load_image
 from ..index import is_remote
 from ..index.live import LiveIndex
 from ..models import Embedder
 from ..ranking import Box
-from ..results import ActivationReport, IngestReport, ProductHit, ProgressSink, Recognition
+from ..results import IngestReport, ProductHit, ProgressSink
+from ..text import semantic
 from ..text.search import POOL, TextSearch
 from . import indexing, ingest, models
+from .active import ActiveModel
 from .catalog_models import ModelMethods
 from .catalog_recognition import RecognitionMethods
-from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store
+from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store, remove_stale_files
 from .products import ProductCache
 from .search import VectorSearch, mean_image_vector, product_hits, query_image
 
@@ -60,12 +64,13 @@ class Catalog(RecognitionMethods, ModelMethods):
         self.store = store
         self.media = MediaStore(self.path)
         self._products = ProductCache(store)
-        self._embedder: Embedder | None = None
-        self._live: LiveIndex | None = None
         self._text: TextSearch | None = None
         self._init_lock = threading.RLock()
-        self._write_lock = WriteLock(self.path)
-        self._index_saves = SaveThrottle()
+        self._write_lock = WriteLock(self.path, read_only=store.path if store.read_only else None)
+        self._index_saves = SaveThrottle(self._write_lock)
+        self._model = ActiveModel(self.path, store, self._write_lock)
+        if not store.read_only:
+            remove_stale_files(self.path, self._write_lock)
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -87,7 +92,7 @@ class Catalog(RecognitionMethods, ModelMethods):
         return cls(path, open_store(path, model=model, precision=precision, index=index))
 
     def close(self) -> None:
-        self._index_saves.close(self._live)
+        self._index_saves.close(self._model.loaded_index)
         self.store.close()
 
     def __enter__(self) -> "Catalog":
@@ -120,63 +125,56 @@ class Catalog(RecognitionMethods, ModelMethods):
         return models.active_record(self.store)
 
     def _follow_active_model(self) -> None:
-        """Drop the embedder and index when the active model is no longer theirs (another process
-        ran `models use`): they are loaded again, for the new model, on next use."""
-        active = self.store.get_meta(models.ACTIVE_META)
-        with self._init_lock:
-            held = {obj.key if isinstance(obj, Embedder) else obj.model_key
-                    for obj in (self._embedder, self._live) if obj is not None}
-            if active is not None and held - {active}:
-                self._embedder, self._live, self._text = None, None, None
+        """Drop the embedder and index when another process switched the active model (or rebuilt
+        the index as another kind or reduction): they are loaded again on next use (active.py)."""
+        if self._model.follow():
+            with self._init_lock:
+                self._text = None
 
     def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder:
         """The catalogue's embedder, created once (INT8 needs calibration images the first time)."""
         self._follow_active_model()
-        with self._init_lock:
-            if self._embedder is None:
-                images = [load_image(s).image for s in calibration] if calibration is not None else None
-                embedder = models.load_embedder(self.path, self.model_name, self.precision, record=self.active_model,
-                                                calibration_images=images)
-                models.register_first_model(self.store, embedder)
-                self._embedder = embedder
-            return self._embedder
+        images = None
+        if calibration is not None and self._model.loaded_embedder is None:
+            images = [load_image(s).image for s in calibration]
+        return self._model.embedder(self.model_name, self.precision, images)
 
     def live_index(self) -> LiveIndex | None:
         """The active model's vector index, opened once and kept in step with the store; None
-        while nothing was ever embedded. Vectors passed to it are the model's (it reduces them)."""
+        while nothing was ever embedded. Vectors passed to it are the model's (it reduces them).
+        A stale or damaged index file is rebuilt on open, and saved (engine/active.py)."""
         self._follow_active_model()
-        with self._init_lock:
-            if self._live is None:
-                model = self.active_model
-                if model is None:
-                    return None
-                self._live = LiveIndex(self.store, self.path / "index", model.key, model.dim, self.index_kind)
-            return self._live
+        return self._model.index(self.index_kind)
+
+    def model_and_index(self) -> tuple[Embedder, LiveIndex]:
+        """The active model's embedder and index, as one pair (another process may switch the
+        model between loading one and the other: then both are loaded again)."""
+        try:
+            return self._model.pair(self.embedder(), self.live_index())
+        except ModelChangedError:
+            return self._model.pair(self.embedder(), self.live_index())
 
     def adopt(self, embedder: Embedder, live: LiveIndex) -> None:
         """Use a newly activated version's embedder and index from now on (the engine's activation calls this)."""
+        self._model.install(embedder, live)
         with self._init_lock:
-            self._embedder, self._live, self._text = embedder, live, None
-
-    def _index(self) -> LiveIndex:
-        """`live_index()` once the embedder has registered a model (so there is one)."""
-        live = self.live_index()
-        if live is None:
-            raise CatalogError("the catalogue has no model yet")
-        return live
+            self._text = None
 
     def rebuild_index(self, *, kind: str = "auto", budget: str | None = None, recall: float = 0.95, sample: int = 200,
                       reduce_dim: int | None = None, whiten: bool = False, rerank: int | None = None) -> dict[str, Any]:
         """Rebuild the index from the stored embeddings, as another kind if asked (`auto`: chosen for
-        the catalogue's size within `budget`, e.g. "2GB"), optionally PCA-reduced, tuned to `recall`."""
+        the catalogue's size within `budget`, e.g. "2GB"), optionally PCA-reduced, tuned to `recall`.
+        The new kind, reduction and index file take effect together, in one store write."""
         live = self.live_index()
         if live is None:
             raise CatalogError("the catalogue has no embeddings yet; add images first")
         with self.writing():
-            built = indexing.rebuild(self.store, live, kind=kind, budget=budget, recall=recall, sample=sample,
-                                     reduce_dim=reduce_dim, whiten=whiten, rerank=rerank)
-            self.store.set_meta({"index_kind": built["kind"]})
-        return built
+            try:
+                return indexing.rebuild(self.store, live, kind=kind, budget=budget, recall=recall, sample=sample,
+                                        reduce_dim=reduce_dim, whiten=whiten, rerank=rerank)
+            except BaseException:
+                self._model.drop_index()  # opened again as the store still has it: the old kind and reduction
+                raise
 
     def index_info(self) -> dict[str, Any]:
         """Kind, size and parameters of the vector index."""
@@ -190,7 +188,8 @@ class Catalog(RecognitionMethods, ModelMethods):
         """Hold the catalogue's write lock: one writer at a time, across threads and processes.
 
         Wrap a group of store and index writes that must not interleave with another writer's
-        (each store write is still its own transaction). Re-entrant within a thread.
+        (each store write is still its own transaction). Re-entrant within a thread. A read-only
+        catalogue refuses at once (StorageError).
         """
         with self._write_lock.hold():
             yield
@@ -199,31 +198,26 @@ class Catalog(RecognitionMethods, ModelMethods):
             layout: str = "product", progress: ProgressSink | None = None) -> IngestReport:
         """Add a folder tree (`layout` "product" or "category/product"), a CSV/JSONL table, or
         images of one `product`; `category` sets the category of a folder's or image's products."""
-        return self.add_items(read_source(source, product=product, category=category, layout=layout), progress=progress)
+        return self.add_items(self.read_source(source, product=product, category=category, layout=layout),
+                              progress=progress)
+
+    def read_source(self, source: str | Path, *, product: str | None = None, category: str | None = None,
+                    layout: str = "product") -> list[IngestItem]:
+        """What `add` would add from `source` (catalog/ingest.py): a table with no image column is
+        a products-only update when every product it names already has photos here."""
+        return list(read_source(source, product=product, category=category, layout=layout,
+                                products_with_images=lambda ids: self.first_images(ids)))
 
     def add_items(self, items: Iterable[IngestItem], *, progress: ProgressSink | None = None) -> IngestReport:
         """Upsert the products, then embed and add the images that are new (see engine/ingest.py)."""
-        started = time.perf_counter()
-        items = list(items)
-        report = IngestReport()
-        with self.writing():
-            report.products_created, report.products_updated = ingest.upsert_item_products(
-                self.store, items, self._fields_changing)
-            with_images = [it for it in items if it.image is not None]
-            if progress:
-                progress.start(len(with_images), "Embedding images")
-            if with_images:
-                needs_calibration = self._embedder is None and self.precision == "int8" and self.active_model is None
-                embedder = self.embedder(ingest.calibration_sources(with_images) if needs_calibration else None)
-                ingest.ImageIngest(self.store, embedder, self._index(), report, progress).run(with_images)
-        report.seconds = time.perf_counter() - started
-        return report
+        return ingest.add_items(self, list(items), self._fields_changing, progress)
 
     def import_job(self, folder: str | Path) -> dict[str, int]:
         """Add the vectors of a finished `embed` job folder (all shards) without re-embedding."""
-        key = self.embedder().key  # registers the model in a new catalogue
+        self.embedder()  # registers the model in a new catalogue
         with self.writing():
-            return ingest.import_job(self.store, self._index(), key, Path(folder))
+            embedder, live = self.model_and_index()
+            return ingest.import_job(self.store, live, embedder.key, Path(folder))
 
     def _fields_changing(self, product_ids: Sequence[str]) -> AbstractContextManager[None]:
         """Wrap writes to product fields: a server index keeps a copy of them to filter on."""
@@ -235,12 +229,11 @@ class Catalog(RecognitionMethods, ModelMethods):
     def add_image(self, product_id: str, image: ImageSource, *, source: str | None = None) -> int | None:
         """Attach one image to an existing product; returns its id, or None if already there."""
         self.store.get_product(product_id)
-        embedder = self.embedder()
-        with self.writing():
-            image_id = ingest.add_one_image(self.store, embedder, self._index(), product_id, image, source)
-            if image_id is not None:
-                self._index_saves.wrote(self._index())
-            return image_id
+        image_id, live = ingest.add_image(self, product_id, image, source)
+        if image_id is not None:
+            with self.writing():
+                self._index_saves.wrote(live)
+        return image_id
 
     def add_upload(self, product_id: str, data: bytes, *, max_pixels: int | None = None) -> int | None:
         """Attach uploaded image bytes to a product, keeping the original in the catalogue's media
@@ -248,17 +241,23 @@ class Catalog(RecognitionMethods, ModelMethods):
         self.store.get_product(product_id)
         loaded = load_image(data, max_pixels=max_pixels)  # refuse non-images before anything is stored
         self.media.save_original(data, loaded.format)
-        return self.add_image(product_id, data, source=f"upload:{loaded.sha256}")
+        return self.add_image(product_id, data, source=f"{UPLOAD_PREFIX}{loaded.sha256}")
 
     def upsert_product(self, product: Product) -> Product:
-        with self.writing(), self._fields_changing([product.id]):
-            self.store.upsert_products([product])
+        """Create a product, or change the fields it gives (its text vector follows)."""
+        with self.writing():
+            with self._fields_changing([product.id]):
+                self.store.upsert_products([product])
+            semantic.sync_on_write(self.store, [product.id])
         return self.store.get_product(product.id)
 
     def update_product(self, product_id: str, **changes: Any) -> Product:
         """Change title/category/description and/or `attributes` (None removes an attribute)."""
-        with self.writing(), self._fields_changing([product_id]):
-            return self.store.update_product(product_id, changes)
+        with self.writing():
+            with self._fields_changing([product_id]):
+                product = self.store.update_product(product_id, changes)
+            semantic.sync_on_write(self.store, [product_id])
+        return product
 
     def remove(self, product_ids: Sequence[str]) -> int:
         """Delete products with all their images; returns the number of images removed."""
@@ -316,10 +315,11 @@ class Catalog(RecognitionMethods, ModelMethods):
     # --- search ------------------------------------------------------------------------------
 
     def embed_query(self, image: ImageSource, box: Box | None = None, *, max_pixels: int | None = None,
-                    embed: Callable[[Image.Image], np.ndarray] | None = None) -> np.ndarray:
+                    embed: Callable[[Image.Image], np.ndarray] | None = None, embedder: Embedder | None = None) -> np.ndarray:
         """A query photo's embedding: decoded (full size when cropping, so the box is in original
-        pixels), cropped, embedded by the catalogue's model (or by `embed`, e.g. a micro-batcher)."""
-        embedder = self.embedder()
+        pixels), cropped, embedded by `embedder` (default: the catalogue's model) or by `embed`
+        (e.g. a micro-batcher running that embedder)."""
+        embedder = embedder or self.embedder()
         picture = query_image(image, box, embedder.draft_size, max_pixels=max_pixels)
         return embed(picture) if embed is not None else embedder.embed([picture])[0]
 
@@ -333,26 +333,36 @@ class Catalog(RecognitionMethods, ModelMethods):
             if text is None:
                 raise ProductLensError("search needs a photo, a text, or both")
             return self.search_text(text, k=k, where=where)
-        vector = self.embed_query(image, box)
+        try:
+            return self._search_photo(image, box, text, k, where, fusion)
+        except ModelChangedError:  # another process switched the model during the query: once more, with the new one
+            return self._search_photo(image, box, text, k, where, fusion)
+
+    def _search_photo(self, image: ImageSource, box: Box | None, text: str | None, k: int, where: Where,
+                      fusion: str) -> list[ProductHit]:
+        embedder = self.embedder()
+        vector = self.embed_query(image, box, embedder=embedder)
         if text is None:
-            return self.search_vector(vector, k=k, where=where)
-        return self.search_hybrid(vector, text, k=k, where=where, fusion=fusion)
+            return self.search_vector(vector, k=k, where=where, model_key=embedder.key)
+        return self.search_hybrid(vector, text, k=k, where=where, fusion=fusion, model_key=embedder.key)
 
     def search_vector(self, vector: np.ndarray, *, k: int = 10, where: Where = None, exclude: Sequence[str] = (),
-                      exclude_images: Sequence[int] = ()) -> list[ProductHit]:
-        """Products whose images are nearest `vector` (an embedding of the active model), best first;
-        `where` filters the products, `exclude` leaves products out and `exclude_images` images
-        (engine/search.py)."""
+                      exclude_images: Sequence[int] = (), model_key: str | None = None) -> list[ProductHit]:
+        """Products whose images are nearest `vector` (an embedding of the active model, or of
+        `model_key`: ModelChangedError when that is no longer the active one), best first; `where`
+        filters the products, `exclude` leaves products out and `exclude_images` images (engine/search.py)."""
         live = self.live_index()
         if live is None:
             return []
+        if model_key is not None and model_key != live.model_key:
+            raise ModelChangedError(f"the catalogue switched to model {live.model_key} during this query; try again")
         return VectorSearch(self.store, live, self._products).run(vector, k, as_filter(where), exclude, exclude_images)
 
     def search_hybrid(self, vector: np.ndarray, text: str, *, k: int = 10, where: Where = None,
-                      fusion: str = "blend") -> list[ProductHit]:
+                      fusion: str = "blend", model_key: str | None = None) -> list[ProductHit]:
         """A query photo's embedding and a text, their rankings fused (text/hybrid.py)."""
         flt = as_filter(where)
-        image_hits = self.search_vector(vector, k=POOL, where=flt)
+        image_hits = self.search_vector(vector, k=POOL, where=flt, model_key=model_key)
         ranking = [(h.product.id, h.score, h.image_id) for h in image_hits]
         allowed = self._products.allows(flt)
         return product_hits(self.store, self.text_search().fuse(ranking, text, k, allowed, fusion=fusion))
@@ -403,7 +413,7 @@ class Catalog(RecognitionMethods, ModelMethods):
         return {"path": str(self.path.resolve()), "products": counts["products"], "images": counts["images"],
                 "model": self.model_name, "precision": self.precision, "model_key": model.key if model else None,
                 "dim": model.dim if model else None, "index": self.index_kind, "index_dim": live.dim if live else None,
-                "indexed_vectors": len(live) if live else 0, "recognition": _summary(self.calibration),
+                "indexed_vectors": live.count() if live else 0, "recognition": _summary(self.calibration),
                 "calibrations": [_fitted(c, model.key if model else None) for c in self.calibrations()],
                 "database_bytes": sum(f.stat().st_size for f in self.path.glob(DB_NAME + "*")),
                 "generation": counts["generation"]}

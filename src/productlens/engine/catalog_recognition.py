@@ -40,13 +40,15 @@ class RecognitionMethods:
 
     def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
         """Name the product in the photo, or say it is not in the catalogue."""
-        return self.recognize_vector(self.embed_query(image, box), k=k)
+        embedder = self.embedder()
+        return self.recognize_vector(self.embed_query(image, box, embedder=embedder), k=k, model_key=embedder.key)
 
-    def recognize_vector(self, vector: np.ndarray, *, k: int = 5) -> Recognition:
+    def recognize_vector(self, vector: np.ndarray, *, k: int = 5, model_key: str | None = None) -> Recognition:
         """Recognition of a query embedding (engine/recognize.py): its nearest products scored by
-        the active version's recogniser, the top one named if its confidence reaches the threshold."""
+        the active version's recogniser, the top one named if its confidence reaches the threshold.
+        `model_key`: the model that made `vector` (ModelChangedError if no longer active)."""
         recognizer, head = self.recognizer()
-        candidates = self.search_vector(vector, k=max(k, CANDIDATES))
+        candidates = self.search_vector(vector, k=max(k, CANDIDATES), model_key=model_key)
         return recognize.recognize(recognizer, vector, candidates, head, k)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = calibrate.MAX_QUERIES,

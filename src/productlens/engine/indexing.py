@@ -12,12 +12,16 @@ from ..errors import VectorIndexError
 from ..index import FaissIndex, VectorIndex, canonical_kind, choose_kind, parse_bytes, tune
 from ..index.live import LiveIndex, refuse_remote_reduction
 
+KIND_META = "index_kind"  # store meta: the catalogue's index kind
+
 
 def rebuild(store: CatalogStore, live: LiveIndex, *, kind: str = "auto", budget: str | None = None,
             recall: float = 0.95, sample: int = 200, reduce_dim: int | None = None, whiten: bool = False,
             rerank: int | None = None) -> dict[str, Any]:
     """Rebuild `live` from every stored embedding; returns what was built (kind, count, dim,
-    reduction, re-rank depth, tuning, factory). The caller holds the write lock and records the kind."""
+    reduction, re-rank depth, tuning, factory). The caller holds the write lock. Nothing changes
+    in the store until the final save, which records kind, reduction and re-rank depth in one
+    write (a build killed before it leaves the catalogue on its old index and reduction)."""
     if whiten and not reduce_dim:
         raise VectorIndexError("whitening needs a PCA reduction (--reduce N)")
     budget_bytes = parse_bytes(budget) if budget else None
@@ -34,7 +38,7 @@ def rebuild(store: CatalogStore, live: LiveIndex, *, kind: str = "auto", budget:
                               "rerank": live.rerank_depth}
     if built.tunable and n:
         result["tuning"] = tune_to_recall(store, live, built, sample, recall)
-    live.save()
+    live.save({KIND_META: chosen})
     result["factory"] = built.describe().get("factory")
     return result
 

@@ -1,22 +1,28 @@
 """Adding to a catalogue: products first, then images embedded in batches and written with their
 vectors to the store and the live index.
 
-Images are written in batches, each in one transaction, so an interrupted add keeps what was
-committed and re-running the same command resumes (known images are skipped by content hash).
+Images go in chunks of FLUSH_EVERY: each chunk is read, hashed, decoded and embedded with no
+lock held (a slow or stalled input file never keeps other writers waiting), then the write lock
+is taken only to write it, in one transaction. Should another process have switched the active
+model meanwhile, the chunk is embedded again with the new one before it is written, so no image
+is stored with only an old model's embedding. An interrupted add keeps what was committed, and
+re-running the same command resumes (known images are skipped by content hash).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ..catalog.ingest import IngestItem, title_from_name
-from ..catalog.store import CatalogStore, NewImage, Product
+from ..catalog.store import CatalogStore, ModelRecord, NewImage, Product
 from ..errors import ImageError, ModelMismatchError, ProductLensError
 from ..images import ImageSource, LoadedImage, content_hash, load_image, read_bytes
 from ..index.live import LiveIndex
@@ -24,6 +30,7 @@ from ..jobs import iter_job_parts, job_model_key
 from ..models import Embedder
 from ..pipeline import embed_sources
 from ..results import IngestReport, ProgressSink, Skipped
+from ..text import semantic
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,43 @@ SAVE_EVERY_S = 60.0  # index checkpoint interval during long ingests
 CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
 
 FieldsChanging = Callable[[list[str]], AbstractContextManager[None]]
+
+
+class ModelWriter(Protocol):
+    """What ingest needs of the catalogue (the engine's Catalog is one)."""
+
+    store: CatalogStore
+
+    @property
+    def precision(self) -> str: ...
+
+    @property
+    def active_model(self) -> ModelRecord | None: ...
+
+    def writing(self) -> AbstractContextManager[None]: ...
+
+    def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder: ...
+
+    def model_and_index(self) -> tuple[Embedder, LiveIndex]: ...
+
+
+def add_items(catalog: ModelWriter, items: list[IngestItem], fields_changing: FieldsChanging,
+              progress: ProgressSink | None) -> IngestReport:
+    """Upsert the items' products (with their text vectors), then embed and add the new images."""
+    started = time.perf_counter()
+    report = IngestReport()
+    with catalog.writing():
+        report.products_created, report.products_updated = upsert_item_products(catalog.store, items, fields_changing)
+        semantic.sync_on_write(catalog.store, [it.product.id for it in items])
+    with_images = [it for it in items if it.image is not None]
+    if progress:
+        progress.start(len(with_images), "Embedding images")
+    if with_images:
+        needs_calibration = catalog.precision == "int8" and catalog.active_model is None
+        catalog.embedder(calibration_sources(with_images) if needs_calibration else None)
+        ImageIngest(catalog, report, progress).run(with_images)
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | None,
@@ -64,78 +108,108 @@ def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_ch
     return created, updated
 
 
-class ImageIngest:
-    """Embeds the items' images that the catalogue lacks and writes them in batches."""
+@dataclass
+class Chunk:
+    """One chunk of items made ready outside the lock: rows to write and what was counted."""
 
-    def __init__(self, store: CatalogStore, embedder: Embedder, live: LiveIndex, report: IngestReport,
-                 progress: ProgressSink | None) -> None:
-        self.store, self.embedder, self.live, self.report, self.progress = store, embedder, live, report, progress
-        self.pending: list[NewImage] = []
+    model_key: str
+    pending: list[NewImage] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    duplicates: int = 0
+    reused: int = 0
+
+
+class ImageIngest:
+    """Embeds the items' images that the catalogue lacks and writes them, a chunk at a time."""
+
+    def __init__(self, catalog: ModelWriter, report: IngestReport, progress: ProgressSink | None) -> None:
+        self.catalog, self.store, self.report, self.progress = catalog, catalog.store, report, progress
         self.last_save = time.monotonic()
         self.seen: set[tuple[str, str]] = set()
 
     def run(self, items: list[IngestItem]) -> None:
-        try:
-            for result in embed_sources(self.embedder, self.new_images(items), source_of=lambda pair: pair[1]):
-                it = result.item[0]
-                if result.error is not None:
-                    self.skip(it, result.error.reason, str(result.error))
-                    log.info("skipped %s: %s", it.image, result.error)
-                else:
-                    loaded = result.loaded
-                    self.pending.append(new_image(it.product.id, loaded.sha256 or "", result.vector, str(it.image), loaded))
-                    self.advance()
-                if len(self.pending) >= FLUSH_EVERY:
-                    self.flush()
-            self.flush()
-        finally:
-            self.live.save()
+        for start in range(0, len(items), FLUSH_EVERY):
+            self.write_chunk(items[start : start + FLUSH_EVERY], last=start + FLUSH_EVERY >= len(items))
 
-    def new_images(self, items: list[IngestItem]) -> Iterator[tuple[IngestItem, bytes]]:
+    def write_chunk(self, items: list[IngestItem], *, last: bool) -> None:
+        """Prepare the chunk with no lock held, then write it under the lock; again should the
+        active model have changed in between (counted once in the progress bar)."""
+        counting = True
+        while True:
+            embedder = self.catalog.model_and_index()[0]
+            chunk = self.prepare(items, embedder, counting)
+            with self.catalog.writing():
+                current, live = self.catalog.model_and_index()
+                if current.key == embedder.key:
+                    self.commit(chunk, live, save=last or time.monotonic() - self.last_save > SAVE_EVERY_S)
+                    return
+            log.info("the active model changed to %s while embedding; embedding %d images again", current.key, len(items))
+            counting = False
+
+    def prepare(self, items: list[IngestItem], embedder: Embedder, counting: bool) -> Chunk:
+        chunk = Chunk(embedder.key)
+        advance = self.advance if counting else (lambda: None)
+        pairs = self.new_images(items, embedder, chunk, advance)
+        for result in embed_sources(embedder, pairs, source_of=lambda pair: pair[1]):
+            it = result.item[0]
+            if result.error is not None:
+                chunk.skipped.append(Skipped(str(it.image), result.error.reason, str(result.error)))
+                log.info("skipped %s: %s", it.image, result.error)
+            else:
+                loaded = result.loaded
+                chunk.pending.append(new_image(it.product.id, loaded.sha256 or "", result.vector, str(it.image), loaded))
+            advance()
+        return chunk
+
+    def new_images(self, items: list[IngestItem], embedder: Embedder, chunk: Chunk,
+                   advance: Callable[[], None]) -> Iterator[tuple[IngestItem, bytes]]:
         """Read and hash each file; skip what the catalogue has; reuse known embeddings."""
         for it in items:
             try:
                 data = read_bytes(it.image)
             except ImageError as exc:
-                self.skip(it, exc.reason, str(exc))
+                chunk.skipped.append(Skipped(str(it.image), exc.reason, str(exc)))
+                advance()
                 continue
             except OSError as exc:
-                self.skip(it, "unreadable", exc.strerror or str(exc))
+                chunk.skipped.append(Skipped(str(it.image), "unreadable", exc.strerror or str(exc)))
+                advance()
                 continue
             digest = content_hash(data)
-            if (it.product.id, digest) in self.seen or self.store.has_image(it.product.id, digest):
-                self.report.duplicates += 1
-                self.advance()
+            key = (it.product.id, digest)
+            if key in self.seen or key in chunk.seen or self.store.has_image(it.product.id, digest):
+                chunk.duplicates += 1
+                advance()
                 continue
-            self.seen.add((it.product.id, digest))
-            vector = self.store.vector_for_hash(digest, self.embedder.key)
+            chunk.seen.add(key)
+            vector = self.store.vector_for_hash(digest, embedder.key)
             if vector is not None:
-                self.pending.append(new_image(it.product.id, digest, vector, str(it.image)))
-                self.report.reused_embeddings += 1
-                self.advance()
+                chunk.pending.append(new_image(it.product.id, digest, vector, str(it.image)))
+                chunk.reused += 1
+                advance()
                 continue
             yield it, data
-
-    def skip(self, it: IngestItem, reason: str, message: str) -> None:
-        self.report.skipped.append(Skipped(str(it.image), reason, message))
-        self.advance()
 
     def advance(self) -> None:
         if self.progress:
             self.progress.advance()
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        ids = np.asarray(self.store.insert_images(self.pending, self.embedder.key), dtype=np.int64)
-        fresh = ids >= 0
-        self.report.added += int(fresh.sum())
-        self.report.duplicates += int((~fresh).sum())
-        if fresh.any():
-            self.live.add(ids[fresh], np.stack([p.vector for p in self.pending])[fresh])
-        self.pending.clear()
-        if time.monotonic() - self.last_save > SAVE_EVERY_S:
-            self.live.save()
+    def commit(self, chunk: Chunk, live: LiveIndex, *, save: bool) -> None:
+        """Write a prepared chunk (the caller holds the write lock) and count it in the report."""
+        self.report.skipped += chunk.skipped
+        self.report.duplicates += chunk.duplicates
+        self.report.reused_embeddings += chunk.reused
+        self.seen |= chunk.seen
+        if chunk.pending:
+            ids = np.asarray(self.store.insert_images(chunk.pending, chunk.model_key), dtype=np.int64)
+            fresh = ids >= 0
+            self.report.added += int(fresh.sum())
+            self.report.duplicates += int((~fresh).sum())
+            if fresh.any():
+                live.add(ids[fresh], np.stack([p.vector for p in chunk.pending])[fresh])
+        if save:
+            live.save()
             self.last_save = time.monotonic()
 
 
@@ -160,17 +234,44 @@ def calibration_sources(items: list[IngestItem]) -> list[bytes]:
     return picked
 
 
-def add_one_image(store: CatalogStore, embedder: Embedder, live: LiveIndex, product_id: str, image: ImageSource,
-                  source: str | None) -> int | None:
-    """Attach one image to an existing product; its id, or None if the product has those bytes already."""
+@dataclass
+class OneImage:
+    """One image decoded and embedded for a product, ready to write."""
+
+    row: NewImage
+    model_key: str
+
+
+def prepare_one(embedder: Embedder, product_id: str, image: ImageSource, source: str | None) -> OneImage:
+    """Decode and embed one image (bytes or a decoded picture: files are read before, so no lock
+    is held while a file is read)."""
     loaded = load_image(image, draft_size=embedder.draft_size)
-    if store.has_image(product_id, loaded.sha256 or ""):
-        return None
     vector = embedder.embed([loaded.image])[0]
-    ids = store.insert_images([new_image(product_id, loaded.sha256 or "", vector, source, loaded)], embedder.key)
+    return OneImage(new_image(product_id, loaded.sha256 or "", vector, source, loaded), embedder.key)
+
+
+def add_image(catalog: ModelWriter, product_id: str, image: ImageSource, source: str | None) -> tuple[int | None, LiveIndex]:
+    """Attach one image to a product: read and embed before the write lock, write under it (with
+    the model active then); the image's id (None if the product has those bytes) and the index."""
+    if isinstance(image, (str, Path)):
+        source, image = source or str(image), read_bytes(image)
+    prepared = prepare_one(catalog.embedder(), product_id, image, source)
+    with catalog.writing():
+        embedder, live = catalog.model_and_index()
+        if embedder.key != prepared.model_key:  # switched meanwhile: the bytes are in memory, embed again
+            prepared = prepare_one(embedder, product_id, image, source)
+        return write_one(catalog.store, live, prepared), live
+
+
+def write_one(store: CatalogStore, live: LiveIndex, one: OneImage) -> int | None:
+    """Write a prepared image (the caller holds the write lock); its id, or None when the product
+    has those bytes already."""
+    if one.row.sha256 and store.has_image(one.row.product_id, one.row.sha256):
+        return None
+    ids = store.insert_images([one.row], one.model_key)
     if ids[0] < 0:
         return None
-    live.add(np.asarray(ids, dtype=np.int64), vector[None, :])
+    live.add(np.asarray(ids, dtype=np.int64), one.row.vector[None, :])
     return ids[0]
 
 

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
-from .. import settings
+from .. import budget, settings
+from ..atomic import remove_stale_temp_files
+from ..catalog.database import storage_errors
 from ..catalog.store import CatalogStore
 from ..errors import (
+    CatalogBusyError,
     CatalogError,
     CatalogExistsError,
     CatalogNotFoundError,
     ModelMismatchError,
     ProductLensError,
+    StorageError,
     UnknownModelError,
 )
 from ..index import canonical_kind
 from ..index.live import LiveIndex
 from ..models import list_embedders
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "catalog.db"
+LOCK_NAME = ".write.lock"
 DEFAULT_INDEX = "faiss-flat"
 SMALL_WRITE_SAVE_S = 30.0  # single-image writes save the index file at most this often
 
@@ -38,10 +48,24 @@ def create_store(path: Path, *, model: str | None, precision: str, index: str) -
     if precision not in ("fp32", "int8"):
         raise ProductLensError(f"precision must be fp32 or int8, not {precision!r}")
     kind = canonical_kind(index)
-    path.mkdir(parents=True, exist_ok=True)
-    store = CatalogStore(path / DB_NAME, create=True)
-    store.set_meta({"model_name": model, "model_precision": precision, "index_kind": kind})
-    return store
+    with storage_errors(path, "create"):
+        path.mkdir(parents=True, exist_ok=True)
+    # Made whole under a temp name, then linked into place: a process killed half-way leaves no
+    # catalogue without its model (a stale temp file, removed on the next open), and of two
+    # processes creating it at once, one wins and the other is told it exists.
+    staging = path / f".{DB_NAME}.{os.getpid()}.tmp"
+    try:
+        with CatalogStore(staging, create=True) as store:
+            store.set_meta({"model_name": model, "model_precision": precision, "index_kind": kind})
+        os.link(staging, path / DB_NAME)
+    except FileExistsError:
+        raise CatalogExistsError(f"a catalogue already exists at {path}") from None
+    except OSError as exc:
+        raise StorageError.from_os_error(exc, path / DB_NAME, "create") from exc
+    finally:
+        for leftover in (staging, *(staging.with_name(staging.name + end) for end in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+    return CatalogStore(path / DB_NAME)
 
 
 def open_store(path: Path, *, model: str | None, precision: str | None, index: str | None) -> CatalogStore:
@@ -66,33 +90,69 @@ def open_store(path: Path, *, model: str | None, precision: str | None, index: s
 class WriteLock:
     """One writer at a time, across threads (an RLock) and processes (flock on `.write.lock`).
 
-    Re-entrant within a thread: only the outermost hold takes the file lock (a second flock on a
-    new descriptor of the same file would wait for the first, held by this very thread)."""
+    Re-entrant within a thread. The wait for another writer is bounded by the caller's time
+    budget (budget.py: a server request's) or by `wait_s`; past it, CatalogBusyError (retryable).
+    Without either, it waits as long as the other writer takes (a CLI command). The lock of a
+    catalogue opened read-only (`read_only`: its database file) refuses at once: StorageError.
+    """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    POLL_S = 0.05
+
+    def __init__(self, folder: Path, *, read_only: Path | None = None) -> None:
+        self.folder, self.read_only = folder, read_only
+        self.path = folder / LOCK_NAME
         self._threads = threading.RLock()
-        self._depth = 0  # holds by the thread owning `_threads`
+        self._depth = threading.local()
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        with self._threads:
-            if self._depth:
-                self._depth += 1
+    def hold(self, wait_s: float | None = None) -> Iterator[None]:
+        """Hold the lock for the block; `wait_s` caps the wait (None: the time budget, if any)."""
+        if self.read_only is not None:
+            raise StorageError.about(self.read_only, "write", "read-only", "")
+        if getattr(self._depth, "n", 0):  # this thread holds it already
+            self._depth.n += 1
+            try:
+                yield
+            finally:
+                self._depth.n -= 1
+            return
+        wait = budget.remaining() if wait_s is None else wait_s
+        deadline = None if wait is None else time.monotonic() + wait
+        if not self._threads.acquire(timeout=-1 if wait is None else wait):
+            raise self._busy()
+        try:
+            with storage_errors(self.path, "lock"):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                lock = open(self.path, "a+")
+            with lock:
+                self._acquire(lock, deadline)
+                self._depth.n = 1
                 try:
                     yield
                 finally:
-                    self._depth -= 1
-                return
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(self.folder / ".write.lock", "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                self._depth = 1
-                try:
-                    yield
-                finally:
-                    self._depth = 0
+                    self._depth.n = 0
                     fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _acquire(self, lock: IO[str], deadline: float | None) -> None:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if deadline is None:
+                log.info("waiting for another process writing to %s", self.folder)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                return
+            if time.monotonic() >= deadline:
+                raise self._busy()
+            time.sleep(self.POLL_S)
+
+    def _busy(self) -> CatalogBusyError:
+        return CatalogBusyError(f"another writer is busy with {self.folder} (a `models use`, `index build` or long "
+                                "`add`, say); try again when it is done")
 
 
 class SaveThrottle:
@@ -100,12 +160,15 @@ class SaveThrottle:
 
     Rewriting a large index file per uploaded photo would dominate a server's write cost; the
     write is already committed in SQLite, and a stale index file is caught up from it on open.
+    Saves happen under the write lock; on close, only if the lock is free at once (a writer
+    still busy saves the file itself).
     """
 
-    def __init__(self, every_s: float = SMALL_WRITE_SAVE_S) -> None:
-        self.every_s, self.last, self.dirty = every_s, 0.0, False
+    def __init__(self, lock: WriteLock, every_s: float = SMALL_WRITE_SAVE_S) -> None:
+        self.lock, self.every_s, self.last, self.dirty = lock, every_s, 0.0, False
 
     def wrote(self, live: LiveIndex) -> None:
+        """Call under the write lock after a small write to `live`."""
         now = time.monotonic()
         if now - self.last >= self.every_s:
             live.save()
@@ -115,5 +178,31 @@ class SaveThrottle:
 
     def close(self, live: LiveIndex | None) -> None:
         if self.dirty and live is not None:
-            live.save()
+            save_if_free(self.lock, live)
             self.dirty = False
+
+
+def remove_stale_files(folder: Path, lock: WriteLock) -> None:
+    """Remove the temp files a killed writer left in the catalogue's index and model folders, if
+    no other writer is at work right now (its own temp files would look the same)."""
+    try:
+        with lock.hold(wait_s=0):
+            models = folder / "models"
+            versions = [p for p in models.iterdir() if p.is_dir()] if models.is_dir() else []
+            for sub in (folder, folder / "index", models, *versions):
+                for path in remove_stale_temp_files(sub):
+                    log.info("removed %s, left by a writer that stopped", path)
+    except (CatalogBusyError, StorageError):
+        pass
+
+
+def save_if_free(lock: WriteLock, live: LiveIndex) -> bool:
+    """Save `live`'s file if the write lock is free right now; False when another writer holds it
+    (that writer saves the file when it is done) or the catalogue cannot be written."""
+    try:
+        with lock.hold(wait_s=0):
+            live.save()
+        return True
+    except (CatalogBusyError, StorageError) as exc:
+        log.info("index %s not saved now: %s", live.path.name, exc)
+        return False

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..catalog.media import MediaStore
 from ..catalog.store import CatalogStore, ImageRecord, ModelRecord
 from ..errors import ModelMismatchError, TrainingError
 from ..index.live import LiveIndex
@@ -97,18 +98,22 @@ def embed_missing(store: CatalogStore, folder: Path, record: ModelRecord, *, all
     report = ActivationReport(record.key)
     embedder = load_embedder(folder, record.name, record.precision, record=record)
     usable: list[ImageRecord] = []
+    files: dict[int, Path] = {}
+    media = MediaStore(folder)
     for im in store.images_missing_embedding(record.key):
         vector = store.vector_for_hash(im.sha256, record.key)
+        file = media.file_of(im)
         if vector is not None:
             store.put_embeddings(record.key, [im.id], vector[None])
             report.reused += 1
-        elif im.source and Path(im.source).exists():
+        elif file is not None:
             usable.append(im)
+            files[im.id] = file
         else:
             report.missing_sources.append(im.source or f"image {im.id}")
     ids: list[int] = []
     vectors: list[np.ndarray] = []
-    for result in embed_sources(embedder, usable, source_of=lambda im: im.source, progress=progress):
+    for result in embed_sources(embedder, usable, source_of=lambda im: files[im.id], progress=progress):
         if result.vector is None:
             report.failed.append(f"{result.item.source}: {result.error}")
             continue

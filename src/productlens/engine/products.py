@@ -11,8 +11,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 
+from .. import budget
 from ..catalog.store import CatalogStore, Product
 from ..filters import Filter, field_kinds
+
+CHECK_EVERY = 2048  # products filtered between two looks at the time budget
 
 
 @dataclass
@@ -32,8 +35,13 @@ class ProductView:
         return field_kinds({"title": p.title, "category": p.category, "attributes": p.attributes} for p in self.products)
 
     def matching(self, flt: Filter | None, exclude: Collection[str] = ()) -> list[Product]:
-        """Products that match `flt` (all of them for None), less the `exclude`d ids."""
-        return [p for p in self.products if p.id not in exclude and self.match(p, flt)]
+        """Products that match `flt` (all of them for None), less the `exclude`d ids; within the
+        request's time budget (budget.py)."""
+        out = []
+        for start in range(0, len(self.products), CHECK_EVERY):
+            budget.check("filtering products")
+            out += [p for p in self.products[start : start + CHECK_EVERY] if p.id not in exclude and self.match(p, flt)]
+        return out
 
     def allows(self, flt: Filter | None) -> Callable[[str], bool] | None:
         """A predicate over product ids for `flt`; None when everything is allowed."""

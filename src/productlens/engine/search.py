@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .. import budget
 from ..catalog.store import CatalogStore
 from ..errors import VectorIndexError
 from ..filters import Filter, milvus_pushdown
@@ -116,6 +117,7 @@ class VectorSearch:
         until k distinct products are found or the scope is exhausted."""
         fetch = min(scope.pool, max(4 * k, 64))
         while True:
+            budget.check("searching")
             hits = self.live.search(vector[None, :], fetch, allowed_ids=scope.allowed, expression=scope.expression)
             ids, scores = hits.ids[0], hits.scores[0]
             mapping = self.store.image_products(ids.tolist())

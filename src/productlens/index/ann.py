@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
+from ..atomic import atomic_file, write_text
 from ..errors import VectorIndexError
 from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits, last_of_each, top_k_exact
 
@@ -350,21 +350,16 @@ class FaissAnnIndex(VectorIndex):
 
     def save(self, path: Path) -> None:
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         placeholder = faiss.IndexFlatIP(self.dim)  # IndexIDMap2 insists on an empty index at birth
         wrapper = faiss.IndexIDMap2(placeholder)
         wrapper.own_fields = False
         wrapper.index = self._index
         faiss.copy_array_to_vector(self._labels, wrapper.id_map)
         wrapper.ntotal = self._index.ntotal
-        faiss.write_index(wrapper, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        params = path.with_name(path.name + ".params")
-        ptmp = params.with_name(f".{params.name}.{os.getpid()}.tmp")
-        ptmp.write_text(f"{self.kind} {self.factory or '-'} {self.train_size} {self.ef_search} {self.nprobe} {self.k_factor} {int(self._auto)}\n")
-        os.replace(ptmp, params)
+        with atomic_file(path, write_errors=(RuntimeError,)) as tmp:  # FAISS's failed fwrite
+            faiss.write_index(wrapper, str(tmp))
+        write_text(path.with_name(path.name + ".params"),
+                   f"{self.kind} {self.factory or '-'} {self.train_size} {self.ef_search} {self.nprobe} {self.k_factor} {int(self._auto)}\n")
 
     @classmethod
     def load(cls, path: Path, dim: int, *, kind: str = "faiss-hnsw", mmap: bool = False) -> "FaissAnnIndex":

@@ -9,12 +9,12 @@ bench_compression.py` measures what each costs in R@1 and mAP on Grocery.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_file
 from ..errors import DimensionMismatchError, VectorIndexError
 
 FIT_BLOCK = 8192  # vectors per block when accumulating the covariance
@@ -65,10 +65,8 @@ class PcaReducer:
         return normalise(((vectors - self.mean) @ self.components.T) / self.scale)
 
     def save(self, path: Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, mean=self.mean, components=self.components, scale=self.scale)
-        os.replace(tmp, path)
+        with atomic_file(Path(path), suffix=".npz") as tmp:
+            np.savez(tmp, mean=self.mean, components=self.components, scale=self.scale)
 
     @classmethod
     def load(cls, path: Path) -> "PcaReducer":

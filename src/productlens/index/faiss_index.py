@@ -6,13 +6,13 @@ FAISS IDSelector, so a restricted search is exact rather than over-fetch-and-dro
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
+from ..atomic import atomic_file
 from ..errors import VectorIndexError
 from .base import Payload, SearchHits, VectorIndex, as_ids, as_pairs, empty_hits
 
@@ -72,12 +72,8 @@ class FaissIndex(VectorIndex):
             raise VectorIndexError(f"id not in index: {exc}") from exc
 
     def save(self, path: Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_file(Path(path), write_errors=(RuntimeError,)) as tmp:  # FAISS's failed fwrite
+            faiss.write_index(self._index, str(tmp))
 
     @classmethod
     def load(cls, path: Path, dim: int, *, mmap: bool = False) -> "FaissIndex":

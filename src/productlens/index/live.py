@@ -4,6 +4,10 @@ SQLite is the truth; the index file is a cache of it, tagged with the store gene
 reflects. On open, and before each search, a stale index is brought up to date by diffing ids
 against the store (only the difference is added or removed), so a crash between a committed
 write and an index save costs nothing. Saves are atomic (temp file + rename).
+An index file is a cache and is never trusted blindly: unreadable metadata, a vector count
+that differs from the metadata's or (at the same generation) from the store's, another model,
+kind, width or reduction: any of these and it is rebuilt from the store, and `repaired` tells
+the owner to save it (engine: under the write lock, when free), so the rebuild is done once.
 
 Approximate FAISS kinds are compacted from the store's exact vectors once deletes leave too
 many tombstones. A server kind (`milvus://host:port`) has no file: `save` is a no-op, the
@@ -11,10 +15,11 @@ collection is diffed against the store on open, and each row carries its product
 category and attributes so filters can be pushed down to the server; product edits re-send
 those fields (`fields_changing`). An in-memory kind (the test fake) is rebuilt on every open.
 
-A model's vectors may be reduced by a PCA fitted on the catalogue (`index build --reduce N`).
-The reducer is part of how this catalogue embeds, not a cache, so its file lives in `models/`
-and the store's meta names it (`reducer:<model key>`); every vector added and every query is
-reduced, the index holds N-d vectors, and its file records which reducer it was built with.
+A model's vectors may be reduced by a PCA fitted on the catalogue (`index build --reduce N`,
+reduction.py): every vector added and every query is reduced, the index holds N-d vectors, and
+its file records which reducer it was built with. `rebuild` changes nothing in the store: the
+`save` after it writes the file, then records kind, reducer and re-rank depth in one store
+write, so a build killed half-way leaves the catalogue as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,19 +35,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..atomic import remove_stale_temp_files, write_text
 from ..errors import DimensionMismatchError, VectorIndexError
 from .base import Payload, SearchHits, VectorIndex
 from .compress import PcaReducer
+from .reduction import REDUCER_META, fit_reducer, load_reducer, recorded, remove_unreferenced, save_reducer, slug
 from .registry import create_index, kind_entry, load_index
 from .rerank import rerank_exact
 
 log = logging.getLogger(__name__)
 
-REDUCER_META = "reducer:{}"  # store meta: the model's PCA reducer ({"file", "dim", "whiten"})
 PENDING_META = "fields_pending:{}"  # store meta: products whose fields a server index must be sent again
 RERANK_META = "rerank:{}"  # store meta: candidates re-scored exactly per query (compressed or reduced indexes)
 DEFAULT_RERANK = 64  # enough for recall@10 >= 0.95 at 1M vectors (benchmarks/bench_index.py)
-FIT_MAX = 100_000  # stored vectors a reducer is fitted on at most (a uniform sample beyond)
 _KEEP = object()  # rebuild(reducer=...) default: keep the current reduction
 
 
@@ -68,6 +72,10 @@ class EmbeddingStore(Protocol):
 
     def delete_meta(self, keys: Sequence[str]) -> None: ...
 
+    def update_meta(self, values: dict[str, str], delete: Sequence[str]) -> None: ...
+
+    def count_embeddings(self, model_key: str) -> int: ...
+
     def embedding_ids(self, model_key: str) -> np.ndarray: ...
 
     def embeddings(self, model_key: str, image_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
@@ -80,10 +88,6 @@ class EmbeddingStore(Protocol):
     def image_ids_of_products(self, product_ids: Sequence[str]) -> np.ndarray: ...
 
     def get_products(self, product_ids: Sequence[str]) -> Sequence[ProductFields]: ...
-
-
-def _slug(model_key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", model_key)
 
 
 def refuse_remote_reduction(kind: str) -> None:
@@ -104,16 +108,23 @@ class LiveIndex:
         entry = kind_entry(kind)
         self.remote, self.persistent = entry.remote, entry.persistent
         self.root = Path(folder).parent  # the catalogue folder: reducer paths are relative to it
-        self.reducer, self.reducer_file = self._load_reducer()
+        self.reducer, self.reducer_file = load_reducer(store, self.root, model_key, dim, self.remote)
+        self.whiten = bool((recorded(store, model_key) or {}).get("whiten"))
         self.dim = self.reducer.out_dim if self.reducer is not None else dim
-        self.path = Path(folder) / f"{_slug(model_key)}.{_slug(kind)}"
+        self.path = Path(folder) / f"{slug(model_key)}.{slug(kind)}"
         self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
         self._lock = threading.RLock()
         self.generation = -1
+        self.repaired = False  # rebuilt or caught up on open: the file is worth saving (see the module doc)
+        self._unrecorded: dict[str, Any] | None = None  # what a `rebuild` changed, recorded by the next `save`
         self.index = self._open()
         stored_depth = self.store.get_meta(RERANK_META.format(model_key))
         self._rerank = None if stored_depth is None else int(stored_depth)
-        self.refresh()
+        if self.generation == self.store.generation and len(self.index) != self.store.count_embeddings(model_key):
+            log.warning("index %s holds %d vectors but the catalogue has %d; bringing it up to date",
+                        self.path, len(self.index), self.store.count_embeddings(model_key))
+            self.generation, self.repaired = -1, True
+        self.repaired |= self.refresh() and self.persistent
         if self.index.server_filter:
             self.sync_fields()  # edits a crash kept from the server
 
@@ -135,49 +146,24 @@ class LiveIndex:
         """Re-rank this many candidates exactly (0: never; None: the default for the kind)."""
         if depth is not None and depth < 0:
             raise VectorIndexError(f"re-rank depth must be >= 0, not {depth}")
+        self._rerank = depth
+        if self._unrecorded is not None:
+            self._unrecorded["rerank"] = True  # recorded with the rebuild it belongs to
+            return
         key = RERANK_META.format(self.model_key)
         if depth is None:
             self.store.delete_meta([key])
         else:
             self.store.set_meta({key: str(int(depth))})
-        self._rerank = depth
 
     def _exact_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.store.embeddings(self.model_key, ids.tolist())
 
     # --- reduction -------------------------------------------------------------------------
 
-    def _load_reducer(self) -> tuple[PcaReducer | None, str | None]:
-        """(reducer, its file) as the store's meta names them; the reducer is None for full
-        vectors, and also when its file is unusable (a warning; the file name is kept so that
-        the next `rebuild` replaces or drops it)."""
-        raw = self.store.get_meta(REDUCER_META.format(self.model_key))
-        if not raw:
-            return None, None
-        name = json.loads(raw)["file"]
-        if self.remote:
-            log.warning("%s holds full vectors; the PCA reduction %s is not used with it", self.kind, name)
-            return None, name
-        try:
-            reducer = PcaReducer.load(self.root / name)
-        except VectorIndexError as exc:  # the index is then rebuilt over full vectors, still correct
-            log.warning("%s; searching full vectors until `index build` is run again", exc)
-            return None, name
-        if reducer.in_dim != self.model_dim:
-            raise DimensionMismatchError(
-                f"reducer {name} takes {reducer.in_dim}-d vectors but model {self.model_key} makes {self.model_dim}-d"
-            )
-        return reducer, name
-
     def fit_reducer(self, dim: int, *, whiten: bool = False, seed: int = 0) -> PcaReducer:
-        """A PCA to `dim` fitted on the model's stored vectors (a sample of FIT_MAX at most); not applied yet."""
-        ids = self.store.embedding_ids(self.model_key)
-        if len(ids) > FIT_MAX:
-            picked = np.sort(np.random.default_rng(seed).choice(ids, FIT_MAX, replace=False))
-            _, vectors = self.store.embeddings(self.model_key, picked.tolist())
-        else:
-            _, vectors = self.store.embeddings(self.model_key)
-        return PcaReducer.fit(vectors, dim, whiten=whiten)
+        """A PCA to `dim` fitted on the model's stored vectors; not applied yet (see `rebuild`)."""
+        return fit_reducer(self.store, self.model_key, dim, whiten=whiten, seed=seed)
 
     def reduce(self, vectors: np.ndarray) -> np.ndarray:
         """Model-space vectors as this index holds them: PCA-reduced when a reducer is set."""
@@ -194,26 +180,15 @@ class LiveIndex:
         """What the reduction is (for `index info`), or None for full vectors."""
         if self.reducer is None:
             return None
-        meta = json.loads(self.store.get_meta(REDUCER_META.format(self.model_key)) or "{}")
-        return {"dim": self.reducer.out_dim, "from_dim": self.model_dim, "whiten": bool(meta.get("whiten")),
-                "file": self.reducer_file}
+        return {"dim": self.reducer.out_dim, "from_dim": self.model_dim, "whiten": self.whiten, "file": self.reducer_file}
 
-    def _switch_reducer(self, reducer: PcaReducer | None, whiten: bool) -> None:
-        """Make `reducer` (or none) the model's: new file first, then the store's meta, then drop the old file."""
-        key, old = REDUCER_META.format(self.model_key), self.reducer_file
-        name = None
-        if reducer is None:
-            self.store.delete_meta([key])
-        else:
-            if reducer.in_dim != self.model_dim:
-                raise DimensionMismatchError(f"reducer takes {reducer.in_dim}-d vectors; the model makes {self.model_dim}-d")
-            name = f"models/{_slug(self.model_key)}.pca{reducer.out_dim}-{os.urandom(4).hex()}.npz"
-            (self.root / name).parent.mkdir(parents=True, exist_ok=True)
-            reducer.save(self.root / name)
-            self.store.set_meta({key: json.dumps({"file": name, "dim": reducer.out_dim, "whiten": whiten})})
-        if old is not None and old != name:
-            (self.root / old).unlink(missing_ok=True)
-        self.reducer, self.reducer_file = reducer, name
+    def _use_reducer(self, reducer: PcaReducer | None, whiten: bool) -> None:
+        """Make `reducer` (or none) this index's, its file written under a fresh name; the store
+        names it only when the rebuild is saved."""
+        if reducer is not None and reducer.in_dim != self.model_dim:
+            raise DimensionMismatchError(f"reducer takes {reducer.in_dim}-d vectors; the model makes {self.model_dim}-d")
+        name = save_reducer(self.root, self.model_key, reducer) if reducer is not None else None
+        self.reducer, self.reducer_file, self.whiten = reducer, name, whiten and reducer is not None
         self.dim = reducer.out_dim if reducer is not None else self.model_dim
 
     # --- backends --------------------------------------------------------------------------
@@ -229,7 +204,7 @@ class LiveIndex:
         """The catalogue's collection on a server; its name is kept in the store's meta."""
         name = self.store.get_meta(f"collection:{self.model_key}")
         if name is None:
-            name = f"productlens_{_slug(self.model_key)}_{os.urandom(4).hex()}".replace(".", "_").replace("-", "_")
+            name = f"productlens_{slug(self.model_key)}_{os.urandom(4).hex()}".replace(".", "_").replace("-", "_")
             self.store.set_meta({f"collection:{self.model_key}": name})
         return create_index(kind or self.kind, self.dim, collection=name)
 
@@ -250,24 +225,45 @@ class LiveIndex:
         self.index.add(ids, self.reduce(vectors), payload=self._payload(ids))
 
     def _load(self) -> VectorIndex:
-        if self.path.exists() and self.meta_path.exists():
-            meta = json.loads(self.meta_path.read_text())
-            if meta.get("reducer") != self.space:  # built in another space: a stale cache
-                log.info("index %s was built with another reduction; rebuilding from the catalogue", self.path)
-                return create_index(self.kind, self.dim)
-            if meta.get("dim") != self.dim:
-                reduced = f" (reduced from {self.model_dim}-d)" if self.reducer is not None else ""
-                raise DimensionMismatchError(
-                    f"index {self.path} holds {meta.get('dim')}-d vectors but model {self.model_key} "
-                    f"makes {self.dim}-d{reduced}"
-                )
-            try:
+        """The saved index when its file and metadata agree with each other and with this model;
+        otherwise (with a warning) an empty one that `refresh` fills from the store."""
+        if not self.path.exists():
+            self.repaired = self.meta_path.exists()
+            return create_index(self.kind, self.dim)
+        try:
+            meta = self._read_meta()
+            problem = self._mismatch(meta)
+            if problem is None:
                 index = load_index(self.kind, self.path, self.dim)
-                self.generation = int(meta.get("generation", -1))
-                return index
-            except Exception as exc:  # a damaged cache is rebuilt from the store, never trusted
-                log.warning("index %s unreadable (%s); rebuilding from the catalogue", self.path, exc)
+                if len(index) == meta["count"]:
+                    self.generation = meta["generation"]
+                    return index
+                problem = f"it holds {len(index)} vectors but its metadata says {meta['count']}"
+        except VectorIndexError as exc:
+            problem = str(exc)
+        log.warning("index %s is not usable (%s); rebuilding it from the catalogue", self.path, problem)
+        self.repaired = True
         return create_index(self.kind, self.dim)
+
+    def _read_meta(self) -> dict[str, Any]:
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            if not isinstance(meta, dict) or not all(isinstance(meta.get(k), int) for k in ("dim", "count", "generation")):
+                raise ValueError("fields missing")
+            return meta
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise VectorIndexError(f"unreadable metadata {self.meta_path.name}: {exc}") from exc
+
+    def _mismatch(self, meta: dict[str, Any]) -> str | None:
+        """Why a saved index does not belong to this model, kind and reduction; None when it does."""
+        if meta.get("model_key", self.model_key) != self.model_key or meta.get("kind", self.kind) != self.kind:
+            return f"it was built for {meta.get('model_key')} ({meta.get('kind')})"
+        if meta.get("reducer") != self.space:
+            return "it was built with another reduction"
+        if meta["dim"] != self.dim:
+            reduced = f" (reduced from {self.model_dim}-d)" if self.reducer is not None else ""
+            return f"it holds {meta['dim']}-d vectors but model {self.model_key} makes {self.dim}-d{reduced}"
+        return None
 
     # --- keeping in step with the store ----------------------------------------------------
 
@@ -346,6 +342,8 @@ class LiveIndex:
         `reducer`: a fitted PcaReducer to switch to (see `fit_reducer`; `whiten` is recorded
         with it), None for full vectors, or left out to keep the current reduction. A server
         kind (Milvus) holds full vectors only: asking it for a reduction raises VectorIndexError.
+        The store still names the old kind and reduction until `save` (see the module doc): an
+        owner whose rebuild fails drops this object and opens the index again.
         """
         with self._lock:
             kind = kind or self.kind
@@ -354,19 +352,20 @@ class LiveIndex:
             reducer = self.reducer if reducer is _KEEP else reducer
             if reducer is not None:
                 refuse_remote_reduction(kind)
+            retired = self._unrecorded["retired"] if self._unrecorded else []
             if reducer is not self.reducer or (reducer is None and self.reducer_file is not None):
-                self._switch_reducer(reducer, whiten)
+                retired.append(self.root / self.reducer_file if self.reducer_file else None)
+                self._use_reducer(reducer, whiten)
             index = self._connect(kind) if remote else create_index(kind, self.dim, **options)
             ids, vectors = (np.empty(0, np.int64), None) if remote else self.store.embeddings(self.model_key)
             if len(ids):
                 index.load_rows(ids, self.reduce(vectors))  # an index that trains does it once, sized for this N
-            old = [self.path, self.meta_path, self.path.with_name(self.path.name + ".params")] if self.persistent else []
+            if self.persistent:
+                retired += [self.path, self.meta_path, self.path.with_name(self.path.name + ".params")]
             self.index, self.kind, self.remote, self.persistent = index, kind, remote, entry.persistent
-            self.path = self.path.with_name(f"{_slug(self.model_key)}.{_slug(kind)}")
+            self.path = self.path.with_name(f"{slug(self.model_key)}.{slug(kind)}")
             self.meta_path = self.path.with_suffix(self.path.suffix + ".json")
-            for stale in old:  # the previous kind's files; the store can always rebuild them
-                if stale != self.path and stale != self.meta_path:
-                    stale.unlink(missing_ok=True)
+            self._unrecorded = {"retired": retired, "rerank": (self._unrecorded or {}).get("rerank", False)}
             self.generation = -1 if remote else self.store.generation
             self.refresh()  # a server collection is filled by diffing ids against the store
             return index
@@ -388,6 +387,11 @@ class LiveIndex:
     def __len__(self) -> int:
         return len(self.index)
 
+    def count(self) -> int:
+        """Vectors in the index once caught up with the store (another process may have written)."""
+        self.refresh()
+        return len(self.index)
+
     def describe(self) -> dict[str, Any]:
         """Kind, size, dimensions, reduction, re-ranking and file of the index (for `index info`)."""
         info = {**self.index.describe(), "kind": self.kind, "count": len(self), "dim": self.dim,
@@ -396,18 +400,42 @@ class LiveIndex:
             info["file_bytes"] = self.path.stat().st_size
         return info
 
-    def save(self) -> None:
-        """Persist atomically, tagged with the generation and reducer it reflects (no-op for a
-        server or an in-memory index)."""
+    def save(self, meta: dict[str, str] | None = None) -> None:
+        """Persist the index atomically, tagged with the generation and reducer it reflects (no file
+        for a server or an in-memory index). After a `rebuild`, then record in one store write its
+        kind, reduction and re-rank depth, with `meta` (the engine's `index_kind`), and remove the
+        files it replaced. Call under the catalogue's write lock."""
         with self._lock:
             self.refresh()
-            if not self.persistent:
+            if self.persistent:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_temp_files(self.path.parent)
+                self.index.save(self.path)
+                write_text(self.meta_path, json.dumps({
+                    "model_key": self.model_key, "dim": self.dim, "model_dim": self.model_dim, "reducer": self.space,
+                    "kind": self.kind, "generation": self.generation, "count": len(self.index)}))
+                self.repaired = False
+            if self._unrecorded is None:
+                if meta:
+                    self.store.set_meta(meta)
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.index.save(self.path)
-            meta = {"model_key": self.model_key, "dim": self.dim, "model_dim": self.model_dim,
-                    "reducer": self.space, "kind": self.kind, "generation": self.generation,
-                    "count": len(self.index)}
-            tmp = self.meta_path.with_name(f".{self.meta_path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(meta))
-            os.replace(tmp, self.meta_path)
+            self._record(meta or {})
+
+    def _record(self, meta: dict[str, str]) -> None:
+        reducer_key, rerank_key = REDUCER_META.format(self.model_key), RERANK_META.format(self.model_key)
+        values, delete = dict(meta), []
+        if self.reducer_file is not None and self.reducer is not None:
+            values[reducer_key] = json.dumps({"file": self.reducer_file, "dim": self.dim, "whiten": self.whiten})
+        else:
+            delete.append(reducer_key)
+        if self._unrecorded and self._unrecorded["rerank"]:
+            if self._rerank is None:
+                delete.append(rerank_key)
+            else:
+                values[rerank_key] = str(int(self._rerank))
+        self.store.update_meta(values, delete)
+        for stale in self._unrecorded["retired"] if self._unrecorded else []:
+            if stale is not None and stale not in (self.path, self.meta_path, self.path.with_name(self.path.name + ".params")):
+                stale.unlink(missing_ok=True)
+        remove_unreferenced(self.root, self.model_key, self.reducer_file if self.reducer is not None else None)
+        self._unrecorded = None

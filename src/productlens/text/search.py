@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -61,8 +60,6 @@ class TextSource(Protocol):
 
     def products(self) -> list[Product]: ...
 
-    def writing(self) -> AbstractContextManager[None]: ...
-
 
 class TextSearch:
     """Text retrieval for one catalogue; thread-safe, state cached per generation."""
@@ -76,19 +73,22 @@ class TextSearch:
         return semantic.get_encoder()
 
     def state(self) -> TextState:
+        """The text matrix, image means and bridge as of the store's generation. A read: product
+        text vectors are written by the engine's write path (semantic.sync_on_write), never here."""
         with self._lock:
             generation = self.catalog.store.generation
             if self._state is None or self._state.generation != generation:
-                encoder = self.encoder()
-                with self.catalog.writing():
-                    semantic.sync(self.catalog.store, encoder)
-                self._state = self._build(self.catalog.store.generation, encoder)
+                self._state = self._build(generation, self.encoder())
             return self._state
 
     def _build(self, generation: int, encoder: semantic.TextEncoder) -> TextState:
         products = {p.id: p for p in self.catalog.products()}
         ids, matrix = semantic.load_vectors(self.catalog.store, encoder.name)
         own = [i for i, pid in enumerate(ids) if pid in products and semantic.has_own_text(products[pid])]
+        lacking = sum(semantic.has_own_text(p) for p in products.values()) - len(own)
+        if lacking:
+            log.warning("%d product(s) have no text vector yet: text search matches them by keywords and photos "
+                        "only until a write command (add, update) computes them", lacking)
         text_ids, text_matrix = [ids[i] for i in own], matrix[own]
         image_ids, image_means = self._image_means()
         row_of = {pid: i for i, pid in enumerate(image_ids)}

