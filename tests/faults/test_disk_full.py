@@ -67,7 +67,7 @@ def test_a_full_disk_during_add_is_one_line_and_leaves_the_catalogue_whole(small
             outcomes.append("fitted")
         else:
             assert done.returncode == 1 and len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
-            assert errors[0].startswith("Error: StorageError: cannot") and "disk is full" in errors[0], errors[0]
+            assert errors[0].startswith("Error: cannot") and "disk is full" in errors[0], errors[0]
             assert str(shop) in errors[0]
             outcomes.append(errors[0].split(": the disk is full")[0].split(str(shop))[-1] or "catalogue")
         assert temp_files(shop) == [], "a failed write left its temp file"

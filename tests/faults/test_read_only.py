@@ -37,7 +37,7 @@ def run_as_user(*args: object):
 def one_line_error(done, *parts: str) -> str:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert lines[0].startswith("Error: StorageError: cannot"), lines[0]
+    assert lines[0].startswith("Error: cannot"), lines[0]
     for part in parts:
         assert part in lines[0], lines[0]
     return lines[0]

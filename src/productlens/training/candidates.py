@@ -37,7 +37,7 @@ HIDDEN = (1024, 0)
 MIN_GAIN = 0.01  # what a slower setting must add to the validation score to be chosen
 SCREEN_EPOCHS = 15
 SCREEN_PATIENCE = 4
-FINAL_OVERHEAD_S = 30.0  # exporting the version, calibrating and comparing it
+FINAL_OVERHEAD_S = 45.0  # exporting the version, calibrating and comparing it
 RESERVED_VIEWS = 3  # views per photo the final training is sure to get; more if the budget allows
 
 
@@ -94,6 +94,7 @@ class SettingsSearch:
         self.say = progress or (lambda _m: None)
         self.trials: list[Trial] = []
         self.seconds_per_image: dict[tuple[str, float], float] = {}  # measured feature extraction speed
+        self.fit_seconds = 0.0  # the slowest screening fit measured (all folds, one view, SCREEN_EPOCHS)
         self.photos = data.samples + data.photos
 
     # --- what the stages try -------------------------------------------------------------------
@@ -141,7 +142,9 @@ class SettingsSearch:
         features = self._features(setting, mirror=False)
         mirrored = self._features(setting, mirror=True) if setting.tta else None
         config = replace(self.config, hidden=setting.hidden, epochs=SCREEN_EPOCHS, patience=SCREEN_PATIENCE)
+        fitting = time.perf_counter()
         results = [self._fold_score(train, val, features, mirrored, config) for train, val in self.data.folds()]
+        self.fit_seconds = max(self.fit_seconds, time.perf_counter() - fitting)
         r1, top1 = (float(np.mean([r[k] for r in results])) for k in ("val_r1", "val_cls_acc"))
         trial = Trial(stage, setting, 0.5 * (r1 + top1), r1, top1, time.perf_counter() - started)
         self.trials.append(trial)
@@ -195,11 +198,21 @@ class SettingsSearch:
         passes = (0 if (setting.backbone, setting.crop) in self.seconds_per_image else 1) + (1 if setting.tta else 0)
         return passes * per_image * len(self.photos) + 5.0 * max(1, len(self.data.plan.folds))
 
-    def reserve(self, setting: Setting) -> float:
-        """Time kept for the final training of `setting` after the search: its extra views (up to
-        RESERVED_VIEWS; views beyond are trained only with what the search leaves)."""
+    def final_estimate(self, setting: Setting, views: int) -> float:
+        """Time the final head training of `setting` would take with `views` views per photo: the
+        extra views' features, the fits (as the screening fits, scaled by views and epochs; one
+        more fit on every photo after cross-validation), and exporting and comparing the version."""
         per_image = self._speed(setting.backbone, setting.crop)
-        return per_image * (min(self.config.views, RESERVED_VIEWS) - 1) * len(self.data.samples) + FINAL_OVERHEAD_S
+        features = per_image * (views - 1) * len(self.data.samples)
+        folds = max(1, len(self.data.plan.folds))
+        fits = (folds + (1 if self.data.plan.kind == "cross-validation" else 0)) / folds
+        fitting = self.fit_seconds * views * max(1.0, self.config.epochs / SCREEN_EPOCHS) * fits
+        return features + fitting + FINAL_OVERHEAD_S
+
+    def reserve(self, setting: Setting) -> float:
+        """Time kept for the final training of `setting` after the search (RESERVED_VIEWS views;
+        views beyond are trained only with what the search leaves)."""
+        return self.final_estimate(setting, min(self.config.views, RESERVED_VIEWS))
 
     def partial_estimate(self, setting: Setting) -> float:
         """Time the partial recipe would take after the head recipe: the front of the network over
@@ -210,14 +223,13 @@ class SettingsSearch:
         return per_image * (self.config.views + 0.5 * epochs) + FINAL_OVERHEAD_S
 
     def views_that_fit(self, setting: Setting) -> int:
-        """How many views per photo the final training can afford in what is left of the budget."""
-        per_image = self._speed(setting.backbone, setting.crop) * len(self.data.samples)
-        left = self.budget.left() - FINAL_OVERHEAD_S
-        if left <= 0:
-            return 1
-        if per_image <= 0 or left == float("inf"):
+        """The most views per photo (up to the configured number) whose final training fits in
+        what is left of the budget; at least one."""
+        left = self.budget.left()
+        if left == float("inf"):
             return self.config.views
-        return int(max(1, min(self.config.views, 1 + left // per_image)))
+        fitting = [v for v in range(1, self.config.views + 1) if self.final_estimate(setting, v) <= left]
+        return max(fitting, default=1)
 
 
 def relative_cost(backbone: str) -> float:

@@ -1,0 +1,42 @@
+"""The settings search's time estimates: the final training it reserves time for, and how many
+views per photo fit in what the search leaves (#11: `train --budget` overran by minutes when the
+head fits were not counted)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from productlens.training import TrainConfig
+from productlens.training.candidates import FINAL_OVERHEAD_S, SCREEN_EPOCHS, Budget, Setting, SettingsSearch
+
+pytestmark = pytest.mark.fast
+
+SETTING = Setting("efficientnet-lite0", 0.875, 1024, False)
+
+
+def search(kind: str, folds: int, budget_s: float | None) -> SettingsSearch:
+    data = SimpleNamespace(samples=[object()] * 1000, photos=[], plan=SimpleNamespace(kind=kind, folds=[None] * folds))
+    found = SettingsSearch(None, data, TrainConfig(views=6, epochs=2 * SCREEN_EPOCHS), Budget(budget_s))
+    found.seconds_per_image[(SETTING.backbone, SETTING.crop)] = 0.01  # 10 s a view over 1,000 photos
+    found.fit_seconds = 4.0  # the screening fits: one view, SCREEN_EPOCHS
+    return found
+
+
+def test_the_final_estimate_counts_extra_views_and_the_longer_fits():
+    held_out = search("groups", 1, None)
+    # 2 extra views (20 s) + fits of 3 views for twice the screening epochs (4 x 3 x 2) + overhead
+    assert held_out.final_estimate(SETTING, 3) == pytest.approx(20 + 24 + FINAL_OVERHEAD_S)
+    assert held_out.reserve(SETTING) == held_out.final_estimate(SETTING, 3)
+    # cross-validation trains one more head on every photo after its three folds
+    assert search("cross-validation", 3, None).final_estimate(SETTING, 3) == pytest.approx(20 + 24 * 4 / 3 + FINAL_OVERHEAD_S)
+
+
+def test_views_are_the_most_that_fit_in_what_is_left():
+    for budget_s, views in ((10_000, 6), (FINAL_OVERHEAD_S + 20 + 24 + 1, 3), (FINAL_OVERHEAD_S + 8 + 1, 1), (1, 1)):
+        found = search("groups", 1, budget_s)
+        assert found.views_that_fit(SETTING) == views, budget_s
+        if views > 1:
+            assert found.final_estimate(SETTING, views) <= budget_s
+    assert search("groups", 1, None).views_that_fit(SETTING) == 6  # no budget: every configured view
