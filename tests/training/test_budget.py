@@ -25,17 +25,18 @@ def search(kind: str, folds: int, budget_s: float | None) -> SettingsSearch:
 
 
 def test_the_final_estimate_counts_extra_views_and_the_longer_fits():
-    held_out = search("groups", 1, None)
+    own_photos = search("photos", 1, None)
     # 2 extra views (20 s) + fits of 3 views for twice the screening epochs (4 x 3 x 2) + overhead
-    assert held_out.final_estimate(SETTING, 3) == pytest.approx(20 + 24 + FINAL_OVERHEAD_S)
-    assert held_out.reserve(SETTING) == held_out.final_estimate(SETTING, 3)
-    # cross-validation trains one more head on every photo after its three folds
+    assert own_photos.final_estimate(SETTING, 3) == pytest.approx(20 + 24 + FINAL_OVERHEAD_S)
+    assert own_photos.reserve(SETTING) == own_photos.final_estimate(SETTING, 3)
+    # held-out groups and cross-validation train one more head on every photo after their folds
+    assert search("groups", 1, None).final_estimate(SETTING, 3) == pytest.approx(20 + 48 + FINAL_OVERHEAD_S)
     assert search("cross-validation", 3, None).final_estimate(SETTING, 3) == pytest.approx(20 + 24 * 4 / 3 + FINAL_OVERHEAD_S)
 
 
 def test_views_are_the_most_that_fit_in_what_is_left():
     for budget_s, views in ((10_000, 6), (FINAL_OVERHEAD_S + 20 + 24 + 1, 3), (FINAL_OVERHEAD_S + 8 + 1, 1), (1, 1)):
-        found = search("groups", 1, budget_s)
+        found = search("photos", 1, budget_s)
         assert found.views_that_fit(SETTING) == views, budget_s
         if views > 1:
             assert found.final_estimate(SETTING, views) <= budget_s

@@ -201,11 +201,11 @@ class SettingsSearch:
     def final_estimate(self, setting: Setting, views: int) -> float:
         """Time the final head training of `setting` would take with `views` views per photo: the
         extra views' features, the fits (as the screening fits, scaled by views and epochs; one
-        more fit on every photo after cross-validation), and exporting and comparing the version."""
+        more on every photo after held-out groups), and exporting and comparing the version."""
         per_image = self._speed(setting.backbone, setting.crop)
         features = per_image * (views - 1) * len(self.data.samples)
         folds = max(1, len(self.data.plan.folds))
-        fits = (folds + (1 if self.data.plan.kind == "cross-validation" else 0)) / folds
+        fits = (folds + (0 if self.data.plan.kind == "photos" else 1)) / folds  # + the fit on every photo
         fitting = self.fit_seconds * views * max(1.0, self.config.epochs / SCREEN_EPOCHS) * fits
         return features + fitting + FINAL_OVERHEAD_S
 

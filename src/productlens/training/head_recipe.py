@@ -133,9 +133,10 @@ def fit_head(train_x: np.ndarray, y: np.ndarray, yc: np.ndarray, val_x: np.ndarr
 
 def train_head(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
                progress: Callable[[str], None] | None) -> Fitted:
-    """The head recipe over the run's validation plan: one held-out fold (its model is the
-    version), or cross-validation folds (the version is then trained on every photo, for the
-    median epoch count the folds stopped at), or no validation (`config.epochs`)."""
+    """The head recipe over the run's validation plan: held-out burst groups or cross-validation
+    folds (validated, then the version is trained on every photo for the epoch count the folds
+    stopped at: the median), `--val` photos (the fold's model is the version), or no validation
+    (`config.epochs`)."""
     spec = backbone_spec(config)
     features = FoldFeatures(catalog, data, spec, config, progress)
     folds, fits = [], []
@@ -143,17 +144,18 @@ def train_head(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
         fit, result = features.fit_fold(train, val)
         fits.append(fit)
         folds.append(result)
-    if data.plan.kind in ("groups", "photos"):
+    if data.plan.kind == "photos":  # the validation photos are not the catalogue's: nothing was held out
         final = fits[0]
-    else:
+    else:  # the held-out groups are training photos too: train again on every photo, as long as validation said
         epochs = int(np.median([f.best_epoch for f in fits])) if fits else config.epochs
         final = features.fit_all(replace(config, epochs=max(1, epochs)))
+    history = fits[0].history if data.plan.kind in ("groups", "photos") else final.history  # curves with validation
     recognizer = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),
                                     source=data.plan.describe())
     metrics: dict[str, Any] = {**_mean([f.metrics for f in fits]), "epochs_run": len(final.history),
                                "recognition_mode": recognizer.mode, "coarse_mode": recognizer.coarse_mode}
     module = combined(spec.build(), final.head)
-    return Fitted(spec.name, replace(spec.preprocess), module, final.head, metrics, final.history, recognizer, folds)
+    return Fitted(spec.name, replace(spec.preprocess), module, final.head, metrics, history, recognizer, folds)
 
 
 def data_categories(data: LabelledSet) -> np.ndarray | None:
