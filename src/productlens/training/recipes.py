@@ -166,7 +166,8 @@ def fit_loop(
         history.append(row)
         log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
         if log_every:
-            log_every(f"epoch {epoch}/{config.epochs} loss {row['train_loss']:.3f} val {val.get('val_score', 0):.3f}")
+            shown = f" val {val['val_score']:.3f}" if "val_score" in val else " (every photo, no validation)"
+            log_every(f"epoch {epoch}/{config.epochs} loss {row['train_loss']:.3f}{shown}")
         score = val.get("val_score", -row["train_loss"])
         if score > best + 1e-4:
             best, bad = score, 0
