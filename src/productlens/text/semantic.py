@@ -175,7 +175,11 @@ def needing_vectors(store: CatalogStore, model: str = MODEL_NAME, product_ids: S
 
 def sync(store: CatalogStore, encoder: TextEncoder, product_ids: Sequence[str] | None = None) -> int:
     """Embed the products `needing_vectors` (of `product_ids`, or all); returns how many were embedded."""
-    products = needing_vectors(store, encoder.name, product_ids)
+    return embed_products(store, encoder, needing_vectors(store, encoder.name, product_ids))
+
+
+def embed_products(store: CatalogStore, encoder: TextEncoder, products: Sequence[Product]) -> int:
+    """Write the text vectors of `products`; returns how many were embedded."""
     for start in range(0, len(products), 1024):
         chunk = products[start : start + 1024]
         vectors = encoder.encode([product_text(p) for p in chunk])
@@ -194,7 +198,8 @@ def sync_on_write(store: CatalogStore, product_ids: Sequence[str]) -> int:
     scope = None if store.get_meta(backfill_key) is None else list(product_ids)
     try:
         model_files()
-        done = sync(store, get_encoder(), scope) if needing_vectors(store, MODEL_NAME, scope) else 0
+        products = needing_vectors(store, MODEL_NAME, scope)
+        done = embed_products(store, get_encoder(), products) if products else 0
     except ModelError as exc:
         log.info("product text vectors not computed (%s); text search matches keywords for them", exc)
         return 0
