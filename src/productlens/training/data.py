@@ -76,7 +76,8 @@ class LabelledSet:
 
     @property
     def train(self) -> list[Sample]:
-        """The photos the exported version learns from: all but a held-out plan's validation photos."""
+        """All but a held-out plan's validation photos: what the fold model, and the partial and full
+        recipes' version, learn from (the head recipe trains its version on every photo after)."""
         return self.folds()[0][0] if self.plan.kind == "groups" else list(self.samples)
 
     @property

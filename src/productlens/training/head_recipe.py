@@ -145,14 +145,16 @@ def train_head(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
         fits.append(fit)
         folds.append(result)
     if data.plan.kind == "photos":  # the validation photos are not the catalogue's: nothing was held out
-        final = fits[0]
+        final, learned_from = fits[0], len(folds[0].train)
     else:  # the held-out groups are training photos too: train again on every photo, as long as validation said
         epochs = int(np.median([f.best_epoch for f in fits])) if fits else config.epochs
         final = features.fit_all(replace(config, epochs=max(1, epochs)))
+        learned_from = len(features.usable(data.samples)[0])
     history = fits[0].history if data.plan.kind in ("groups", "photos") else final.history  # curves with validation
     recognizer = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),
                                     source=data.plan.describe())
     metrics: dict[str, Any] = {**_mean([f.metrics for f in fits]), "epochs_run": len(final.history),
+                               "train_images": learned_from,
                                "recognition_mode": recognizer.mode, "coarse_mode": recognizer.coarse_mode}
     module = combined(spec.build(), final.head)
     return Fitted(spec.name, replace(spec.preprocess), module, final.head, metrics, history, recognizer, folds)

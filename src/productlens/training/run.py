@@ -93,7 +93,8 @@ def train(
         fitted, final = _try_partial(catalog, data, fitted, final, search, budget, say)
     comparison = compare_with_active(catalog, data, fitted)
     notes += comparison.notes
-    fitted.metrics.update(train_seconds=round(time.perf_counter() - started, 1), train_images=len(data.train),
+    fitted.metrics.setdefault("train_images", len(data.train))  # the head recipe counts its own (every photo)
+    fitted.metrics.update(train_seconds=round(time.perf_counter() - started, 1),
                           val_images=int(sum(len(f.val) for f in fitted.folds)), validation=data.plan.kind)
     key = save_version(catalog, fitted, data, final, trials=[t.to_dict() for t in search.trials],
                        comparison=comparison.to_dict(), notes=notes)
