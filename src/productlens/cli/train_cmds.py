@@ -10,7 +10,7 @@ from rich.table import Table
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
-from ..training import TrainConfig
+from ..training import RECIPES, TrainConfig
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, print_json, show_table
@@ -21,7 +21,7 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+@click.option("--recipe", type=click.Choice(RECIPES),
               help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
                    "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
                    "as well if the budget allows (the better one on validation).")
