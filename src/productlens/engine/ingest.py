@@ -41,7 +41,7 @@ from .lifecycle import IndexSaves, WriteLock
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 256  # images per write transaction during ingest
-QUANTIZATION_IMAGES = 128  # catalogue images INT8 quantisation is calibrated on
+QUANTIZATION_IMAGES = 128  # catalogue images INT8 quantisation takes its activation ranges from
 
 FieldsChanging = Callable[[list[str]], AbstractContextManager[None]]
 
@@ -183,7 +183,7 @@ class ImageIngest:
 
 def quantization_sources(items: list[IngestItem]) -> list[bytes]:
     """Up to QUANTIZATION_IMAGES decodable images, spread over the products being added (INT8
-    quantisation is calibrated on them)."""
+    quantisation takes its activation ranges from them)."""
     by_product: dict[str, list[Path]] = {}
     for it in items:
         by_product.setdefault(it.product.id, []).append(it.image)

@@ -5,7 +5,7 @@ over them, or the user's own photos), (2) chooses the settings the user left ope
 validation within the time budget (candidates.py), (3) trains the chosen recipe, (4) compares
 the result with the active model on the same photos (compare.py), and (5) saves the version with
 every candidate's score, the comparison and the validation plan. Activating it is the engine's
-`Catalog.activate_model`, which refuses a version that is not better unless forced.
+`Catalog.versions.activate` (engine/versions.py), which refuses a version that is not better unless forced.
 """
 
 from __future__ import annotations
