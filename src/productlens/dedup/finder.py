@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..catalog.store import CatalogStore, ModelRecord, Product
-from ..errors import ModelError, ProductLensError, StaleCalibrationError
+from ..errors import ModelError, NothingEmbeddedError, StaleCalibrationError
 from ..index.live import LiveIndex
 from ..models import Embedder
 from ..results import ProductHit
@@ -93,7 +93,7 @@ def store_calibration(catalog: DuplicateSource, cal: DedupCalibration) -> None:
     """Store the thresholds for the active model version."""
     model = catalog.active_model
     if model is None:
-        raise ProductLensError("nothing embedded yet: duplicate thresholds belong to a model version")
+        raise NothingEmbeddedError()
     with catalog.writing():
         catalog.store.put_calibration(model.key, CALIBRATION, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 

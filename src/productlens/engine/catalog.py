@@ -35,7 +35,7 @@ from ..catalog.ingest import IngestItem, read_source
 from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
 from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, store_calibration
-from ..errors import CatalogError, ModelChangedError, ProductLensError
+from ..errors import ModelChangedError, NothingEmbeddedError, ProductLensError
 from ..filters import Filter, as_filter
 from ..images import ImageSource, load_image
 from ..index import is_remote
@@ -167,7 +167,7 @@ class Catalog(RecognitionMethods, ModelMethods):
         The new kind, reduction and index file take effect together, in one store write."""
         live = self.live_index()
         if live is None:
-            raise CatalogError("the catalogue has no embeddings yet; add images first")
+            raise NothingEmbeddedError()
         with self.writing():
             try:
                 return indexing.rebuild(self.store, live, kind=kind, budget=budget, recall=recall, sample=sample,

@@ -14,7 +14,7 @@ from typing import Any
 from ..catalog.store import ModelRecord
 from ..dedup import calibrate_on_copies, store_calibration
 from ..dedup.finder import CALIBRATION as DEDUP
-from ..errors import ActivationRefusedError, ProductLensError
+from ..errors import ActivationRefusedError, NothingEmbeddedError, ProductLensError
 from ..models import Embedder
 from ..recognition import RECORD, Recognizer
 from ..results import ActivationReport
@@ -43,7 +43,7 @@ class ModelMethods:
         active = self.active_model
         record = models.resolve_version(self.store, version) if version else active
         if record is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         if active is not None and record.key == active.key:
             embedder = self.embedder()
         else:

@@ -15,7 +15,7 @@ import numpy as np
 from .. import recognition
 from ..catalog.ingest import IngestItem
 from ..catalog.store import CalibrationRecord, ImageRecord
-from ..errors import ProductLensError
+from ..errors import NothingEmbeddedError
 from ..images import ImageSource
 from ..ranking import Box
 from ..recognition import CANDIDATES, Recognizer
@@ -58,7 +58,7 @@ class RecognitionMethods:
         in the catalogue (engine/calibrate.py)."""
         model = self.active_model
         if model is None or self.live_index() is None:
-            raise ProductLensError("nothing embedded yet: add images before calibrating")
+            raise NothingEmbeddedError()
         recognizer, head = self.recognizer()
         with self.writing():
             if photos is not None:
@@ -75,7 +75,7 @@ class RecognitionMethods:
         version's embedding space: photos taken moments apart share one (training/groups.py)."""
         model = self.active_model
         if model is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         images = self.store.get_images() if images is None else images
         with self.writing():
             burst = calibrate.burst_threshold(self.store, self.media, self.embedder(), model, seed)
