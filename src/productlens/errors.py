@@ -65,8 +65,8 @@ class ProductLensError(Exception):
 
 
 class InputError(ProductLensError):
-    """What was given (a file, a filter, a text query, an ingest source, an export target) cannot
-    be used as asked; the message says what to change."""
+    """What was given (a file, a filter, a query box, a text query, an ingest source, an export
+    target) cannot be used as asked; the message says what to change."""
 
 
 class RetryableError(ProductLensError):
