@@ -12,7 +12,7 @@ import productlens.errors as errors
 from productlens import Catalog
 from productlens.budget import check, time_budget
 from productlens.catalog.database import as_storage_error
-from productlens.dedup import DedupCalibration, store_calibration
+from productlens.dedup import DuplicateThresholds, store_thresholds
 from productlens.engine.lifecycle import WriteLock
 from productlens.errors import (
     CatalogBusyError,
@@ -107,11 +107,11 @@ def test_a_spent_time_budget_is_retryable():
 def test_a_model_switch_during_a_query_is_retryable(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as writer, Catalog.open(fast_catalog) as server:
         embedder = server.embedder()
-        vector = server.embed_query(fast_queries["red-blue"], embedder=embedder)
+        vector = server.searcher.embed_query(fast_queries["red-blue"], embedder=embedder)
         add_version(writer, "v2", cell=8)
-        writer.activate_model("v2", force=True)
+        writer.versions.activate("v2", force=True)
         with pytest.raises(RetryableError) as caught:
-            server.search_vector(vector, k=1, model_key=embedder.key)
+            server.searcher.vector(vector, k=1, model_key=embedder.key)
         assert isinstance(caught.value, ModelChangedError) and caught.value.retry_after == 1
         assert server.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # the retry works
 
@@ -124,12 +124,12 @@ def empty_catalog(tmp_path, tiny_model):
 
 NEEDS_VECTORS = {
     "calibrate": lambda c: c.calibrate(),
-    "photo_groups": lambda c: c.photo_groups(),
-    "model_view": lambda c: c.model_view(),
-    "rebuild_index": lambda c: c.rebuild_index(kind="flat"),
-    "calibrate_duplicates": lambda c: c.calibrate_duplicates(n=10),
-    "evaluation gallery": load_gallery,
-    "store duplicate thresholds": lambda c: store_calibration(c, DedupCalibration(0.9, 1, 1, 0.9, 1, 1, 10, "test")),
+    "photo groups": lambda c: c.recognition.photo_groups(),
+    "version view": lambda c: c.versions.view(),
+    "index rebuild": lambda c: c.index.rebuild(kind="flat"),
+    "duplicate thresholds": lambda c: c.dedup.fit_thresholds(n=10),
+    "evaluation gallery": lambda c: load_gallery(c.evaluation_port),
+    "store duplicate thresholds": lambda c: store_thresholds(c.dedup.port, DuplicateThresholds(0.9, 1, 1, 0.9, 1, 1, 10, "test")),
 }
 
 
@@ -138,4 +138,4 @@ def test_nothing_embedded_is_one_error_with_one_message(empty_catalog, call):
     with pytest.raises(NothingEmbeddedError) as caught:
         call(empty_catalog)
     assert str(caught.value) == NothingEmbeddedError.MESSAGE and "productlens add" in str(caught.value)
-    assert isinstance(caught.value, CatalogError)  # rebuild_index raised a CatalogError for it before
+    assert isinstance(caught.value, CatalogError)  # the index rebuild raised a CatalogError for it before

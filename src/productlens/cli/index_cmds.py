@@ -27,7 +27,7 @@ def index_info(state: State, fmt: str) -> None:
 
     CSV, TSV and JSON lines give them as one row."""
     with state.open() as catalog:
-        info = catalog.index_info()
+        info = catalog.index.info()
     emit_record(fmt, info, show=lambda: _show_fields(info))
 
 
@@ -57,7 +57,7 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
     if whiten and not reduce_dim:
         raise click.UsageError("--whiten needs --reduce N")
     with state.open() as catalog:
-        result = catalog.rebuild_index(kind=kind, budget=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
+        result = catalog.index.rebuild(kind=kind, max_memory=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
                                        whiten=whiten, rerank=rerank)
     emit_record(fmt, result, show=lambda: _show_build(result))
 
@@ -77,7 +77,7 @@ def _show_build(result: dict) -> None:
 def index_import(state: State, job: Path, fmt: str) -> None:
     """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
     with state.open(create=True) as catalog:
-        counts = catalog.import_job(job)
+        counts = catalog.ingest.import_job(job)
     emit_record(fmt, counts, show=lambda: click.echo(f"imported {counts['added']} image(s), "
                                                      f"{counts['duplicates']} already present"))
 
