@@ -53,14 +53,16 @@ def drawn_edges() -> set[tuple[str, str]]:
 
 def test_the_root_has_a_few_grouping_children():
     children = {cls.__name__ for cls in TREE if ProductLensError in cls.__bases__}
-    assert children == {"InputError", "CatalogError", "RetryableError", "ModelError", "VectorIndexError",
-                        "TrainingError"}
+    groups = {"InputError", "CatalogError", "RetryableError", "ModelError", "VectorIndexError", "TrainingError"}
+    assert children == groups, (f"{sorted(children - groups)}: a new error subclasses the base it belongs under "
+                                "(InputError for what the caller must fix, ...), not ProductLensError itself")
 
 
 def test_the_drawn_tree_is_the_class_tree():
     drawn = drawn_edges()
     real = {(base.__name__, cls.__name__) for cls in TREE for base in cls.__bases__ if base in TREE}
-    assert drawn == real, f"drawn only: {sorted(drawn - real)}; not drawn: {sorted(real - drawn)}"
+    assert drawn == real, (f"drawn only: {sorted(drawn - real)}; not drawn: {sorted(real - drawn)} "
+                           "(draw each class under its bases in errors.py's docstring)")
 
 
 @pytest.mark.parametrize("cls", sorted(TREE, key=lambda c: c.__name__), ids=lambda c: c.__name__)
