@@ -7,10 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
 
 import productlens.errors as errors
 from productlens import Catalog
 from productlens.budget import check, time_budget
+from productlens.cli import cli
 from productlens.catalog.database import as_storage_error
 from productlens.dedup import DuplicateThresholds, store_thresholds
 from productlens.engine.lifecycle import WriteLock
@@ -141,3 +143,9 @@ def test_nothing_embedded_is_one_error_with_one_message(empty_catalog, call):
         call(empty_catalog)
     assert str(caught.value) == NothingEmbeddedError.MESSAGE and "productlens add" in str(caught.value)
     assert isinstance(caught.value, CatalogError)  # the index rebuild raised a CatalogError for it before
+
+
+@pytest.mark.parametrize("command", [["calibrate"], ["index", "build"], ["duplicates", "--calibrate"]], ids=" ".join)
+def test_the_cli_says_it_in_one_line(empty_catalog, command):
+    result = CliRunner().invoke(cli, ["--catalog", str(empty_catalog.path), *command])
+    assert result.exit_code == 1 and result.output == f"Error: {NothingEmbeddedError.MESSAGE}\n"
