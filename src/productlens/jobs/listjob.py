@@ -28,12 +28,12 @@ from typing import Protocol
 
 import numpy as np
 
-from .atomic import atomic_file, write_text
-from .errors import ImageError, IngestError, ModelMismatchError
-from .images import content_hash, read_bytes
-from .index import create_index
-from .models import Embedder
-from .pipeline import embed_sources
+from ..atomic import atomic_file, write_text
+from ..errors import ImageError, IngestError, ModelMismatchError
+from ..images import content_hash, read_bytes
+from ..index import create_index
+from ..models import Embedder
+from ..pipeline import embed_sources
 
 log = logging.getLogger(__name__)
 
