@@ -45,7 +45,7 @@ from ..ranking import Box
 from ..results import IngestReport, ProductHit, ProgressSink
 from ..text import semantic
 from ..text.search import POOL, TextSearch
-from . import indexing, ingest, models
+from . import indexing, ingest, models, shards
 from .active import ActiveModel
 from .catalog_models import ModelMethods
 from .catalog_recognition import RecognitionMethods
@@ -218,6 +218,13 @@ class Catalog(RecognitionMethods, ModelMethods):
         with self.writing():
             embedder, live = self.model_and_index()
             return ingest.import_job(self.store, live, embedder.key, Path(folder))
+
+    def import_shards(self, folder: str | Path) -> dict[str, int]:
+        """Add the Parquet shards of a distributed `embed` run (all partitions) without re-embedding."""
+        self.embedder()  # registers the model in a new catalogue
+        with self.writing():
+            embedder, live = self.model_and_index()
+            return shards.import_shards(self.store, live, embedder.key, Path(folder))
 
     def _fields_changing(self, product_ids: Sequence[str]) -> AbstractContextManager[None]:
         """Wrap writes to product fields: a server index keeps a copy of them to filter on."""

@@ -287,16 +287,23 @@ def import_job(store: CatalogStore, live: LiveIndex, model_key: str, out: Path) 
     added = duplicates = 0
     for hashes, sources, products, vectors in iter_job_parts(out):
         pids = [p or Path(s).parent.name for p, s in zip(products, sources)]
-        known = {p.id for p in store.get_products(sorted(set(pids)))}
-        new = [Product(pid, title_from_name(pid)) for pid in sorted(set(pids) - known)]
-        if new:
-            store.upsert_products(new, keep_existing_title=True)
-        rows = [new_image(pid, h, v, s) for pid, h, v, s in zip(pids, hashes, vectors, sources)]
-        ids = np.asarray(store.insert_images(rows, model_key), np.int64)
-        fresh = ids >= 0
-        if fresh.any():
-            live.add(ids[fresh], vectors[fresh])
-        added += int(fresh.sum())
-        duplicates += int((~fresh).sum())
+        fresh, repeated = add_embedded(store, live, model_key, pids, hashes, sources, vectors)
+        added, duplicates = added + fresh, duplicates + repeated
     live.save()
     return {"added": added, "duplicates": duplicates}
+
+
+def add_embedded(store: CatalogStore, live: LiveIndex, model_key: str, product_ids: list[str], hashes: list[str],
+                 sources: list[str], vectors: np.ndarray) -> tuple[int, int]:
+    """Write images embedded elsewhere (a job, a shard) with their vectors, creating missing
+    products (title from the id); (added, already present). The caller holds the write lock."""
+    known = {p.id for p in store.get_products(sorted(set(product_ids)))}
+    new = [Product(pid, title_from_name(pid)) for pid in sorted(set(product_ids) - known)]
+    if new:
+        store.upsert_products(new, keep_existing_title=True)
+    rows = [new_image(pid, h, v, s) for pid, h, v, s in zip(product_ids, hashes, vectors, sources)]
+    ids = np.asarray(store.insert_images(rows, model_key), np.int64)
+    fresh = ids >= 0
+    if fresh.any():
+        live.add(ids[fresh], vectors[fresh])
+    return int(fresh.sum()), int((~fresh).sum())

@@ -8,7 +8,7 @@
 """
 
 from .listjob import (FileSink, JobItem, JobReport, MilvusSink, Sink, hash_id, iter_job_parts, job_model_key,
-                      parse_shard, read_list, run_job)
+                      parse_shard, read_list, run_job, stream_shards)
 from .manifest import ManifestRow, read_manifest
 from .partition import ModelRef, PartitionReport, embed_partition, worker_embedder
 from .runners import RUNNERS, PartitionFailedError, RunReport, run_partitions
@@ -18,5 +18,5 @@ __all__ = [
     "FileSink", "JobItem", "JobReport", "ManifestRow", "MilvusSink", "ModelRef", "PartitionFailedError",
     "PartitionReport", "RUNNERS", "RunReport", "ShardRows", "Sink", "embed_partition", "folder_model_key",
     "hash_id", "is_shard_folder", "iter_job_parts", "iter_shard_rows", "job_model_key", "parse_shard",
-    "read_list", "read_manifest", "read_skipped", "run_job", "run_partitions", "worker_embedder",
+    "read_list", "read_manifest", "read_skipped", "run_job", "run_partitions", "stream_shards", "worker_embedder",
 ]

@@ -34,6 +34,7 @@ from ..images import content_hash, read_bytes
 from ..index import create_index
 from ..models import Embedder
 from ..pipeline import embed_sources
+from .shards import iter_shard_rows
 
 log = logging.getLogger(__name__)
 
@@ -245,3 +246,19 @@ def job_model_key(out: Path) -> str:
         raise IngestError(f"{out} is not an embedding job folder (no job.json)")
     return str(json.loads(manifest.read_text()).get("model_key"))
 
+
+
+def stream_shards(out: Path, sink: Sink) -> dict[str, int]:
+    """Write the Parquet shards of a distributed run (jobs/shards.py) into a sink (Milvus): rows the
+    sink holds already are skipped, so a stream cut short is resumed by running it again."""
+    written = present = 0
+    for rows in iter_shard_rows(out):
+        done = sink.done(rows.sha256s)
+        keep = [i for i, h in enumerate(rows.sha256s) if h not in done]
+        present += len(rows.sha256s) - len(keep)
+        if keep:
+            sink.write([{"sha256": rows.sha256s[i], "source": rows.sources[i], "product": rows.product_ids[i]}
+                        for i in keep], rows.vectors[keep])
+            written += len(keep)
+    sink.close()
+    return {"added": written, "duplicates": present}

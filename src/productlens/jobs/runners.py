@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import IngestError
-from .manifest import count_rows
+from .manifest import count_rows, is_url
 from .partition import ModelRef, PartitionReport, embed_partition
 from .shards import prepare_folder
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RUNNERS = ("local", "dask", "ray")
 ROWS_PER_PARTITION = 1000  # default partition size: a worker holds one partition's vectors at a time
+MIN_PARTITIONS = 16  # so that a small manifest still keeps a few workers busy
 
 
 class PartitionFailedError(IngestError):
@@ -184,10 +185,11 @@ class RayBackend:
             self.ray.shutdown()
 
 
-def default_partitions(manifest: str, workers: int) -> int:
-    """About ROWS_PER_PARTITION rows a partition, and at least two partitions a worker."""
+def default_partitions(manifest: str) -> int:
+    """About ROWS_PER_PARTITION rows a partition (at least MIN_PARTITIONS): it depends on the
+    manifest alone, so machines splitting one run with `--shard` agree on it."""
     rows = count_rows(manifest)
-    return max(1, min(rows, max(2 * workers, math.ceil(rows / ROWS_PER_PARTITION))))
+    return max(1, min(rows, max(MIN_PARTITIONS, math.ceil(rows / ROWS_PER_PARTITION))))
 
 
 def make_backend(runner: str, job: Job, workers: int, address: str | None, temp_dir: str | None) -> Backend:
@@ -209,7 +211,8 @@ def run_partitions(manifest: str | Path, out: str | Path, model: ModelRef, *, ru
     """Embed every unfinished partition of `manifest` into OUT on `runner`; `only(part)` picks a
     share of the partitions (`--shard i/n` on several machines without a scheduler)."""
     workers = workers or os.cpu_count() or 1
-    n_parts = partitions or default_partitions(str(manifest), workers)
+    manifest = str(manifest) if is_url(str(manifest)) else str(Path(manifest).resolve())  # workers' cwd may differ
+    n_parts = partitions or default_partitions(str(manifest))
     prepare_folder(Path(out), model.key, n_parts)
     job = Job(str(manifest), n_parts, model, str(Path(out).resolve()))
     report = RunReport(runner, n_parts)
