@@ -85,7 +85,8 @@ class PartitionReport:
     skipped: int = 0
     seconds: float = 0.0
     already_done: bool = False
-    worker: str = ""
+    worker: str = ""  # host:pid of the process that ran it
+    loaded_model: bool = False  # this call loaded the model (the first partition a worker process ran)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,13 +105,13 @@ def embed_partition(manifest: str | Path, part: int, n_parts: int, model: ModelR
     out = Path(out)
     target = shard_path(out, part, n_parts)
     if target.exists():
-        return PartitionReport(**{**read_report(target), "already_done": True, "seconds": 0.0,
+        return PartitionReport(**{**read_report(target), "already_done": True, "seconds": 0.0, "loaded_model": False,
                                   "worker": f"{os.uname().nodename}:{os.getpid()}"})
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     ref = model if isinstance(model, ModelRef) else ModelRef.of(create_embedder(model))
+    report = PartitionReport(part, n_parts, worker=f"{os.uname().nodename}:{os.getpid()}", loaded_model=ref not in _LOADED)
     embedder = worker_embedder(ref)
-    report = PartitionReport(part, n_parts, worker=f"{os.uname().nodename}:{os.getpid()}")
     gathered = _Gathered()
     seen: set[tuple[str, str]] = set()
 

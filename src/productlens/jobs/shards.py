@@ -112,6 +112,8 @@ def read_report(path: Path) -> dict[str, Any]:
 def read_skipped(out: Path) -> Iterator[dict[str, Any]]:
     """Every input the run's finished partitions skipped, partition by partition."""
     for path in sorted(Path(out).glob("part-*.skipped.jsonl")):
+        if not path.is_file():
+            continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 yield json.loads(line)
