@@ -197,10 +197,15 @@ def make_backend(runner: str, job: Job, workers: int, address: str | None, temp_
         if address:
             raise IngestError("--address is for --runner dask or ray; the local runner uses this machine")
         return LocalBackend(job, workers)
-    if runner == "dask":
-        return DaskBackend(job, workers, address)
-    if runner == "ray":
-        return RayBackend(job, workers, address, temp_dir)
+    try:
+        if runner == "dask":
+            return DaskBackend(job, workers, address)
+        if runner == "ray":
+            return RayBackend(job, workers, address, temp_dir)
+    except ImportError as exc:
+        raise IngestError(f"--runner {runner} needs {exc.name}: pip install 'productlens[{runner}]'") from None
+    except (OSError, TimeoutError) as exc:  # no scheduler / head node at that address
+        raise IngestError(f"cannot reach the {runner} cluster at {address}: {exc}") from None
     raise IngestError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
 
 

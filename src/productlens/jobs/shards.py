@@ -80,12 +80,20 @@ def is_shard_folder(out: Path) -> bool:
     return (Path(out) / FOLDER_FILE).exists()
 
 
+def pyarrow_modules() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, or a one-line error saying which extra installs them."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise IngestError("Parquet shards need pyarrow: pip install 'productlens[shards]'") from None
+    return pyarrow, pyarrow.parquet
+
+
 def write_shard(path: Path, rows: list[tuple[str, str, str]], vectors: np.ndarray, model_key: str, dim: int,
                 report: dict[str, Any]) -> None:
     """One partition's rows (product id, sha256, source) and vectors, atomically, report in the metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    pa, pq = pyarrow_modules()
     flat = pa.array(np.ascontiguousarray(vectors, np.float32).reshape(-1), pa.float32())
     schema = pa.schema([("product_id", pa.string()), ("image_sha256", pa.string()), ("source", pa.string()),
                         ("embedding", pa.list_(pa.float32(), dim)), ("model_key", pa.string())],
@@ -104,8 +112,7 @@ def write_skipped(path: Path, skipped: list[dict[str, Any]]) -> None:
 
 def read_report(path: Path) -> dict[str, Any]:
     """The report a finished shard carries."""
-    import pyarrow.parquet as pq
-
+    _, pq = pyarrow_modules()
     return json.loads(pq.read_schema(path).metadata[REPORT_KEY])
 
 
@@ -126,8 +133,7 @@ def shard_files(out: Path) -> list[Path]:
 def iter_shard_rows(out: Path, model_key: str | None = None) -> Iterator[ShardRows]:
     """Batches of every finished shard in OUT; with `model_key`, a shard of any other model raises
     ModelMismatchError before anything is read from it."""
-    import pyarrow.parquet as pq
-
+    _, pq = pyarrow_modules()
     have = folder_model_key(out)
     if model_key is not None and have != model_key:
         raise ModelMismatchError(f"shards in {out} hold {have} vectors; the target uses {model_key}")
