@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -87,6 +88,7 @@ class PartitionReport:
     already_done: bool = False
     worker: str = ""  # host:pid of the process that ran it
     loaded_model: bool = False  # this call loaded the model (the first partition a worker process ran)
+    peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,6 +151,7 @@ def embed_partition(manifest: str | Path, part: int, n_parts: int, model: ModelR
     report.embedded = len(gathered.rows)
     report.skipped = len(gathered.skipped)
     report.seconds = time.perf_counter() - started
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     vectors = np.stack(gathered.vectors) if gathered.vectors else np.zeros((0, embedder.dim), np.float32)
     write_skipped(skipped_path(out, part, n_parts), gathered.skipped)
     write_shard(target, gathered.rows, vectors, embedder.key, embedder.dim, report.to_dict())
