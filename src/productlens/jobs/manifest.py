@@ -1,6 +1,7 @@
 """Manifests: the list of (product id, image path) a distributed embedding run works through.
 
-A manifest is a CSV file with a header, a JSON-lines file, or a plain list (`path[,product]` a
+A manifest is a CSV file with a header, a JSON-lines file (the columns `add` reads from a table:
+product_id / id / sku and image / image_path / path / images), or a plain list (`path[,product]` a
 line, as `embed --shard` always read), on local disk or anywhere fsspec opens (`s3://`, `gs://`,
 `file://`, ...). Image paths relative to the manifest are relative to its folder; a URL-like
 image path is read through fsspec too. Partition `part` of `n_parts` takes rows whose number mod
@@ -9,20 +10,16 @@ n_parts == part, so every worker reads its slice without talking to the others.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
+from ..catalog.tables import ID_COLUMNS, IMAGE_COLUMNS, TABLE_SUFFIXES, missing_image_column, text_table_rows
 from ..errors import ImageTooLargeError, IngestError
 from ..images import read_bytes
-
-IMAGE_COLUMNS = ("image", "image_path", "path", "source", "file")
-PRODUCT_COLUMNS = ("product_id", "product", "id", "sku")
 
 
 @dataclass(frozen=True)
@@ -65,46 +62,28 @@ def _resolve(manifest: str, image: str) -> str:
     return str(Path(manifest.removeprefix("file://")).parent / image)
 
 
-def _pick(columns: list[str], names: tuple[str, ...], manifest: str, what: str, required: bool) -> str | None:
-    lowered = {c.strip().lower(): c for c in columns}
-    for name in names:
-        if name in lowered:
-            return lowered[name]
-    if required:
-        raise IngestError(f"manifest {manifest} has no {what} column: name one of {', '.join(names)} "
-                          f"(columns: {', '.join(columns)})")
-    return None
-
-
 def _records(manifest: str, fh: io.TextIOBase) -> Iterator[tuple[int, str | None, str | None]]:
-    """(row number, image, product) of every data row, whatever the format."""
-    lower = manifest.lower().split("?")[0]
-    if lower.endswith((".jsonl", ".ndjson", ".json")):
-        for number, line in enumerate(fh):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise IngestError(f"manifest {manifest} line {number + 1} is not JSON: {exc.msg}") from None
-            image = next((record[k] for k in IMAGE_COLUMNS if record.get(k)), None)
-            product = next((record[k] for k in PRODUCT_COLUMNS if record.get(k) not in (None, "")), None)
-            yield number, image, None if product is None else str(product)
-    elif lower.endswith((".csv", ".tsv")):
-        reader = csv.DictReader(fh, delimiter="\t" if lower.endswith(".tsv") else ",")
-        columns = list(reader.fieldnames or [])
-        image_col = _pick(columns, IMAGE_COLUMNS, manifest, "image", True)
-        product_col = _pick(columns, PRODUCT_COLUMNS, manifest, "product id", False)
-        for number, record in enumerate(reader):
-            product = (record.get(product_col) or "").strip() if product_col else ""
-            yield number, record.get(image_col), product or None
-    else:  # a plain list, `path[,product]` a line
+    """(row number, image, product) of every data row, whatever the format; CSV and JSONL are
+    parsed as strictly as `add` parses them (catalog/tables.py)."""
+    kind = TABLE_SUFFIXES.get(posixpath.splitext(manifest.lower().split("?")[0])[1])
+    if kind is None:  # a plain list, `path[,product]` a line
         for number, raw in enumerate(fh):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             name, _, product = line.partition(",") if "," in line else line.partition("\t")
             yield number, name, product.strip() or None
+        return
+    image_column = None
+    for number, (_, row) in enumerate(text_table_rows(manifest, fh, kind)):
+        if image_column is None:
+            image_column = next((c for c in IMAGE_COLUMNS if c in row), None)
+            if image_column is None:
+                raise IngestError(missing_image_column(manifest, row))
+        product = next((str(row[c]).strip() for c in ID_COLUMNS if row.get(c) not in (None, "")), None)
+        images = row.get(image_column)
+        for image in images if isinstance(images, list) else [images]:  # JSONL `images`: a list
+            yield number, None if image in (None, "") else str(image).strip(), product or None
 
 
 def read_manifest(manifest: str | Path, part: int = 0, n_parts: int = 1) -> Iterator[ManifestRow]:
