@@ -2,6 +2,7 @@
 
     catalog.py    the facade: opening, locks, model and index lifecycle; every public method
     ingest.py     adding products and images (batched, resumable), importing embedding jobs
+    shards.py     gathering the Parquet shards of a distributed `embed` run (import-shards)
     search.py     query embedding, candidate scope and filter push-down, product hits
     products.py   the product cache and the one product filter
     recognize.py  open-set recognition (calibrated threshold, or a trained version's head)

@@ -1,4 +1,5 @@
-"""Resumable, shardable embedding jobs over a list of images.
+"""List jobs: a list of images embedded into a sink, resumable and shardable by line
+(`embed LIST --milvus`; the Parquet partitions of `embed MANIFEST -o OUT` are in partition.py).
 
 A job reads a list file (one image per line: `path` or `path,product_id`; relative paths are
 relative to the list file; `#` starts a comment), keeps the lines of its shard (`i/n`: line
@@ -7,7 +8,7 @@ each image through `pipeline.embed_sources` (decode overlapped with inference). 
 a sink in parts:
 
 - `FileSink`: `OUT/shard-I-of-N/part-00000.npz` files (sha256, source, product, vector), each
-  written atomically; `Catalog.import_job` later adds them to a catalogue without re-embedding.
+  written atomically: the job folders of earlier versions, which `Catalog.import_job` still reads.
 - `MilvusSink`: straight into one Milvus collection shared by all shards; the row id is the
   first 63 bits of the content hash, so shards never collide and need no coordination.
 
