@@ -127,11 +127,17 @@ class DaskBackend:
     """A dask.distributed cluster: the one at `address`, or a LocalCluster of `workers` processes."""
 
     def __init__(self, job: Job, workers: int, address: str | None) -> None:
+        import dask
         from dask.distributed import Client, LocalCluster
 
         self.job = job
-        self.cluster = None if address else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                         dashboard_address=None)
+        self.cluster = None
+        if not address:
+            # the statistical profiler samples every task thread's stack every 10 ms, holding the
+            # GIL the decoding threads want; a cluster of our own runs without it
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
         self.client = Client(address or self.cluster)
         self.attempt = 0
 
