@@ -11,9 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import settings
 from ..jobs import (RUNNERS, MilvusSink, ModelRef, PartitionFailedError, PartitionReport, RunReport, folder_model_key,
                     iter_shard_rows, parse_shard, read_list, read_skipped, run_job, run_partitions, stream_shards)
-from ..models import create_embedder
+from ..models import Embedder, create_embedder
+from .formats import emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import err_console, make_progress, print_json, progress_enabled
+from .output import err_console, make_progress, progress_enabled
 
 
 class PartitionProgress:
@@ -61,11 +62,11 @@ class PartitionProgress:
 @click.option("--collection", default="productlens_images", show_default=True, help="Milvus collection name.")
 @click.option("--model", default=None, help="Embedder (default: the `model` setting).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
 def embed(state: State, manifest: str, out: Path | None, runner: str, address: str | None, partitions: int | None,
           workers: int | None, retries: int, threads: int, shard: str | None, milvus_uri: str | None, collection: str,
-          model: str | None, precision: str, as_json: bool) -> None:
+          model: str | None, precision: str, fmt: str) -> None:
     """Embed a manifest's images in partitions: one Parquet shard each, in OUT.
 
     MANIFEST is a CSV (header naming `image` and `product_id` columns), a JSON-lines file, or a
@@ -77,51 +78,51 @@ def embed(state: State, manifest: str, out: Path | None, runner: str, address: s
     embedder = create_embedder(model or str(settings.get("model")), precision)
     if milvus_uri is not None:
         _embed_into_milvus(state, embedder, Path(manifest), shard or "1/1", MilvusSink(milvus_uri, collection, embedder.dim),
-                           as_json)
+                           fmt)
         return
     share = parse_shard(shard) if shard else None
-    progress = PartitionProgress(state.quiet or as_json, None, runner)
+    progress = PartitionProgress(state.quiet or fmt != "table", None, runner)
     try:
         report = run_partitions(manifest, out, ModelRef.of(embedder, threads), runner=runner, partitions=partitions,
                                 workers=workers, address=address, retries=retries, on_partition=progress,
                                 only=None if share is None else lambda part: part % share[1] == share[0] - 1)
     finally:
         progress.close()
-    if as_json:
-        print_json(report.to_dict())
-    elif not state.quiet:
-        summary = report.to_dict()
-        click.echo(f"{report.partitions} partition(s) on {runner}: {summary['ran']} ran, {summary['already_done']} "
-                   f"already done, {len(report.failed)} failed; {report.embedded} image(s) embedded, "
-                   f"{summary['skipped']} skipped ({report.seconds:.1f} s, {report.images_per_s:.1f} img/s)")
-        for skipped in list(read_skipped(out))[:20]:
-            click.echo(f"  skipped {skipped['source']}: {skipped['reason']}: {skipped['message']}")
+    emit_record(fmt, report.to_dict(), show=lambda: None if state.quiet else _show_run(report, out))
     if report.failed:
         failed = ", ".join(f"{f['part']} ({f['error']})" for f in report.failed[:5])
         raise PartitionFailedError(f"{len(report.failed)} partition(s) failed after {retries} retries: {failed}; "
                                    "run the same command again to retry them (finished ones are kept)")
 
 
-def _embed_into_milvus(state: State, embedder, image_list: Path, shard: str, sink: MilvusSink, as_json: bool) -> None:
+def _show_run(report: RunReport, out: Path) -> None:
+    summary = report.to_dict()
+    click.echo(f"{report.partitions} partition(s) on {report.runner}: {summary['ran']} ran, {summary['already_done']} "
+               f"already done, {len(report.failed)} failed; {report.embedded} image(s) embedded, "
+               f"{summary['skipped']} skipped ({report.seconds:.1f} s, {report.images_per_s:.1f} img/s)")
+    for skipped in list(read_skipped(out))[:20]:
+        click.echo(f"  skipped {skipped['source']}: {skipped['reason']}: {skipped['message']}")
+
+
+def _embed_into_milvus(state: State, embedder: Embedder, image_list: Path, shard: str, sink: MilvusSink,
+                       fmt: str) -> None:
     """The list streamed into one Milvus collection (resumable by content hash, shardable by line)."""
     share = parse_shard(shard)
-    with make_progress(state.quiet or as_json) as progress:
+    with make_progress(state.quiet or fmt != "table") as progress:
         progress.start(None, f"Embedding shard {shard}")
         report = run_job(embedder, read_list(image_list, share), sink, shard=share, progress=progress.advance)
-    if as_json:
-        print_json(report.to_dict())
-    elif not state.quiet:
-        click.echo(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
-                   f"{report.already_done} already done, {len(report.failed)} failed ({report.seconds:.1f} s)")
+    emit_record(fmt, report.to_dict(), show=lambda: None if state.quiet else click.echo(
+        f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
+        f"{report.already_done} already done, {len(report.failed)} failed ({report.seconds:.1f} s)"))
 
 
 @cli.command("import-shards")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--milvus", "milvus_uri", help="Stream the shards into a Milvus collection instead: milvus://host:port.")
 @click.option("--collection", default="productlens_images", show_default=True, help="Milvus collection name.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def import_shards(state: State, out: Path, milvus_uri: str | None, collection: str, as_json: bool) -> None:
+def import_shards(state: State, out: Path, milvus_uri: str | None, collection: str, fmt: str) -> None:
     """Add the vectors and products of an `embed` run's shards to the catalogue, without embedding again.
 
     A new catalogue is created on the shards' model; an existing one must use that model. With
@@ -136,10 +137,8 @@ def import_shards(state: State, out: Path, milvus_uri: str | None, collection: s
         registered = version == "imagenet"  # a trained version exists only in the catalogue it was trained in
         with state.open(create=registered, model=name if registered else None, precision=precision) as catalog:
             counts = catalog.import_shards(out)
-    if as_json:
-        print_json(counts)
-    elif not state.quiet:
-        click.echo(f"imported {counts['added']} image(s), {counts['duplicates']} already present"
-                   + (f", from {counts['shards']} shard(s) ({counts['skipped_inputs']} input(s) skipped when embedded)"
-                      if "shards" in counts else ""))
+    emit_record(fmt, counts, show=lambda: None if state.quiet else click.echo(
+        f"imported {counts['added']} image(s), {counts['duplicates']} already present"
+        + (f", from {counts['shards']} shard(s) ({counts['skipped_inputs']} input(s) skipped when embedded)"
+           if "shards" in counts else "")))
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from ..jobs import is_shard_folder
+from .formats import emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import print_json
+
 
 @cli.group()
 def index() -> None:
@@ -16,17 +17,20 @@ def index() -> None:
 
 
 @index.command("info")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def index_info(state: State, as_json: bool) -> None:
-    """Kind, size and parameters of the index."""
+def index_info(state: State, fmt: str) -> None:
+    """Kind, size and parameters of the index.
+
+    CSV, TSV and JSON lines give them as one row."""
     with state.open() as catalog:
-        info = catalog.index_info()
-    if as_json:
-        print_json(info)
-    else:
-        for key, value in info.items():
-            click.echo(f"{key:12} {value}")
+        info = catalog.index.info()
+    emit_record(fmt, info, show=lambda: _show_fields(info))
+
+
+def _show_fields(info: dict) -> None:
+    for key, value in info.items():
+        click.echo(f"{key:12} {value}")
 
 
 @index.command("build")
@@ -42,19 +46,20 @@ def index_info(state: State, as_json: bool) -> None:
 @click.option("--rerank", type=click.IntRange(min=0),
               help="Candidates per query re-scored with the exact vectors kept in the catalogue "
                    "(indexes of compressed codes or reduced vectors; default 64, 0 turns it off).")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
 def index_build(state: State, kind: str, budget: str | None, recall: float, sample: int, reduce_dim: int | None,
-                whiten: bool, rerank: int | None, as_json: bool) -> None:
+                whiten: bool, rerank: int | None, fmt: str) -> None:
     """Rebuild the index from the catalogue's embeddings, as another kind if asked, and tune it."""
     if whiten and not reduce_dim:
         raise click.UsageError("--whiten needs --reduce N")
     with state.open() as catalog:
-        result = catalog.rebuild_index(kind=kind, budget=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
+        result = catalog.index.rebuild(kind=kind, max_memory=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
                                        whiten=whiten, rerank=rerank)
-    if as_json:
-        print_json(result)
-        return
+    emit_record(fmt, result, show=lambda: _show_build(result))
+
+
+def _show_build(result: dict) -> None:
     reduction = result["reduce"]
     reduced = f", PCA {reduction['from_dim']}->{reduction['dim']}" if reduction else ""
     click.echo(f"built {result['kind']} over {result['count']} vector(s){reduced} {result.get('factory') or ''}")
@@ -64,14 +69,12 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
 
 @index.command("import")
 @click.argument("job", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def index_import(state: State, job: Path, as_json: bool) -> None:
+def index_import(state: State, job: Path, fmt: str) -> None:
     """Add the vectors of a finished embedding job folder (.npz parts, or an `embed` run's Parquet
     shards) to the catalogue."""
     with state.open(create=True) as catalog:
-        counts = catalog.import_shards(job) if is_shard_folder(job) else catalog.import_job(job)
-    if as_json:
-        print_json(counts)
-    else:
-        click.echo(f"imported {counts['added']} image(s), {counts['duplicates']} already present")
+        counts = catalog.import_shards(job) if is_shard_folder(job) else catalog.ingest.import_job(job)
+    emit_record(fmt, counts, show=lambda: click.echo(f"imported {counts['added']} image(s), "
+                                                     f"{counts['duplicates']} already present"))
