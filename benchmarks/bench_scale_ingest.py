@@ -119,7 +119,7 @@ def run(runner: str, listing: Path, work: Path, ref, workers: int, partitions: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=5000, help="photos for the throughput runs")
+    ap.add_argument("--images", type=int, default=5000, help="photos for the throughput runs (0: skip)")
     ap.add_argument("--runners", default="local,dask,ray")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every runner")
@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--kill-images", type=int, default=600, help="photos for the kill runs (0: skip)")
     ap.add_argument("--rss-images", type=int, default=300, help="photos for the 1x memory run (0: skip)")
     ap.add_argument("--factor", type=int, default=10)
+    ap.add_argument("--rss-rows", type=int, default=250, help="rows per partition in the memory runs")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "productlens-scale-ingest")
     args = ap.parse_args()
 
@@ -142,15 +143,16 @@ def main() -> None:
     def parts(n: int) -> int:
         return max(2 * args.workers, -(-n // args.rows_per_partition))
 
-    listing = make_images(args.work / "images", args.images)
-    for round_ in range(args.rounds):
+    listing = make_images(args.work / "images", args.images) if args.images else None
+    for round_ in range(args.rounds if args.images else 0):
         for runner in runners:
             r = run(runner, listing, args.work, ref, args.workers, parts(args.images))
             results["throughput"].append(r)
             print(f"[round {round_ + 1}] {runner:5} {r['images']:>6} images: {r['rate']:6.1f} img/s "
                   f"(embedding {r['embed_s']} s, start-up {r['startup_s']} s, wall {r['wall_s']} s) "
                   f"load {' '.join(r['load'])}", flush=True)
-    best = {runner: max(r["rate"] for r in results["throughput"] if r["runner"] == runner) for runner in runners}
+    best = {runner: max(r["rate"] for r in results["throughput"] if r["runner"] == runner)
+            for runner in runners if args.images}
     if "local" in best:
         for runner in runners:
             ratio = best[runner] / best["local"]
@@ -171,7 +173,7 @@ def main() -> None:
             peaks = []
             for count in (args.rss_images, args.rss_images * args.factor):
                 listing = make_images(args.work / "images", count)
-                r = run(runner, listing, args.work, ref, args.workers, -(-count // args.rows_per_partition))
+                r = run(runner, listing, args.work, ref, args.workers, -(-count // args.rss_rows))
                 results["rss"].append(r)
                 peaks.append(max(r["peak_rss_mb"].values()))
                 print(f"rss   {runner:5} {count:>6} images: peak RSS per worker "

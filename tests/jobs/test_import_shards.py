@@ -44,7 +44,7 @@ def test_import_shards_into_a_new_catalogue_then_search_finds_them(fast_shards, 
         if kind:
             assert run("--catalog", shop, "index", "build", "--kind", kind).exit_code == 0
         with Catalog.open(shop) as catalog:
-            assert catalog.index_kind.endswith(kind or catalog.index_kind)
+            assert catalog.index.info()["kind"].endswith(kind or "")
             for product, photo in fast_queries.items():
                 assert catalog.search(photo, k=1)[0].product.id == product
 
@@ -53,7 +53,7 @@ def test_imported_vectors_equal_those_of_add(fast_shards, fast_catalog_template,
     with Catalog.open(tmp_path / "shop", create=True, model="tiny-test", index="memory") as imported:
         imported.import_shards(fast_shards)
         with Catalog.open(fast_catalog_template) as added:
-            assert imported.active_model.key == added.active_model.key
+            assert imported.versions.active.key == added.versions.active.key
             theirs, ours = vectors_by_sha(added), vectors_by_sha(imported)
     assert sorted(ours) == sorted(theirs) and len(ours) == 12
     worst = max(float(np.abs(ours[sha] - theirs[sha]).max()) for sha in ours)
@@ -65,7 +65,7 @@ def vectors_by_sha(catalog: Catalog) -> dict[str, np.ndarray]:
     images = catalog.store.get_images()
     sha = {im.id: im.sha256 for im in images}
     out = {}
-    for ids, vectors in catalog.store.iter_embeddings(catalog.active_model.key, [im.id for im in images]):
+    for ids, vectors in catalog.store.iter_embeddings(catalog.versions.active.key, [im.id for im in images]):
         out.update({sha[int(i)]: v for i, v in zip(ids, vectors)})
     return out
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import IngestError
+from ..errors import IngestError, RetryableError
 from .manifest import count_rows, is_url
 from .partition import ModelRef, PartitionReport, embed_partition
 from .shards import prepare_folder
@@ -34,8 +34,9 @@ ROWS_PER_PARTITION = 1000  # default partition size: a worker holds one partitio
 MIN_PARTITIONS = 16  # so that a small manifest still keeps a few workers busy
 
 
-class PartitionFailedError(IngestError):
-    """Some partitions still failed after their retries; the finished ones are kept."""
+class PartitionFailedError(RetryableError):
+    """Some partitions still failed after their retries; the finished ones are kept, and the same
+    command run again runs only the others."""
 
 
 @dataclass
@@ -172,7 +173,9 @@ class RayBackend:
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
+                # address="local": a cluster of our own even when `ray start` left one running here
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                         _temp_dir=temp_dir)
         # max_retries: a task whose worker died is re-run by Ray; exceptions come back to run_partitions
         self.remote = ray.remote(num_cpus=1, max_retries=3)(embed_partition)
 
