@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import meta_keys
-from ..catalog.ingest import IngestItem, read_source, title_from_name
+from ..catalog.ingest import IngestItem, read_source
 from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CatalogStore, NewImage, Product
 from ..errors import ImageError, ModelMismatchError, ProductLensError
@@ -316,20 +317,20 @@ class Ingest:
         return image_id
 
     def import_job(self, folder: str | Path) -> dict[str, int]:
-        """Add the vectors of a finished `embed` job folder (all shards) without re-embedding."""
-        self.active.embedder()  # registers the model in a new catalogue
-        with self.lock.hold():
-            embedder, live = self.active.pair()
-            counts = import_job(self.store, live, embedder.key, Path(folder))
-            self.index.saves.now(live)
-        return counts
+        """Add the vectors of a finished `.npz` job folder (all shards) without re-embedding."""
+        return self.write_embedded(partial(import_job, out=Path(folder)))
 
     def import_shards(self, folder: str | Path) -> dict[str, int]:
         """Add the Parquet shards of a distributed `embed` run (engine/shards.py) without re-embedding."""
-        self.active.embedder()  # registers the model in a new catalogue
+        return self.write_embedded(partial(import_shards, out=Path(folder)))
+
+    def write_embedded(self, write: Callable[..., dict[str, int]]) -> dict[str, int]:
+        """Run `write(store, live, model_key)` for vectors embedded elsewhere under the write lock,
+        with the active model's key (a new catalogue registers its model first); save the index."""
+        self.active.embedder()
         with self.lock.hold():
             embedder, live = self.active.pair()
-            counts = import_shards(self.store, live, embedder.key, Path(folder))
+            counts = write(self.store, live, embedder.key)
             self.index.saves.now(live)
         return counts
 
