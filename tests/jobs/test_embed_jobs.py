@@ -117,3 +117,16 @@ def test_job_folder_refuses_another_model(tmp_path):
 def test_hash_ids_are_positive_int64():
     assert 0 <= hash_id("f" * 64) < 2**63 and hash_id("0" * 64) == 0
     assert hash_id("a" * 64) != hash_id("b" * 64)
+
+
+def test_an_npz_job_folder_of_earlier_versions_still_imports(fast_photos, fast_catalog, tiny_model, tmp_path):
+    """`index import` of a FileSink folder (what `embed -o` wrote before Parquet shards)."""
+    from productlens.models import create_embedder
+
+    embedder = create_embedder(tiny_model)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p}\n" for p in sorted(fast_photos.rglob("*.jpg"))))
+    run_job(embedder, read_list(listing), FileSink(tmp_path / "job", (1, 1), embedder.key))
+    result = run("--catalog", fast_catalog, "index", "import", tmp_path / "job", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"added": 0, "duplicates": 12}  # the same 12 photos, filed by folder
