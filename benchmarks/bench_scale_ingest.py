@@ -1,28 +1,37 @@
-"""Embedding-job throughput on the Grocery photos, and peak memory at 1x vs 10x the images.
+"""Distributed embedding on Grocery photos: runners side by side, a worker killed mid-run, and
+peak memory per worker at 1x vs factor x the images.
 
-    python benchmarks/bench_scale_ingest.py [--images 500] [--factor 10] [--shards 1]
+    python benchmarks/bench_scale_ingest.py [--images 5000] [--runners local,dask,ray] [--workers 2]
+        [--rounds 1] [--kill-images 600] [--rss-images 300] [--factor 10]
 
 Writes N distinct image files (Grocery train photos, each copy given a unique trailer after the
-JPEG end marker so its content hash differs while decoding is unchanged) and runs the job
-runner (`productlens.jobs.run_job` into a FileSink) over N and over factor x N of them, each in
-a fresh process, reporting images/s and peak RSS. Flat memory means the 10x run peaks at about
-the same RSS as the 1x run. The ingest goal of #2 (fp32, 2 cores) is printed alongside.
+JPEG end marker so its content hash differs while decoding is unchanged) and a manifest, then:
+
+1. throughput: `run_partitions` with each runner on `--workers` local workers, interleaved over
+   `--rounds` (the machine is shared: interleaving spreads the others' load over every runner);
+   img/s counts from submitting the first partition (cluster start-up excluded) to the last
+   shard, and each runner's best round is compared with local's (target >= 0.9x);
+2. kill: each runner again on `--kill-images`, one worker process killed with SIGKILL once a few
+   shards are written; the run must finish with every image in exactly one shard row;
+3. memory: peak RSS of each worker process (reported by the partitions) at `--rss-images` and at
+   factor x that, same partition size: flat means within 10%.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import resource
+import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-INGEST_GOAL = 120.0  # images/s, fp32, from issue #2 (benchmarks/bench_ingest.py)
+WORKER_MARKS = ("spawn_main", "ray::embed_partition")  # pool / Dask workers, Ray task workers
 
 
 def make_images(folder: Path, count: int) -> Path:
@@ -42,53 +51,139 @@ def make_images(folder: Path, count: int) -> Path:
     return listing
 
 
-def _run(listing: str, out: str, shard: tuple[int, int], queue) -> None:
-    from productlens import settings
-    from productlens.jobs import FileSink, read_list, run_job
-    from productlens.models import create_embedder
+def descendants(root: int) -> dict[int, str]:
+    """pid -> command line of every process below `root`."""
+    parents, cmdlines = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdlines[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+    found, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in found:
+                found[child] = cmdlines.get(child, "")
+                frontier.append(child)
+    return found
 
-    embedder = create_embedder(str(settings.get("model")), "fp32")
-    embedder.embed_arrays(embedder.prepare(__import__("PIL.Image").Image.new("RGB", (64, 64)))[None])  # warm up
-    t = time.perf_counter()
-    report = run_job(embedder, read_list(Path(listing), shard), FileSink(Path(out), shard, embedder.key), shard=shard)
-    seconds = time.perf_counter() - t
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"embedded": report.embedded, "seconds": seconds, "peak_rss_mb": peak_mb, "failed": len(report.failed)})
+
+def kill_a_worker_when(out: Path, shards: int, killed: list[int]) -> threading.Thread:
+    """A thread that SIGKILLs one worker process once `shards` shards are written in OUT."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 600
+        while len(list(out.glob("part-*.parquet"))) < shards and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid, cmd in sorted(descendants(os.getpid()).items()):
+            if any(mark in cmd for mark in WORKER_MARKS) and "resource_tracker" not in cmd:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
-def run_in_process(listing: Path, out: Path, shard: tuple[int, int] = (1, 1)) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_run, args=(str(listing), str(out), shard, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+def run(runner: str, listing: Path, work: Path, ref, workers: int, partitions: int, kill_after: int = 0) -> dict:
+    from productlens.jobs import iter_shard_rows, run_partitions
+
+    out = Path(tempfile.mkdtemp(prefix=f"{runner}-", dir=work))
+    killed: list[int] = []
+    finished: dict[int, float] = {}
+    if kill_after:
+        kill_a_worker_when(out, kill_after, killed)
+    started = time.perf_counter()
+    report = run_partitions(listing, out, ref, runner=runner, workers=workers, partitions=partitions,
+                            temp_dir=str(work / "ray") if runner == "ray" else None,
+                            on_partition=lambda r, rep: finished.setdefault(r.part, time.perf_counter()))
+    wall = time.perf_counter() - started
+    shas = [sha for batch in iter_shard_rows(out) for sha in batch.sha256s]
+    ran = [r for r in report.finished if not r.already_done]
+    # embedding time: from the earliest partition start (its finish minus its own run time, model
+    # load included) to the last finish; cluster start-up and shut-down are reported apart
+    began = min(finished[r.part] - r.seconds for r in ran) - started if ran else 0.0
+    seconds = max(finished.values()) - started - began if finished else wall
+    rss: dict[str, float] = {}
+    for r in ran:
+        rss[r.worker] = max(rss.get(r.worker, 0.0), r.peak_rss_mb)
+    return {"runner": runner, "images": len(shas), "distinct": len(set(shas)), "failed": report.failed,
+            "retried": report.retried, "wall_s": round(wall, 1), "embed_s": round(seconds, 1),
+            "rate": len(shas) / seconds if seconds else 0.0, "startup_s": round(max(began, 0.0), 1),
+            "workers": len(rss), "peak_rss_mb": rss, "killed": killed, "load": open("/proc/loadavg").read().split()[:3]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=int, default=500, help="N for the 1x run")
+    ap.add_argument("--images", type=int, default=5000, help="photos for the throughput runs (0: skip)")
+    ap.add_argument("--runners", default="local,dask,ray")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds of every runner")
+    ap.add_argument("--rows-per-partition", type=int, default=250)
+    ap.add_argument("--kill-images", type=int, default=600, help="photos for the kill runs (0: skip)")
+    ap.add_argument("--rss-images", type=int, default=300, help="photos for the 1x memory run (0: skip)")
     ap.add_argument("--factor", type=int, default=10)
+    ap.add_argument("--rss-rows", type=int, default=250, help="rows per partition in the memory runs")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "productlens-scale-ingest")
     args = ap.parse_args()
-    rows = []
-    for count in (args.images, args.images * args.factor):
-        listing = make_images(args.work / "images", count)
-        out = Path(tempfile.mkdtemp(prefix="job-", dir=args.work))
-        r = run_in_process(listing, out)
-        r.update(images=count, rate=r["embedded"] / r["seconds"])
-        rows.append(r)
-        print(f"{count:>7} images: {r['rate']:6.1f} img/s ({r['seconds']:.1f} s), peak RSS {r['peak_rss_mb']:.0f} MB, "
-              f"{r['failed']} failed", flush=True)
-        resumed = run_in_process(listing, out)
-        print(f"{'':>7} re-run (resume): {resumed['embedded']} re-embedded in {resumed['seconds']:.1f} s", flush=True)
-    growth = rows[1]["peak_rss_mb"] / rows[0]["peak_rss_mb"]
-    print(f"\npeak RSS at {args.factor}x the images: x{growth:.2f} of the 1x run ({'flat' if growth < 1.25 else 'NOT flat'})")
-    print(f"throughput {rows[1]['rate']:.1f} img/s vs the #2 goal {INGEST_GOAL:.0f} img/s (fp32, 2 idle cores): "
-          f"{'PASS' if rows[1]['rate'] >= INGEST_GOAL else 'MISS (rerun on a quiet machine)'}")
+
+    from productlens import settings
+    from productlens.jobs import ModelRef
+    from productlens.models import create_embedder
+
+    ref = ModelRef.of(create_embedder(str(settings.get("model")), "fp32"), threads=1)
+    runners = args.runners.split(",")
+    results: dict = {"throughput": [], "kill": [], "rss": []}
+    print(f"load average at start: {open('/proc/loadavg').read().strip()}", flush=True)
+
+    def parts(n: int) -> int:
+        return max(2 * args.workers, -(-n // args.rows_per_partition))
+
+    listing = make_images(args.work / "images", args.images) if args.images else None
+    for round_ in range(args.rounds if args.images else 0):
+        for runner in runners:
+            r = run(runner, listing, args.work, ref, args.workers, parts(args.images))
+            results["throughput"].append(r)
+            print(f"[round {round_ + 1}] {runner:5} {r['images']:>6} images: {r['rate']:6.1f} img/s "
+                  f"(embedding {r['embed_s']} s, start-up {r['startup_s']} s, wall {r['wall_s']} s) "
+                  f"load {' '.join(r['load'])}", flush=True)
+    best = {runner: max(r["rate"] for r in results["throughput"] if r["runner"] == runner)
+            for runner in runners if args.images}
+    if "local" in best:
+        for runner in runners:
+            ratio = best[runner] / best["local"]
+            print(f"{runner:5} best {best[runner]:6.1f} img/s = {ratio:.2f}x local ({'PASS' if ratio >= 0.9 else 'MISS'} >= 0.9x)")
+
+    if args.kill_images:
+        listing = make_images(args.work / "images", args.kill_images)
+        for runner in runners:
+            r = run(runner, listing, args.work, ref, args.workers, parts(args.kill_images), kill_after=2)
+            results["kill"].append(r)
+            once = r["images"] == r["distinct"] == args.kill_images and not r["failed"]
+            print(f"kill  {runner:5} killed {r['killed']}: {r['images']} rows, {r['distinct']} distinct of "
+                  f"{args.kill_images}, {r['retried']} retried, failed {r['failed']}: "
+                  f"{'PASS' if once and r['killed'] else 'MISS'}", flush=True)
+
+    if args.rss_images:
+        for runner in runners:
+            peaks = []
+            for count in (args.rss_images, args.rss_images * args.factor):
+                listing = make_images(args.work / "images", count)
+                r = run(runner, listing, args.work, ref, args.workers, -(-count // args.rss_rows))
+                results["rss"].append(r)
+                peaks.append(max(r["peak_rss_mb"].values()))
+                print(f"rss   {runner:5} {count:>6} images: peak RSS per worker "
+                      f"{', '.join(f'{v:.0f}' for v in r['peak_rss_mb'].values())} MB ({r['rate']:.1f} img/s)", flush=True)
+            growth = peaks[1] / peaks[0]
+            print(f"rss   {runner:5} {args.factor}x the images: x{growth:.3f} ({'flat' if growth <= 1.10 else 'NOT flat'})")
+    print(f"load average at end: {open('/proc/loadavg').read().strip()}")
     (Path(__file__).parent / "results").mkdir(exist_ok=True)
-    (Path(__file__).parent / "results" / f"bench_scale_ingest-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(rows, indent=1))
+    name = f"bench_scale_ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    (Path(__file__).parent / "results" / name).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -184,3 +184,15 @@ def fast_catalog_template(tmp_path_factory, tiny_model, fast_photos) -> Path:
 @pytest.fixture
 def fast_catalog(fast_catalog_template, tmp_path) -> Path:
     return fresh_copy(fast_catalog_template, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A standalone Milvus server in a temp dir on free ports; fails (never skips) if it cannot start."""
+    from productlens.index.milvus import start_local_server
+
+    server, uri = start_local_server(str(tmp_path_factory.mktemp("milvus")))
+    try:
+        yield uri
+    finally:
+        server.stop()

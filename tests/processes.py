@@ -133,3 +133,43 @@ def copy_catalogue(template: Path, folder: Path) -> Path:
 def report(name: str, **figures: object) -> None:
     """One line of figures for docs/reliability.md (shown with `pytest -s`)."""
     print(f"\n[faults] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
+
+
+def processes_matching(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line mentions `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def children() -> list[int]:
+    """Live child processes of this test process (but multiprocessing's resource tracker, which
+    the first spawned process starts and which lives as long as this process does)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"resource_tracker" not in (entry / "cmdline").read_bytes():
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(probe, timeout: float = 20.0) -> list[int]:
+    """What `probe()` still finds after up to `timeout` seconds (processes take a moment to exit)."""
+    deadline = time.monotonic() + timeout
+    while (left := probe()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left

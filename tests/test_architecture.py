@@ -44,6 +44,7 @@ NEVER_IMPORTS = {
     "evaluation": {"engine", "cli", "api", "text", "dedup"},
     "cli": {"index", "text"},
     "api": {"cli", "index", "jobs", "training", "evaluation"},
+    "jobs": {"engine", "cli", "api", "text", "dedup", "training", "evaluation"},
     "results": {"engine", "index", "models", "cli", "api", "text", "dedup", "training", "evaluation"},
 }
 INTERFACES = ("cli", "api")  # thin: they call Catalog methods, never its store or index

@@ -87,6 +87,7 @@ INVOCATIONS = {
     ("embed",): (lambda s: [s["images"], "--out", s["tmp"] / f"job-{next(s['runs'])}", "--model", "tiny-test"],
                  "embedded"),
     ("index", "import"): (lambda s: [s["tmp"] / "job-0"], "added"),
+    ("import-shards",): (lambda s: [s["tmp"] / "job-0"], "added"),
     ("export",): (lambda s: [s["tmp"] / f"feed-{next(s['runs'])}"], "products"),
     ("remove",): (lambda s: [s["left"].pop()], "images"),  # run four times: one product each
 }

@@ -53,16 +53,17 @@ def test_bad_shard_and_missing_list_are_clear_errors(tmp_path):
 def test_sharded_job_resumes_and_imports_into_a_catalogue(image_list, tmp_path, tiny_catalog_template, model_cache):
     out = tmp_path / "job"
     reports = [json.loads(run("embed", image_list, "-o", out, "--shard", s, "--json").output) for s in ("1/2", "2/2")]
-    assert sum(r["embedded"] for r in reports) == 9  # the byte-identical copy is not embedded twice
+    assert sum(r["embedded"] for r in reports) == 10  # the byte-identical copy sits in another partition
     assert sum(r["selected"] for r in reports) == 12
-    assert sum(len(r["failed"]) for r in reports) == 2  # the bad file and the missing one
+    assert sum(r["skipped"] for r in reports) == 2  # the bad file and the missing one
+    assert {r["part"] for rep in reports for r in rep["reports"]} == set(range(reports[0]["partitions"]))
     again = [json.loads(run("embed", image_list, "-o", out, "--shard", s, "--json").output) for s in ("1/2", "2/2")]
-    assert sum(r["embedded"] for r in again) == 0  # resumed: nothing re-embedded
+    assert sum(r["embedded"] for r in again) == 0 and sum(r["ran"] for r in again) == 0  # resumed: nothing re-run
 
     catalog_path = tmp_path / "shop"
     result = run("--catalog", catalog_path, "index", "import", out, "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["added"] == 9
+    assert json.loads(result.output)["added"] == 9  # the copy (same product, same bytes) is not added twice
     with Catalog.open(catalog_path) as imported, Catalog.open(tiny_catalog_template) as reference:
         assert sorted(p.id for p in imported.list_products()) == sorted(p.id for p in reference.list_products())
         ref = {im.sha256: im.id for im in reference.store.get_images()}
@@ -116,3 +117,16 @@ def test_job_folder_refuses_another_model(tmp_path):
 def test_hash_ids_are_positive_int64():
     assert 0 <= hash_id("f" * 64) < 2**63 and hash_id("0" * 64) == 0
     assert hash_id("a" * 64) != hash_id("b" * 64)
+
+
+def test_an_npz_job_folder_of_earlier_versions_still_imports(fast_photos, fast_catalog, tiny_model, tmp_path):
+    """`index import` of a FileSink folder (what `embed -o` wrote before Parquet shards)."""
+    from productlens.models import create_embedder
+
+    embedder = create_embedder(tiny_model)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p}\n" for p in sorted(fast_photos.rglob("*.jpg"))))
+    run_job(embedder, read_list(listing), FileSink(tmp_path / "job", (1, 1), embedder.key))
+    result = run("--catalog", fast_catalog, "index", "import", tmp_path / "job", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"added": 0, "duplicates": 12}  # the same 12 photos, filed by folder

@@ -25,12 +25,16 @@ Row = dict[str, Any]
 
 def table_rows(path: Path) -> Iterator[tuple[int, Row]]:
     """(line number, row) for each row of a CSV or JSONL file; keys stripped and lower-cased."""
-    kind = TABLE_SUFFIXES[path.suffix.lower()]
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is not data
+        yield from text_table_rows(path, fh, TABLE_SUFFIXES[path.suffix.lower()])
+
+
+def text_table_rows(name: str | Path, fh: IO[str], kind: str) -> Iterator[tuple[int, Row]]:
+    """`table_rows` of an open text file (a manifest on an object store, say); kind: csv or jsonl."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is not data
-            yield from (_csv_rows(path, fh) if kind == "csv" else _jsonl_rows(path, fh))
+        yield from (_csv_rows(Path(name), fh) if kind == "csv" else _jsonl_rows(Path(name), fh))
     except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+        raise IngestError(f"{name}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
 
 
 def missing_image_column(where: str | Path, columns: Iterable[str]) -> str:

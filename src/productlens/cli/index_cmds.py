@@ -1,4 +1,4 @@
-"""Commands for the vector index and large ingests: index info/build/import, embed (sharded jobs)."""
+"""Commands for the vector index: index info/build/import (`embed` and `import-shards` are in embed_cmds.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from pathlib import Path
 
 import click
 
-from .. import settings
-from ..jobs import FileSink, JobReport, MilvusSink, parse_shard, read_list, run_job
-from ..models import create_embedder
+from ..jobs import is_shard_folder
 from .formats import emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import make_progress
 
 
 @cli.group()
@@ -75,47 +72,9 @@ def _show_build(result: dict) -> None:
 @format_option
 @catalog_options
 def index_import(state: State, job: Path, fmt: str) -> None:
-    """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
+    """Add the vectors of a finished embedding job folder (.npz parts, or an `embed` run's Parquet
+    shards) to the catalogue."""
     with state.open(create=True) as catalog:
-        counts = catalog.ingest.import_job(job)
+        counts = catalog.import_shards(job) if is_shard_folder(job) else catalog.ingest.import_job(job)
     emit_record(fmt, counts, show=lambda: click.echo(f"imported {counts['added']} image(s), "
                                                      f"{counts['duplicates']} already present"))
-
-
-@cli.command()
-@click.argument("image_list", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "-o", type=click.Path(file_okay=False, path_type=Path),
-              help="Job folder for the vectors (parts per shard); or use --milvus.")
-@click.option("--shard", default="1/1", show_default=True, help="This machine's share: i/n (1-based).")
-@click.option("--milvus", "milvus_uri", help="Write straight into a Milvus collection: milvus://host:port.")
-@click.option("--collection", default="productlens_images", show_default=True, help="Milvus collection name.")
-@click.option("--model", default=None, help="Embedder (default: the `model` setting).")
-@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True)
-@format_option
-@catalog_options
-def embed(state: State, image_list: Path, out: Path | None, shard: str, milvus_uri: str | None, collection: str,
-          model: str | None, precision: str, fmt: str) -> None:
-    """Embed a list of images (one `path[,product]` a line) as a resumable, shardable job.
-
-    Re-running skips images already embedded (by content hash). Run `--shard 1/4` ... `4/4` on
-    four machines to split one list; then `productlens index import OUT`, or use --milvus to
-    write every shard into one Milvus collection.
-    """
-    if (out is None) == (milvus_uri is None):
-        raise click.UsageError("give exactly one of --out DIR or --milvus milvus://host:port")
-    share = parse_shard(shard)
-    embedder = create_embedder(model or str(settings.get("model")), precision)
-    sink = FileSink(out, share, embedder.key) if out is not None else MilvusSink(milvus_uri, collection, embedder.dim)
-    with make_progress(state.quiet or fmt != "table") as progress:
-        progress.start(None, f"Embedding shard {shard}")
-        report = run_job(embedder, read_list(image_list, share), sink, shard=share, progress=progress.advance)
-    emit_record(fmt, report.to_dict(), show=lambda: None if state.quiet else _show_job(report))
-
-
-def _show_job(report: JobReport) -> None:
-    rate = report.embedded / report.seconds if report.seconds else 0.0
-    click.echo(f"shard {report.shard}: {report.selected} selected, {report.embedded} embedded, "
-               f"{report.already_done} already done, {len(report.failed)} failed "
-               f"({report.seconds:.1f} s, {rate:.0f} img/s)")
-    for f in report.failed[:20]:
-        click.echo(f"  failed {f['path']}: {f['error']}")

@@ -2,6 +2,7 @@
 
     catalog.py    the facade: opening, one thin method per user-facing operation, the services
     ingest.py     Ingest: adding products and images (batched, resumable), editing, removing, importing jobs
+    shards.py     gathering the Parquet shards of a distributed `embed` run (import-shards)
     search.py     Searcher: query embedding, candidate scope and filter push-down, text and hybrid, product hits
     products.py   the product cache and the one product filter
     recognition_service.py  RecognitionService: recognising, fitting the threshold, photo groups

@@ -140,6 +140,10 @@ class Catalog:
         folder (thumbnails are made from it); None when the product has those bytes already."""
         return self.ingest.add_upload(product_id, data, max_pixels=max_pixels)
 
+    def import_shards(self, folder: str | Path) -> dict[str, int]:
+        """Add the Parquet shards of a distributed `embed` run (all partitions) without re-embedding."""
+        return self.ingest.import_shards(folder)
+
     def upsert_product(self, product: Product) -> Product:
         """Create a product, or change the fields it gives (its text vector follows)."""
         return self.ingest.upsert_product(product)

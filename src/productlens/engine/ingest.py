@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import meta_keys
-from ..catalog.ingest import IngestItem, read_source, title_from_name
+from ..catalog.ingest import IngestItem, read_source
 from ..catalog.media import UPLOAD_PREFIX, MediaStore
 from ..catalog.store import CatalogStore, NewImage, Product
 from ..errors import ImageError, ModelMismatchError, ProductLensError
@@ -37,6 +38,7 @@ from ..text.port import TextVectorsOnWrite
 from .active import ActiveModel
 from .indexing import IndexService
 from .lifecycle import IndexSaves, WriteLock
+from .shards import add_embedded, import_shards
 
 log = logging.getLogger(__name__)
 
@@ -241,17 +243,8 @@ def import_job(store: CatalogStore, live: LiveIndex, model_key: str, out: Path) 
     added = duplicates = 0
     for hashes, sources, products, vectors in iter_job_parts(out):
         pids = [p or Path(s).parent.name for p, s in zip(products, sources)]
-        known = {p.id for p in store.get_products(sorted(set(pids)))}
-        new = [Product(pid, title_from_name(pid)) for pid in sorted(set(pids) - known)]
-        if new:
-            store.upsert_products(new, keep_existing_title=True)
-        rows = [new_image(pid, h, v, s) for pid, h, v, s in zip(pids, hashes, vectors, sources)]
-        ids = np.asarray(store.insert_images(rows, model_key), np.int64)
-        fresh = ids >= 0
-        if fresh.any():
-            live.add(ids[fresh], vectors[fresh])
-        added += int(fresh.sum())
-        duplicates += int((~fresh).sum())
+        fresh, repeated = add_embedded(store, live, model_key, pids, hashes, sources, vectors)
+        added, duplicates = added + fresh, duplicates + repeated
     return {"added": added, "duplicates": duplicates}
 
 
@@ -324,11 +317,20 @@ class Ingest:
         return image_id
 
     def import_job(self, folder: str | Path) -> dict[str, int]:
-        """Add the vectors of a finished `embed` job folder (all shards) without re-embedding."""
-        self.active.embedder()  # registers the model in a new catalogue
+        """Add the vectors of a finished `.npz` job folder (all shards) without re-embedding."""
+        return self.write_embedded(partial(import_job, out=Path(folder)))
+
+    def import_shards(self, folder: str | Path) -> dict[str, int]:
+        """Add the Parquet shards of a distributed `embed` run (engine/shards.py) without re-embedding."""
+        return self.write_embedded(partial(import_shards, out=Path(folder)))
+
+    def write_embedded(self, write: Callable[..., dict[str, int]]) -> dict[str, int]:
+        """Run `write(store, live, model_key)` for vectors embedded elsewhere under the write lock,
+        with the active model's key (a new catalogue registers its model first); save the index."""
+        self.active.embedder()
         with self.lock.hold():
             embedder, live = self.active.pair()
-            counts = import_job(self.store, live, embedder.key, Path(folder))
+            counts = write(self.store, live, embedder.key)
             self.index.saves.now(live)
         return counts
 

@@ -1,4 +1,5 @@
-"""Resumable, shardable embedding jobs over a list of images.
+"""List jobs: a list of images embedded into a sink, resumable and shardable by line
+(`embed LIST --milvus`; the Parquet partitions of `embed MANIFEST -o OUT` are in partition.py).
 
 A job reads a list file (one image per line: `path` or `path,product_id`; relative paths are
 relative to the list file; `#` starts a comment), keeps the lines of its shard (`i/n`: line
@@ -7,7 +8,7 @@ each image through `pipeline.embed_sources` (decode overlapped with inference). 
 a sink in parts:
 
 - `FileSink`: `OUT/shard-I-of-N/part-00000.npz` files (sha256, source, product, vector), each
-  written atomically; `Catalog.import_job` later adds them to a catalogue without re-embedding.
+  written atomically: the job folders of earlier versions, which `Catalog.import_job` still reads.
 - `MilvusSink`: straight into one Milvus collection shared by all shards; the row id is the
   first 63 bits of the content hash, so shards never collide and need no coordination.
 
@@ -28,12 +29,13 @@ from typing import Protocol
 
 import numpy as np
 
-from .atomic import atomic_file, write_text
-from .errors import ImageError, IngestError, ModelMismatchError
-from .images import content_hash, read_bytes
-from .index import create_index
-from .models import Embedder
-from .pipeline import embed_sources
+from ..atomic import atomic_file, write_text
+from ..errors import ImageError, IngestError, ModelMismatchError
+from ..images import content_hash, read_bytes
+from ..index import create_index
+from ..models import Embedder
+from ..pipeline import embed_sources
+from .shards import iter_shard_rows
 
 log = logging.getLogger(__name__)
 
@@ -245,3 +247,19 @@ def job_model_key(out: Path) -> str:
         raise IngestError(f"{out} is not an embedding job folder (no job.json)")
     return str(json.loads(manifest.read_text()).get("model_key"))
 
+
+
+def stream_shards(out: Path, sink: Sink) -> dict[str, int]:
+    """Write the Parquet shards of a distributed run (jobs/shards.py) into a sink (Milvus): rows the
+    sink holds already are skipped, so a stream cut short is resumed by running it again."""
+    written = present = 0
+    for rows in iter_shard_rows(out):
+        done = sink.done(rows.sha256s)
+        keep = [i for i, h in enumerate(rows.sha256s) if h not in done]
+        present += len(rows.sha256s) - len(keep)
+        if keep:
+            sink.write([{"sha256": rows.sha256s[i], "source": rows.sources[i], "product": rows.product_ids[i]}
+                        for i in keep], rows.vectors[keep])
+            written += len(keep)
+    sink.close()
+    return {"added": written, "duplicates": present}
