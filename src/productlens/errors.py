@@ -25,6 +25,8 @@
     ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
     ├── TimeBudgetError            a request ran past its time budget (the server answers 504)
     ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    │   └── InteractionError       an interactions file that cannot be read at all
+    ├── RecommenderError           a recommender cannot be made, fitted or asked
     ├── ExportError                an export cannot be written as asked (folder not empty, ...)
     ├── StaleCalibrationError      a value was fitted on another model version than the active one
     └── TrainingError              training, model versions or evaluation cannot proceed
@@ -189,6 +191,14 @@ class ExportError(ProductLensError):
 
 class TrainingError(ProductLensError):
     """Training, a model version or an evaluation cannot proceed (too few labels, unknown version...)."""
+
+
+class RecommenderError(ProductLensError):
+    """A recommender cannot be made, fitted or asked (unknown model, nothing to learn from...)."""
+
+
+class InteractionError(IngestError):
+    """An interactions file cannot be read at all (rows that are merely bad are skipped and reported)."""
 
 
 class StaleCalibrationError(ProductLensError):
