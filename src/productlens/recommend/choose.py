@@ -51,6 +51,7 @@ class Choice:
     candidates: list[Candidate] = field(default_factory=list)
     refitted: bool = False
     seconds: float = 0.0
+    fitted: dict[str, Recommender] = field(default_factory=dict)  # every candidate's model, when kept
 
     def to_dict(self) -> dict[str, Any]:
         return {"chosen": self.name, "refitted": self.refitted, "seconds": round(self.seconds, 1),
@@ -59,8 +60,9 @@ class Choice:
 
 def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = None, budget_s: float = DEFAULT_BUDGET_S,
                        params: dict[str, dict[str, Any]] | None = None, seed: int = 0,
-                       on_candidate: Callable[[Candidate], None] | None = None) -> Choice:
-    """Fit `models` (default: every registered one, cheapest first) and keep the best on validation NDCG@10."""
+                       on_candidate: Callable[[Candidate], None] | None = None, keep_all: bool = False) -> Choice:
+    """Fit `models` (default: every registered one, cheapest first) and keep the best on validation NDCG@10
+    (`keep_all`: every candidate's fitted model too, for side-by-side evaluation)."""
     started = time.monotonic()
     deadline = started + budget_s
     names = list(models) if models else list_recommenders()
@@ -75,6 +77,7 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
 
     best: tuple[float, Recommender, Candidate] | None = None
     tried: list[Candidate] = []
+    fitted: dict[str, Recommender] = {}
     for name in names:
         model = create_recommender(name, seed=seed, **(params or {}).get(name, {}))
         candidate = Candidate(name, model.params)
@@ -92,6 +95,8 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
         candidate.validation = evaluate(model, train, validation, everything=log, full=False,
                                         max_users=SELECTION_USERS, seed=seed).sampled
         logger.info("candidate %s: %s in %.1fs", name, candidate.validation.to_dict(), candidate.fit_seconds)
+        if keep_all:
+            fitted[name] = model
         if on_candidate:
             on_candidate(candidate)
         if best is None or candidate.validation.ndcg > best[0]:
@@ -99,7 +104,7 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
     if best is None:
         raise RecommenderError("no recommender could be fitted: " + "; ".join(f"{c.name} {c.status}" for c in tried))
     _, model, winner = best
-    choice = Choice(model, winner.name, tried)
+    choice = Choice(model, winner.name, tried, fitted=fitted)
     if winner.fit_seconds * 1.2 < time_left(deadline):
         refit = create_recommender(winner.name, **model.refit_params())
         refit.fit(log, deadline=deadline)
