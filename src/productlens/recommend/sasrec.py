@@ -142,6 +142,26 @@ class SASRec(Recommender):
             self.net.load_state_dict(best_state)
         self.net.eval()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as parameters and weights: the network class is built inside a function."""
+        state = dict(self.__dict__)
+        net = state.pop("net", None)
+        if net is not None:
+            state["weights"] = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import torch
+
+        weights = state.pop("weights", None)
+        self.__dict__.update(state)
+        if weights is not None:
+            p = self.params
+            self.net = _network(self.n_items, int(p["dim"]), int(p["max_length"]), int(p["blocks"]), int(p["heads"]),
+                                float(p["dropout"]))
+            self.net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+            self.net.eval()
+
     def refit_params(self) -> dict[str, Any]:
         """The refit runs for the epoch count that scored best on validation."""
         best = max(self.history, key=lambda h: h["validation"], default=None)

@@ -1,0 +1,162 @@
+"""Recommendations service: the catalogue's interactions, fitted recommender versions, and the
+answers (for a user, a basket, a product), filtered like every other product list.
+
+The recommender versions live in models/recommenders/; the active one is named in the store's
+meta, switched only after its file is complete, so a kill during a fit leaves the active one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..catalog import interactions as table
+from ..catalog.store import CatalogStore
+from ..errors import RecommenderError
+from ..filters import as_filter
+from ..recommend import InteractionLog, hold_out_last
+from ..recommend.choose import DEFAULT_BUDGET_S, SELECTION_USERS, choose_recommender
+from ..recommend.evaluate import evaluate
+from ..recommend.versions import Bridged, RecommenderVersion, load_version, save_version
+from ..results import ProductHit
+from .lifecycle import WriteLock
+from .products import ProductCache
+from .search import Where
+
+logger = logging.getLogger(__name__)
+ACTIVE_KEY = "active_recommender"
+FOLDER = Path("models") / "recommenders"
+
+
+class Recommendations:
+    """Interactions in, recommendations out (Catalog.add_interactions / Catalog.recommend)."""
+
+    def __init__(self, path: Path, store: CatalogStore, lock: WriteLock, products: ProductCache) -> None:
+        self.folder = path / FOLDER
+        self.store, self.lock, self.products = store, lock, products
+        self._loaded: tuple[str, RecommenderVersion] | None = None
+        self._bridge: tuple[tuple[str, int], Bridged] | None = None
+        self._popularity: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    # --- interactions --------------------------------------------------------------------------
+
+    def add(self, source: str | Path | Iterable[Mapping[str, Any]], *, weights: Mapping[str, float] | None = None,
+            known_only: bool = False, progress: Callable[[int], None] | None = None) -> table.InteractionReport:
+        """Add the events of a .csv/.jsonl file, or of dict rows, in one transaction."""
+        rows = table.read_rows(Path(source)) if isinstance(source, (str, Path)) else source
+        with self.lock.hold():
+            return table.add_interactions(self.store, rows, weights=weights, known_only=known_only, progress=progress)
+
+    def info(self) -> dict[str, Any]:
+        """Counts, dates, users, items, sparsity, and the active recommender."""
+        active = self.active()
+        return {**table.interaction_summary(self.store), "recommender": active.summary() if active else None}
+
+    def remove_user(self, user_id: str) -> int:
+        """Forget a shopper's interactions (their recommendations fall back to popularity)."""
+        with self.lock.hold():
+            return table.remove_user(self.store, user_id)
+
+    def log(self) -> InteractionLog:
+        """Every interaction, over every product of the catalogue as the item vocabulary."""
+        rows = table.interaction_rows(self.store)
+        products = [p.id for p in self.products.view().products]
+        if not rows:
+            return InteractionLog.from_events([], [], item_ids=products)
+        users, items, weights, stamps, baskets = zip(*rows)
+        return InteractionLog.from_events(users, items, weights=weights, timestamps=stamps, baskets=baskets,
+                                          item_ids=products)
+
+    # --- versions ---------------------------------------------------------------------------
+
+    def active(self) -> RecommenderVersion | None:
+        """The active fitted recommender (loaded once per version), or None before the first fit."""
+        name = self.store.get_meta(ACTIVE_KEY)
+        if not name:
+            return None
+        if self._loaded is None or self._loaded[0] != name:
+            self._loaded = (name, load_version(self.folder / f"{name}.pkl"))
+        return self._loaded[1]
+
+    def fit(self, *, model: str | None = None, budget_s: float = DEFAULT_BUDGET_S, force: bool = False,
+            params: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Choose a model on the validation split, save it as a version, and activate it unless it
+        scores worse there than the active one (`force` activates it anyway)."""
+        log = self.log()
+        if len(log) == 0:
+            raise RecommenderError("no interactions yet: add some with `productlens interactions add`")
+        choice = choose_recommender(log, models=[model] if model else None, budget_s=budget_s, params=params)
+        new_score = max(c.validation.ndcg for c in choice.candidates if c.validation is not None)
+        version = RecommenderVersion(choice.model, log.item_ids, choice=choice.to_dict(), validation_ndcg=new_score)
+        active = self.active()
+        active_score = self._validation_score(active, log) if active is not None else None
+        path = save_version(self.folder, version)
+        activated = force or active_score is None or new_score >= active_score
+        if activated:
+            self.store.set_meta({ACTIVE_KEY: version.name})
+        return {**version.summary(), "path": str(path), "activated": activated,
+                "active_validation_ndcg@10": None if active_score is None else round(active_score, 4), **choice.to_dict()}
+
+    def _validation_score(self, version: RecommenderVersion, log: InteractionLog) -> float:
+        """The version's NDCG@10 on today's validation split (the same users and targets as a new fit)."""
+        train, validation = hold_out_last(log, min_events=2)
+        bridged = Bridged(version.model, version.item_ids, log.item_ids)
+        return evaluate(bridged, train, validation, everything=log, full=False, max_users=SELECTION_USERS).sampled.ndcg
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def recommend(self, *, user: str | None = None, items: Sequence[str] | None = None, product: str | None = None,
+                  k: int = 10, where: Where = None, exclude_seen: bool = True) -> list[ProductHit]:
+        """Products for a user's history, a basket, or one product ("often bought with"), best first.
+
+        No history (or no fitted model): the most popular products. Products removed from the
+        catalogue and those `where` rejects are never returned."""
+        if sum(x is not None for x in (user, items, product)) != 1:
+            raise RecommenderError("recommend needs exactly one of user, items or product")
+        if product is not None:
+            self.store.get_product(product)  # ProductNotFoundError for an unknown id
+        history = table.user_history(self.store, user) if user is not None else list(items or [product])
+        view = self.products.view()
+        ids = np.array([p.id for p in view.products], dtype=object)
+        codes = {pid: n for n, pid in enumerate(ids)}
+        seen = np.array([codes[h] for h in history if h in codes], dtype=np.int64)
+        scores = self._scores(ids, seen)
+        allowed = view.allows(as_filter(where))
+        if allowed is not None:
+            scores[[not allowed(pid) for pid in ids]] = -np.inf
+        if (exclude_seen or product is not None) and len(seen):
+            scores[seen] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        top = top[np.isfinite(scores[top])]
+        images = self.store.first_images([ids[t] for t in top])
+        return [ProductHit(view.by_id[ids[t]], float(scores[t]), images.get(ids[t], -1), rank)
+                for rank, t in enumerate(top, 1)]
+
+    def _scores(self, ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """Scores of every catalogue product for one history (popularity when it is empty)."""
+        popularity = self._popularity_scores(ids)
+        version = self.active()
+        if version is None or not len(seen):
+            return popularity
+        key = (version.name, self.store.generation)
+        if self._bridge is None or self._bridge[0] != key:
+            self._bridge = (key, Bridged(version.model, version.item_ids, ids))
+        scores = self._bridge[1].score(np.array([-1]), [seen])[0]
+        # Items the model never saw come after every item it scores, ordered by popularity.
+        floor = np.min(scores[np.isfinite(scores)], initial=0.0)
+        unseen = ~np.isfinite(scores)
+        scores[unseen] = floor - 1.0 - 1.0 / (1.0 + popularity[unseen])
+        return scores
+
+    def _popularity_scores(self, ids: np.ndarray) -> np.ndarray:
+        """Weighted event counts per catalogue product, cached per store generation."""
+        generation = self.store.generation
+        if self._popularity is None or self._popularity[0] != generation or len(self._popularity[1]) != len(ids):
+            counts = dict(self.store.rows("SELECT product_id, SUM(weight) FROM interactions GROUP BY product_id"))
+            self._popularity = (generation, ids, np.array([counts.get(pid, 0.0) for pid in ids], dtype=np.float32))
+        return self._popularity[2].copy()
+
