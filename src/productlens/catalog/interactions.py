@@ -131,7 +131,7 @@ def parse_timestamp(value: Any) -> float | None | str:
 def add_interactions(store: CatalogStore, rows: Iterable[Mapping[str, Any]], *, weights: Mapping[str, float] | None = None,
                      known_only: bool = False, progress: Callable[[int], None] | None = None) -> InteractionReport:
     """Validate and write `rows` in one transaction; unknown products are created with the id
-    alone unless `known_only` (then such rows are skipped)."""
+    alone unless `known_only` (then such rows are skipped). `progress(n)`: n more rows were read."""
     weights = {**DEFAULT_WEIGHTS, **(weights or {})}
     report, now = InteractionReport(), time.time()
     with store.transaction() as db:
@@ -148,7 +148,7 @@ def add_interactions(store: CatalogStore, rows: Iterable[Mapping[str, Any]], *, 
                 _write_chunk(db, chunk, known_only, report)
                 chunk = []
             if progress and number % CHUNK == 0:
-                progress(number)
+                progress(CHUNK)
         _write_chunk(db, chunk, known_only, report)
         report.added = db.execute("SELECT COUNT(*) FROM interactions").fetchone()[0] - before
     report.already_there = report.read - len(report.skipped) - report.added

@@ -18,8 +18,9 @@ from ..catalog import interactions as table
 from ..catalog.store import CatalogStore
 from ..errors import RecommenderError
 from ..filters import as_filter
-from ..recommend import InteractionLog, hold_out_last
+from ..recommend import InteractionLog, hold_out_last, leave_last_out
 from ..recommend.choose import DEFAULT_BUDGET_S, SELECTION_USERS, choose_recommender
+from ..recommend.compare import compare_recommenders, plot_rows
 from ..recommend.evaluate import evaluate
 from ..recommend.versions import Bridged, RecommenderVersion, load_version, save_version
 from ..results import ProductHit
@@ -106,6 +107,17 @@ class Recommendations:
         train, validation = hold_out_last(log, min_events=2)
         bridged = Bridged(version.model, version.item_ids, log.item_ids)
         return evaluate(bridged, train, validation, everything=log, full=False, max_users=SELECTION_USERS).sampled.ndcg
+
+    def evaluate(self, *, models: Sequence[str] | None = None, budget_s: float = DEFAULT_BUDGET_S,
+                 plot: Path | None = None) -> dict[str, Any]:
+        """Every model side by side on the leave-last-out test split of the catalogue's interactions."""
+        log = self.log()
+        split = leave_last_out(log)
+        if not len(split.test):
+            raise RecommenderError("no user has three interactions: nothing to test a recommender on")
+        rows, choice = compare_recommenders(log, models=models, budget_s=budget_s)
+        return {"test_users": len(split.test), "chosen": choice.name, "models": [r.to_dict() for r in rows],
+                "candidates": choice.to_dict()["candidates"], "plot": str(plot_rows(rows, plot)) if plot else None}
 
     # --- answers ------------------------------------------------------------------------------
 
