@@ -85,7 +85,7 @@ class Catalog:
         self.versions = ModelVersions(self.path, store, self.write_lock, self.active, saves,
                                       Refit(store, self.recognition, self.dedup))
         self.product_cache = products
-        self.recommendations = Recommendations(self.path, store, self.write_lock, products)
+        self.recommendations = Recommendations(self.path, store, self.write_lock, products, self.active.record)
         self.training_port = TrainingAdapter(self.path, store, self.media, self.active, self.versions, self.recognition,
                                         products)
         self.evaluation_port = EvaluationAdapter(self.path, store, self.active, self.versions, self.searcher)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..catalog import interactions as table
-from ..catalog.store import CatalogStore
+from ..catalog.store import CatalogStore, ModelRecord
 from ..errors import RecommenderError
 from ..filters import as_filter
 from ..recommend import InteractionLog, hold_out_last, leave_last_out
@@ -36,9 +36,10 @@ FOLDER = Path("models") / "recommenders"
 class Recommendations:
     """Interactions in, recommendations out (Catalog.add_interactions / Catalog.recommend)."""
 
-    def __init__(self, path: Path, store: CatalogStore, lock: WriteLock, products: ProductCache) -> None:
+    def __init__(self, path: Path, store: CatalogStore, lock: WriteLock, products: ProductCache,
+                 active_model: Callable[[], ModelRecord | None]) -> None:
         self.folder = path / FOLDER
-        self.store, self.lock, self.products = store, lock, products
+        self.store, self.lock, self.products, self.active_model = store, lock, products, active_model
         self._loaded: tuple[str, RecommenderVersion] | None = None
         self._bridge: tuple[tuple[str, int], Bridged] | None = None
         self._popularity: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -92,7 +93,8 @@ class Recommendations:
             raise RecommenderError("no interactions yet: add some with `productlens interactions add`")
         choice = choose_recommender(log, models=[model] if model else None, budget_s=budget_s, params=params)
         new_score = max(c.validation.ndcg for c in choice.candidates if c.validation is not None)
-        version = RecommenderVersion(choice.model, log.item_ids, choice=choice.to_dict(), validation_ndcg=new_score)
+        version = RecommenderVersion(choice.model, log.item_ids, choice=choice.to_dict(), validation_ndcg=new_score,
+                                     item_counts=log.item_counts())
         active = self.active()
         active_score = self._validation_score(active, log) if active is not None else None
         path = save_version(self.folder, version)
@@ -156,13 +158,34 @@ class Recommendations:
             return popularity
         key = (version.name, self.store.generation)
         if self._bridge is None or self._bridge[0] != key:
-            self._bridge = (key, Bridged(version.model, version.item_ids, ids))
+            embeddings, has_photo = self._photo_vectors(ids)
+            self._bridge = (key, Bridged(version.model, version.item_ids, ids, item_counts=version.item_counts,
+                                         embeddings=embeddings, has_photo=has_photo))
         scores = self._bridge[1].score(np.array([-1]), [seen])[0]
         # Items the model never saw come after every item it scores, ordered by popularity.
         floor = np.min(scores[np.isfinite(scores)], initial=0.0)
         unseen = ~np.isfinite(scores)
         scores[unseen] = floor - 1.0 - 1.0 / (1.0 + popularity[unseen])
         return scores
+
+    def _photo_vectors(self, ids: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Each product's unit mean image embedding under the active image model, and which have one."""
+        model = self.active_model()
+        if model is None:
+            return None, None
+        image_ids, vectors = self.store.embeddings(model.key)
+        if not len(image_ids):
+            return None, None
+        owners = self.store.image_products([int(i) for i in image_ids])
+        row = {pid: n for n, pid in enumerate(ids)}
+        sums = np.zeros((len(ids), vectors.shape[1]), np.float64)
+        for image_id, vector in zip(image_ids, vectors):
+            n = row.get(owners.get(int(image_id)))
+            if n is not None:
+                sums[n] += vector
+        norms = np.linalg.norm(sums, axis=1)
+        has_photo = norms > 0
+        return (sums / np.maximum(norms, 1e-12)[:, None]).astype(np.float32), has_photo
 
     def _popularity_scores(self, ids: np.ndarray) -> np.ndarray:
         """Weighted event counts per catalogue product, cached per store generation."""

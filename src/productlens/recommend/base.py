@@ -41,6 +41,15 @@ class Recommender(ABC):
         """Scores of candidates[i, j] for history i (models that can, override it more cheaply)."""
         return np.take_along_axis(self.score(users, histories), candidates, axis=1)
 
+    def item_vectors(self) -> np.ndarray | None:
+        """(n_items, f) item factors when the model scores by user . item (the cold start maps photos
+        to them), else None."""
+        return None
+
+    def user_vectors(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, f) vectors whose dot product with item_vectors() gives score()."""
+        raise NotImplementedError(f"{self.name} has no user vectors")
+
     def refit_params(self) -> dict[str, Any]:
         """Parameters that refit the same model on more data without a validation monitor."""
         return dict(self.params)

@@ -38,7 +38,13 @@ class _Factorization(Recommender):
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
         if not len(histories):
             return np.zeros((0, self.n_items), np.float32)
-        return self.user_factors(histories) @ self.item_factors.T
+        return self.user_vectors(users, histories) @ self.item_factors.T
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors
+
+    def user_vectors(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        return self.user_factors(histories)
 
 
 class ALS(_Factorization):
@@ -89,10 +95,8 @@ class BPR(_Factorization):
             out[unknown] = least_squares_fold_in(self.item_factors, [histories[i] for i in unknown])
         return out
 
-    def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        if not len(histories):
-            return np.zeros((0, self.n_items), np.float32)
-        return self.user_factors(histories, np.asarray(users)) @ self.item_factors.T
+    def user_vectors(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        return self.user_factors(histories, np.asarray(users))
 
 
 register_recommender("als", ALS, description="implicit ALS matrix factorisation", cost=2)

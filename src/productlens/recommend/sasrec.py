@@ -204,21 +204,22 @@ class SASRec(Recommender):
             return self.net(seq)[:, -1].numpy()
 
     def score(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
-        import torch
-
         if not len(histories):
             return np.zeros((0, self.n_items), np.float32)
+        return self.hidden(histories) @ self.item_vectors().T
+
+    def item_vectors(self) -> np.ndarray:
+        import torch
+
         with torch.inference_mode():
-            table = self.net.items.weight[1:].numpy()
-        return self.hidden(histories) @ table.T
+            return self.net.items.weight[1:].numpy()
+
+    def user_vectors(self, users: np.ndarray, histories: Sequence[np.ndarray]) -> np.ndarray:
+        return self.hidden(histories)
 
     def score_candidates(self, users: np.ndarray, histories: Sequence[np.ndarray],
                          candidates: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            table = self.net.items.weight[1:].numpy()
-        return np.einsum("nd,ncd->nc", self.hidden(histories), table[candidates])
+        return np.einsum("nd,ncd->nc", self.hidden(histories), self.item_vectors()[candidates])
 
 
 register_recommender("sasrec", SASRec, description="self-attentive sequential model (torch, CPU)", sequential=True,
