@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -10,7 +11,7 @@ from rich.table import Table
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
-from ..training import TrainConfig
+from ..training import RECIPES, TrainConfig
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, print_json, show_table
@@ -21,7 +22,7 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+@click.option("--recipe", type=click.Choice(RECIPES),
               help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
                    "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
                    "as well if the budget allows (the better one on validation).")
@@ -58,19 +59,15 @@ def _say(state: State):
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
 @click.option("--json", "as_json", is_flag=True)
 @catalog_options
-def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
-          batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
-          as_json) -> None:
+def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: bool, force: bool, as_json: bool,
+          **settings: Any) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version.
 
     Settings left open are chosen on validation photos held out of the catalogue in whole burst
     groups (or on --val photos), within --budget; the new version is compared with the active
     model on the same photos, and --use activates it only if it is better (or with --force).
     """
-    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
-                         optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
-                         patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
+    config = TrainConfig(**settings, precision="int8" if int8 else "fp32")  # every other option is a TrainConfig field
     val_items = list(read_source(val_csv)) if val_csv else None
     say = _say(state) if not as_json else (lambda m: None)
     with state.open() as catalog:
