@@ -35,7 +35,7 @@ def shop_server(serve_copy):
 @pytest.mark.parametrize("screen", SCREENS, ids=list(SCREENS))
 def test_often_bought_with_and_recommended_for(browser, shop_server, screen):
     first, partner = shop_server.pairs[0]
-    page = browser.new_page(**screen)
+    page = browser.new_page(**SCREENS[screen])
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{shop_server.url}/#/product/{first}")
