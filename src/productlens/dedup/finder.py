@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, ProductLensError, StaleCalibrationError
+from ..errors import ModelError, NothingEmbeddedError, StaleCalibrationError
 from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def store_thresholds(catalog: DuplicateSource, cal: DuplicateThresholds) -> None
     """Store the thresholds for the active model version."""
     model = catalog.active_model
     if model is None:
-        raise ProductLensError("nothing embedded yet: duplicate thresholds belong to a model version")
+        raise NothingEmbeddedError()
     catalog.save_calibration(model.key, THRESHOLDS_RECORD, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 
 

@@ -18,7 +18,7 @@ import logging
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError, ProductLensError
+from ..errors import ImageError, NothingEmbeddedError, ProductLensError
 from ..images import load_image, read_bytes
 from ..text import semantic
 from ..text.hybrid import normalize_rows
@@ -70,7 +70,9 @@ def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
 def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DuplicateThresholds:
     """Make `n` copies of random catalogue images, score them as above, choose both thresholds."""
     model, live = catalog.active_model, catalog.live_index()
-    if model is None or live is None or len(live) < 3:
+    if model is None or live is None:
+        raise NothingEmbeddedError()
+    if len(live) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
     rng = np.random.default_rng(seed)
     images = catalog.images()
