@@ -22,6 +22,7 @@ from ..recommend import InteractionLog, hold_out_last, leave_last_out
 from ..recommend.choose import DEFAULT_BUDGET_S, SELECTION_USERS, choose_recommender
 from ..recommend.compare import compare_recommenders, plot_rows
 from ..recommend.evaluate import evaluate
+from ..recommend.port import log_from_source
 from ..recommend.versions import Bridged, RecommenderVersion, load_version, save_version
 from ..results import ProductHit
 from .lifecycle import WriteLock
@@ -63,15 +64,17 @@ class Recommendations:
         with self.lock.hold():
             return table.remove_user(self.store, user_id)
 
+    def interaction_rows(self) -> list[tuple[str, str, float, float, str]]:
+        """The port recommend/ reads (recommend/port.py): every interaction, by user then time."""
+        return table.interaction_rows(self.store)
+
+    def product_ids(self) -> list[str]:
+        """The port's item vocabulary: every product of the catalogue."""
+        return [p.id for p in self.products.view().products]
+
     def log(self) -> InteractionLog:
         """Every interaction, over every product of the catalogue as the item vocabulary."""
-        rows = table.interaction_rows(self.store)
-        products = [p.id for p in self.products.view().products]
-        if not rows:
-            return InteractionLog.from_events([], [], item_ids=products)
-        users, items, weights, stamps, baskets = zip(*rows)
-        return InteractionLog.from_events(users, items, weights=weights, timestamps=stamps, baskets=baskets,
-                                          item_ids=products)
+        return log_from_source(self)
 
     # --- versions ---------------------------------------------------------------------------
 
