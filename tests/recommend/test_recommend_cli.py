@@ -65,5 +65,7 @@ def test_bad_requests_are_one_line_errors(run):
     unknown = run("recommend", "fit", "--model", "nope")
     assert unknown.exit_code == 1 and "choose from" in unknown.output and "Traceback" not in unknown.output
     assert run("interactions", "remove", "--user", "u1").output.startswith("removed 8 ")
+    assert json.loads(run("interactions", "remove", "--user", "u2", "--format", "json").output) == \
+        [{"user": "u2", "removed": 8}]
     weight = run("interactions", "add", __file__, "--weight", "buy=x")
     assert weight.exit_code == 2 and "EVENT=NUMBER" in weight.output

@@ -73,12 +73,14 @@ def interactions_info(state: State, fmt: str) -> None:
 
 @interactions.command("remove")
 @click.option("--user", required=True, help="The shopper whose interactions are forgotten.")
+@format_option
 @catalog_options
-def interactions_remove(state: State, user: str) -> None:
+def interactions_remove(state: State, user: str, fmt: str) -> None:
     """Forget every interaction of one shopper (their right to be forgotten)."""
     with state.open() as catalog:
         removed = catalog.recommendations.remove_user(user)
-    click.echo(f"removed {removed} interactions of {user}")
+    row = {"user": user, "removed": removed}
+    emit(fmt, [row], columns=tuple(row), show=lambda: click.echo(f"removed {removed} interactions of {user}"))
 
 
 @cli.group(invoke_without_command=True)
