@@ -108,7 +108,10 @@ class Recommendations:
                 "active_validation_ndcg@10": None if active_score is None else round(active_score, 4), **choice.to_dict()}
 
     def _validation_score(self, version: RecommenderVersion, log: InteractionLog) -> float:
-        """The version's NDCG@10 on today's validation split (the same users and targets as a new fit)."""
+        """The version's NDCG@10 on today's validation split (the same users and targets as a new fit).
+        A version refitted on every event has seen those targets: its own pre-refit score stands instead."""
+        if version.choice.get("refitted"):
+            return version.validation_ndcg
         train, validation = hold_out_last(log, min_events=2)
         bridged = Bridged(version.model, version.item_ids, log.item_ids)
         return evaluate(bridged, train, validation, everything=log, full=False, max_users=SELECTION_USERS).sampled.ndcg
