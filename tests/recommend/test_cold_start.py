@@ -52,3 +52,14 @@ def test_without_photos_a_new_product_stays_at_the_bottom(shop, tmp_path):
     shop.recommendations.fit(model="item-knn", budget_s=60, force=True)
     hits = shop.recommend(user="u1", k=40)
     assert hits[-1].product.id == "no-photo" or "no-photo" not in [h.product.id for h in hits[:30]]
+
+
+def test_similar_blends_looks_with_often_bought_with(shop):
+    shop.recommendations.fit(model="item-knn", budget_s=60, force=True)
+    looks = [h.product.id for h in shop.similar("g1-2", k=5)]
+    bought = [h.product.id for h in shop.recommend(product="g1-2", k=5)]
+    assert [h.product.id for h in shop.similar("g1-2", k=5, blend=1.0)] == bought
+    assert [h.product.id for h in shop.similar("g1-2", k=5, blend=0.0)] == looks
+    half = shop.similar("g1-2", k=5, blend=0.5)
+    assert [h.rank for h in half] == [1, 2, 3, 4, 5] and all(0 <= h.score <= 1 for h in half)
+    assert "g1-2" not in {h.product.id for h in half}

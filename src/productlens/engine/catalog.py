@@ -196,8 +196,11 @@ class Catalog:
         with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
         return self.searcher.by_text(text, k=k, where=where, mode=mode)
 
-    def similar(self, product_id: str, *, k: int = 10, where: Where = None) -> list[ProductHit]:
-        """Other products that look like this one (mean of its image embeddings as the query)."""
+    def similar(self, product_id: str, *, k: int = 10, where: Where = None, blend: float = 0.0) -> list[ProductHit]:
+        """Other products that look like this one (mean of its image embeddings as the query);
+        `blend` in (0, 1] mixes in "often bought with" (engine/recommendations.py)."""
+        if blend > 0:
+            return self.recommendations.blend_similar(self.searcher.similar, product_id, k=k, where=where, weight=blend)
         return self.searcher.similar(product_id, k=k, where=where)
 
     def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:

@@ -156,6 +156,27 @@ class Recommendations:
         return [ProductHit(view.by_id[ids[t]], float(scores[t]), images.get(ids[t], -1), rank)
                 for rank, t in enumerate(top, 1)]
 
+    def blend_similar(self, similar: Callable[..., list[ProductHit]], product: str, *, k: int, where: Where,
+                      weight: float) -> list[ProductHit]:
+        """`similar`'s look-alikes and this product's "often bought with", each scaled to [0, 1] over
+        a wider candidate list and mixed (1 - weight) : weight."""
+        if not 0 < weight <= 1:
+            raise RecommenderError(f"blend must be in (0, 1], not {weight}")
+        wide = max(50, 5 * k)
+        lists = (similar(product, k=wide, where=where), self.recommend(product=product, k=wide, where=where))
+        mixed: dict[str, float] = {}
+        hits: dict[str, ProductHit] = {}
+        for share, found in zip((1.0 - weight, weight), lists):
+            scores = np.array([h.score for h in found], dtype=np.float64)
+            if not len(scores):
+                continue
+            low, span = scores.min(), max(float(np.ptp(scores)), 1e-12)
+            for hit, score in zip(found, scores):
+                mixed[hit.product.id] = mixed.get(hit.product.id, 0.0) + share * (score - low) / span
+                hits.setdefault(hit.product.id, hit)
+        best = sorted(mixed, key=lambda pid: -mixed[pid])[:k]
+        return [ProductHit(hits[pid].product, mixed[pid], hits[pid].image_id, rank) for rank, pid in enumerate(best, 1)]
+
     def _scores(self, ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
         """Scores of every catalogue product for one history (popularity when it is empty)."""
         popularity = self._popularity_scores(ids)
