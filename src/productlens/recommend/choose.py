@@ -88,6 +88,9 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
         t0 = time.monotonic()
         try:
             model.fit(train, deadline=deadline - _evaluation_reserve(len(validation)), monitor=monitor)
+        except ImportError as exc:  # implicit comes with the `recommend` extra
+            candidate.status = f"failed: {exc.name or exc} is not installed (pip install 'productlens[recommend]')"
+            continue
         except (ValueError, RuntimeError, MemoryError) as exc:  # one model failing must not lose the others
             candidate.status = f"failed: {exc}"
             continue
