@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import meta_keys
 from ..catalog import interactions as table
 from ..catalog.store import CatalogStore, ModelRecord
 from ..errors import RecommenderError
@@ -30,7 +31,6 @@ from .products import ProductCache
 from .search import Where
 
 logger = logging.getLogger(__name__)
-ACTIVE_KEY = "active_recommender"
 FOLDER = Path("models") / "recommenders"
 
 
@@ -80,7 +80,7 @@ class Recommendations:
 
     def active(self) -> RecommenderVersion | None:
         """The active fitted recommender (loaded once per version), or None before the first fit."""
-        name = self.store.get_meta(ACTIVE_KEY)
+        name = self.store.get_meta(meta_keys.ACTIVE_RECOMMENDER)
         if not name:
             return None
         if self._loaded is None or self._loaded[0] != name:
@@ -103,7 +103,7 @@ class Recommendations:
         path = save_version(self.folder, version)
         activated = force or active_score is None or new_score >= active_score
         if activated:
-            self.store.set_meta({ACTIVE_KEY: version.name})
+            self.store.set_meta({meta_keys.ACTIVE_RECOMMENDER: version.name})
         return {**version.summary(), "path": str(path), "activated": activated,
                 "active_validation_ndcg@10": None if active_score is None else round(active_score, 4), **choice.to_dict()}
 
