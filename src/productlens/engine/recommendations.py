@@ -20,6 +20,7 @@ from ..catalog.store import CatalogStore, ModelRecord
 from ..errors import RecommenderError
 from ..filters import as_filter
 from ..recommend import InteractionLog, hold_out_last, leave_last_out
+from ..recommend.base import one_blas_thread
 from ..recommend.choose import DEFAULT_BUDGET_S, SELECTION_USERS, choose_recommender
 from ..recommend.compare import compare_recommenders, plot_rows
 from ..recommend.evaluate import evaluate
@@ -188,7 +189,8 @@ class Recommendations:
             embeddings, has_photo = self._photo_vectors(ids)
             self._bridge = (key, Bridged(version.model, version.item_ids, ids, item_counts=version.item_counts,
                                          embeddings=embeddings, has_photo=has_photo))
-        scores = self._bridge[1].score(np.array([-1]), [seen])[0]
+        with one_blas_thread():
+            scores = self._bridge[1].score(np.array([-1]), [seen])[0]
         # Items the model never saw come after every item it scores, ordered by popularity.
         floor = np.min(scores[np.isfinite(scores)], initial=0.0)
         unseen = ~np.isfinite(scores)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,19 @@ class Recommender(ABC):
     def describe(self) -> dict[str, Any]:
         """The name and parameters, saved with a fitted version."""
         return {"model": self.name, **self.params}
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with BLAS on one thread: scoring one user is a small product, and a BLAS
+    thread pool waiting on a busy CPU made it 100x slower here (24 ms -> 0.25 ms for ALS on Video)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with implicit (the `recommend` extra)
+        yield
+        return
+    with threadpool_limits(1, "blas"):
+        yield
 
 
 def time_left(deadline: float | None) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Recommender
+from .base import Recommender, one_blas_thread
 from .choose import DEFAULT_BUDGET_S, Choice, choose_recommender
 from .evaluate import evaluate
 from .log import InteractionLog
@@ -43,7 +43,8 @@ def latency_ms(model: Recommender, history: InteractionLog, users: np.ndarray, k
     times = []
     for u in users:
         t0 = time.perf_counter()
-        scores = model.score(np.array([u]), [sequences[u]])[0]
+        with one_blas_thread():  # as Catalog.recommend serves one user
+            scores = model.score(np.array([u]), [sequences[u]])[0]
         scores[sequences[u]] = -np.inf
         top = np.argpartition(-scores, k)[:k]
         top[np.argsort(-scores[top])]

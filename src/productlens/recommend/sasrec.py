@@ -199,6 +199,7 @@ class SASRec(Recommender):
         """The network's state after each history's last event, (n, dim)."""
         import torch
 
+        torch.set_num_threads(int(self.params["threads"]))  # one sequence is small: a thread pool only waits
         with torch.inference_mode():
             self.net.eval()
             length = max(1, min(int(self.params["max_length"]), max(len(h) for h in histories)))
