@@ -42,6 +42,7 @@ NEVER_IMPORTS = {
     "dedup": {"engine", "cli", "api", "training", "evaluation"},
     "training": {"engine", "cli", "api", "text", "dedup", "evaluation"},
     "evaluation": {"engine", "cli", "api", "text", "dedup"},
+    "recommend": {"engine", "cli", "api", "catalog", "index", "text", "dedup", "training", "evaluation"},
     "cli": {"index", "text"},
     "api": {"cli", "index", "jobs", "training", "evaluation"},
     "jobs": {"engine", "cli", "api", "text", "dedup", "training", "evaluation"},

@@ -12,6 +12,8 @@
     │   ├── FilterSyntaxError         400 bad-filter: a --where that does not parse or names an unknown field
     │   ├── TextQueryError            a text query with nothing searchable in it (empty, only punctuation)
     │   ├── IngestError               an ingest source (folder / CSV / JSONL) is malformed
+    │   │   └── InteractionError      an interactions file that cannot be read at all
+    │   ├── RecommenderError          a recommender cannot be made, fitted or asked as given
     │   └── ExportError               an export cannot be written as asked (folder not empty, ...)
     ├── CatalogError                  500: the catalogue store itself
     │   ├── CatalogNotFoundError      no catalogue at that path
@@ -146,6 +148,15 @@ class TextQueryError(InputError):
 
 class IngestError(InputError):
     """An ingest source is malformed (missing columns, unreadable CSV, ...)."""
+
+
+class InteractionError(IngestError):
+    """An interactions file cannot be read at all (rows that are merely bad are skipped and reported)."""
+
+
+class RecommenderError(InputError):
+    """A recommender cannot be made, fitted or asked as given (unknown model, nothing to learn from,
+    not exactly one of user / items / product)."""
 
 
 class ExportError(InputError):

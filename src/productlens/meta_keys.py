@@ -11,3 +11,4 @@ RERANK = "rerank:{}"  # candidates re-scored exactly per query (index/live.py)
 FIELDS_PENDING = "fields_pending:{}"  # products whose fields a server index must be sent again (index/live.py)
 COLLECTION = "collection:{}"  # the server index collection of a model (index/live.py)
 TEXT_BACKFILLED = "text_vectors_backfilled:{}"  # every product's text was embedded once with that text model
+ACTIVE_RECOMMENDER = "active_recommender"  # the fitted recommender version answers use (engine/recommendations.py)

@@ -27,6 +27,8 @@ EXPECTED = {
     "FilterSyntaxError": (400, "bad-filter", None),
     "TextQueryError": (400, "bad-request", None),
     "IngestError": (400, "bad-request", None),
+    "InteractionError": (400, "bad-request", None),
+    "RecommenderError": (400, "bad-request", None),
     "ExportError": (400, "bad-request", None),
     "CatalogError": (500, "CatalogError", None),
     "CatalogNotFoundError": (500, "CatalogNotFoundError", None),

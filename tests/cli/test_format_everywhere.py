@@ -96,6 +96,9 @@ RUN_ELSEWHERE = {
     ("calibrate",): "tests/cli/test_cli.py (needs held-out photos of the tiny Grocery catalogue)",
     ("train",): "tests/training/test_train_cli.py (minutes of training)",
     ("datasets", "grocery-store"): "tests/cli/test_cli.py (needs the Grocery Store dataset)",
+    **{path: "tests/recommend/test_recommend_cli.py (needs an interactions file)" for path in (
+        ("interactions", "add"), ("interactions", "info"), ("interactions", "remove"), ("recommend",),
+        ("recommend", "fit"), ("recommend", "eval"))},
 }
 
 

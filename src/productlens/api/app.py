@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, settings
 from ..engine import Catalog
-from . import routes_images, routes_products, routes_search
+from . import routes_images, routes_products, routes_recommend, routes_search
 from .auth import make_guards
 from .batcher import EmbedBatcher
 from .errors import install_error_handlers
@@ -86,6 +86,7 @@ def create_app(
     app.include_router(routes_search.build_router(require_read))
     app.include_router(routes_products.build_router(require_read, require_write))
     app.include_router(routes_images.build_router(require_read, require_write))
+    app.include_router(routes_recommend.build_router(require_read, require_write))
 
     @app.get("/healthz", response_model=Health, tags=["system"])
     def healthz(state: ServerState = Depends(get_state)) -> dict:

@@ -65,10 +65,11 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         product_id: str,
         k: int = Query(10, ge=1, le=100),
         where: Optional[str] = Query(None, max_length=2000),
+        blend: float = Query(0.0, ge=0, le=1, description="Mix in 'often bought with': 0 looks only."),
         state: ServerState = Depends(get_state),
     ) -> dict:
-        """Other products that look like this one."""
-        hits = state.catalog.similar(product_id, k=k, where=where)
+        """Other products that look like this one (with `blend`, also bought with it)."""
+        hits = state.catalog.similar(product_id, k=k, where=where, blend=blend)
         return {"product": product_id, "results": [hit_dict(h) for h in hits]}
 
     @router.post("/products", status_code=201, response_model=ProductDetail, dependencies=write, responses=WRITE_ERRORS)

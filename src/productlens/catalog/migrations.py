@@ -148,6 +148,29 @@ def m003_calibrations_and_capture_times(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m004_interactions(db: sqlite3.Connection) -> None:
+    """What shoppers did (view, cart, purchase...), for recommendations. The natural key makes
+    re-adding the same file add nothing; a removed product takes its interactions with it."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE interactions (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL,
+            product_id TEXT NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+            event TEXT NOT NULL,
+            weight REAL NOT NULL,
+            timestamp REAL NOT NULL,
+            basket_id TEXT NOT NULL DEFAULT '',
+            UNIQUE (user_id, product_id, event, timestamp, basket_id)
+        );
+        CREATE INDEX interactions_user ON interactions (user_id, timestamp);
+        CREATE INDEX interactions_product ON interactions (product_id)
+        """,
+    )
+
+
 def _run_script(db: sqlite3.Connection, script: str) -> None:
     # Statement by statement: executescript() would COMMIT the migration's transaction early.
     for statement in script.split(";"):

@@ -79,6 +79,10 @@ class CatalogStore:
         with self._lock, storage_errors(self.path, "read"):
             return self._db.execute(sql, params).fetchall()
 
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one read query (for the table modules beside the store, e.g. interactions)."""
+        return self._query(sql, params)
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default

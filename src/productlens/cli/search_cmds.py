@@ -104,12 +104,14 @@ def _show_verdict(result: Recognition) -> None:
 @click.argument("product_id")
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--where", help="Filter on product fields (docs/filters.md).")
+@click.option("--blend", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Mix in \"often bought with\" from shoppers' interactions: 0 looks only, 1 purchases only.")
 @format_option
 @catalog_options
-def similar(state: State, product_id: str, k: int, where: str | None, fmt: str) -> None:
-    """Products that look like a given product."""
+def similar(state: State, product_id: str, k: int, where: str | None, blend: float, fmt: str) -> None:
+    """Products that look like a given product (and, with --blend, that are bought with it)."""
     with state.open() as catalog:
-        hits = catalog.similar(product_id, k=k, where=where)
+        hits = catalog.similar(product_id, k=k, where=where, blend=blend)
     _emit_hits(fmt, hits, f"similar to {product_id}", {"product": product_id, "results": [h.to_dict() for h in hits]})
 
 

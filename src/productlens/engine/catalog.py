@@ -11,6 +11,7 @@ needs and reachable as an attribute for what is not on the facade:
     index        engine/indexing.py      the vector index: kind, info, rebuild
     dedup        engine/duplicates.py    duplicate images and products
     active       engine/active.py        the active model's embedder and index
+    recommendations  engine/recommendations.py   interactions, recommender versions, recommendations
 
 A catalogue is a directory:
 
@@ -37,6 +38,7 @@ from typing import Any
 from .. import recognition
 from ..catalog.export import ExportReport, write_feed
 from ..catalog.ingest import IngestItem
+from ..catalog.interactions import InteractionReport
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, Product
 from ..dedup import DuplicateReport
@@ -57,6 +59,7 @@ from .lifecycle import DB_NAME, DEFAULT_INDEX, IndexSaves, WriteLock, create_sto
 from .ports import DuplicatesAdapter, EvaluationAdapter, TextAdapter, TrainingAdapter
 from .products import ProductCache
 from .recognition_service import RecognitionService
+from .recommendations import Recommendations
 from .refit import Refit
 from .search import Searcher, Where
 from .versions import ModelVersions, version_head
@@ -83,6 +86,7 @@ class Catalog:
         self.versions = ModelVersions(self.path, store, self.write_lock, self.active, saves,
                                       Refit(store, self.recognition, self.dedup))
         self.product_cache = products
+        self.recommendations = Recommendations(self.path, store, self.write_lock, products, self.active.record)
         self.training_port = TrainingAdapter(self.path, store, self.media, self.active, self.versions, self.recognition,
                                         products)
         self.evaluation_port = EvaluationAdapter(self.path, store, self.active, self.versions, self.searcher)
@@ -196,8 +200,11 @@ class Catalog:
         with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
         return self.searcher.by_text(text, k=k, where=where, mode=mode)
 
-    def similar(self, product_id: str, *, k: int = 10, where: Where = None) -> list[ProductHit]:
-        """Other products that look like this one (mean of its image embeddings as the query)."""
+    def similar(self, product_id: str, *, k: int = 10, where: Where = None, blend: float = 0.0) -> list[ProductHit]:
+        """Other products that look like this one (mean of its image embeddings as the query);
+        `blend` in (0, 1] mixes in "often bought with" (engine/recommendations.py)."""
+        if blend > 0:
+            return self.recommendations.blend_similar(self.searcher.similar, product_id, k=k, where=where, weight=blend)
         return self.searcher.similar(product_id, k=k, where=where)
 
     def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
@@ -214,6 +221,18 @@ class Catalog:
         """Clusters of near-identical images and of probably-identical products (dedup/finder.py)."""
         return self.dedup.find(image_threshold=image_threshold, product_threshold=product_threshold,
                                use_text=use_text)
+
+    # --- recommendations (engine/recommendations.py) ----------------------------------------------
+
+    def add_interactions(self, source_or_rows: str | Path | Iterable[dict[str, Any]], **options: Any) -> InteractionReport:
+        """Add shopper events from a .csv/.jsonl file or dict rows (`weights`, `known_only`, `progress`)."""
+        return self.recommendations.add(source_or_rows, **options)
+
+    def recommend(self, *, user: str | None = None, items: Sequence[str] | None = None, product: str | None = None,
+                  k: int = 10, where: Where = None, exclude_seen: bool = True) -> list[ProductHit]:
+        """Products for a user, a basket (`items`) or "often bought with" a `product`, best first."""
+        return self.recommendations.recommend(user=user, items=items, product=product, k=k, where=where,
+                                              exclude_seen=exclude_seen)
 
     # --- model versions ------------------------------------------------------------------------
 

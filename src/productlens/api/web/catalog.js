@@ -8,6 +8,7 @@ function renderCatalog() {
   view.replaceChildren($("#tpl-catalog").content.cloneNode(true));
   showAccessNotes();
   $("#add-form").addEventListener("submit", addProduct);
+  $("#recommend-form").addEventListener("submit", recommendForUser);
   $("#filter").addEventListener("keydown", (e) => { if (e.key === "Enter") loadProducts(true); });
   $("#more").addEventListener("click", () => loadProducts(false));
   loadProducts(true);

@@ -19,6 +19,7 @@ async function renderProduct(id) {
     const similar = await api(`/products/${encodeURIComponent(id)}/similar?k=8`);
     $("#p-similar").replaceChildren(...similar.results.map((hit) =>
       productCard(hit, el("div", { class: "score" }, `similarity ${hit.score.toFixed(3)}`))));
+    showBoughtWith(id);
   } catch (err) {
     $("#p-title").textContent = err.message; $("#p-title").classList.add("error");
   }
