@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from ..dedup import render_review
+from ..errors import StaleCalibrationError
 from .auth import Guard
+from .duplicates_page import not_fitted_page
 from .errors import ApiError
 from .schemas import ErrorBody, RecognizeResponse, SearchResponse
 from .state import ServerState, facets_of, get_state, hit_dict, parse_query_box
@@ -17,7 +19,7 @@ from .state import ServerState, facets_of, get_state, hit_dict, parse_query_box
 ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
-def build_router(require_read: Guard) -> APIRouter:
+def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
     router = APIRouter(tags=["search"], dependencies=[Depends(require_read)], responses=ERRORS)
 
     @router.post("/search", response_model=SearchResponse)
@@ -58,8 +60,18 @@ def build_router(require_read: Guard) -> APIRouter:
 
     @router.get("/duplicates/review", response_class=HTMLResponse)
     def duplicates_review(state: ServerState = Depends(get_state)) -> HTMLResponse:
-        """The duplicate clusters as a self-contained review page, images side by side (the web page links here)."""
-        return HTMLResponse(render_review(state.catalog, state.catalog.duplicates()))
+        """The duplicate clusters as a self-contained review page, images side by side (the web page links here);
+        while the thresholds are not fitted for the active model, a page that says so and offers to fit them."""
+        try:
+            report = state.catalog.duplicates()
+        except StaleCalibrationError as exc:
+            return HTMLResponse(not_fitted_page(str(exc).split(";")[0]), status_code=409)
+        return HTMLResponse(render_review(state.catalog, report))
+
+    @router.post("/duplicates/calibrate", dependencies=[Depends(require_write)])
+    def calibrate_duplicates(state: ServerState = Depends(get_state)) -> dict:
+        """Fit and store the duplicate thresholds for the active model (as `productlens duplicates --calibrate`)."""
+        return state.catalog.calibrate_duplicates().to_dict()
 
     @router.post("/recognize", response_model=RecognizeResponse)
     def recognize(
