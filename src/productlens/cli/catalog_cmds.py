@@ -51,6 +51,18 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
             print_json(report.to_dict())
         elif not state.quiet:
             _print_report(report)
+    if report.failed:
+        raise click.ClickException(_shortfall(report))
+
+
+def _shortfall(report: IngestReport) -> str:
+    """The one-line error of an add that fell short (exit status 1; what was added stays)."""
+    left_out = report.products_without_images
+    if not left_out:
+        return f"none of the {len(report.skipped)} image(s) could be added (see the skipped list)"
+    more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+    return (f"{len(left_out)} product(s) not created, none of their images could be added: "
+            f"{', '.join(left_out[:3])}{more}")
 
 
 def _print_report(report: IngestReport) -> None:

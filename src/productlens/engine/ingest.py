@@ -64,18 +64,33 @@ def add_items(catalog: ModelWriter, items: list[IngestItem], fields_changing: Fi
     """Upsert the items' products (with their text vectors), then embed and add the new images."""
     started = time.perf_counter()
     report = IngestReport()
+    with_images = [it for it in items if it.image is not None]
     with catalog.writing():
+        new_with_images = {it.product.id for it in with_images} - {
+            p.id for p in catalog.store.get_products([it.product.id for it in with_images])}
         report.products_created, report.products_updated = upsert_item_products(catalog.store, items, fields_changing)
         semantic.sync_on_write(catalog.store, [it.product.id for it in items])
-    with_images = [it for it in items if it.image is not None]
     if progress:
         progress.start(len(with_images), "Embedding images")
     if with_images:
         needs_calibration = catalog.precision == "int8" and catalog.active_model is None
         catalog.embedder(calibration_sources(with_images) if needs_calibration else None)
         ImageIngest(catalog, report, progress).run(with_images)
+    if new_with_images:
+        drop_products_without_images(catalog, report, new_with_images)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def drop_products_without_images(catalog: ModelWriter, report: IngestReport, created: set[str]) -> None:
+    """Remove the products this add created whose every image failed: a product is only made
+    with at least one image when images were given for it (a CSV of missing files makes none)."""
+    with catalog.writing():
+        empty = [p.id for p in catalog.store.get_products(sorted(created)) if p.image_count == 0]
+        if empty:
+            catalog.store.delete_products(empty)
+    report.products_created -= len(empty)
+    report.products_without_images = empty
 
 
 def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | None,

@@ -1,0 +1,49 @@
+"""What a new user tripped on in the CLI (issue 23), on the fast tier: each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from productlens import Catalog
+from productlens.cli import cli
+
+pytestmark = pytest.mark.fast
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_products_whose_every_image_fails_are_not_created(fast_catalog, fast_photos, tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    good = next(fast_photos.glob("red-blue/*.jpg"))
+    feed = tmp_path / "feed.csv"
+    feed.write_text("product_id,title,image\n"
+                    f"ghost-1,Ghost one,{tmp_path / 'missing.jpg'}\n"
+                    f"ghost-2,Ghost two,{tmp_path / 'notes.jpg'}\n"
+                    f"ghost-2,Ghost two,{fifo}\n"
+                    f"real-1,Real one,{good}\n"
+                    f"real-1,Real one,{tmp_path / 'missing.jpg'}\n")
+    added = run("--catalog", fast_catalog, "add", feed)
+    assert added.exit_code == 1, added.output
+    assert "2 product(s) not created, none of their images could be added: ghost-1, ghost-2" in added.output
+    assert "products: 1 new" in added.output  # the summary counts only what was made
+    with Catalog.open(fast_catalog) as shop:
+        ids = {p.id for p in shop.products()}
+        assert "real-1" in ids and not {"ghost-1", "ghost-2"} & ids
+    as_json = run("--catalog", fast_catalog, "add", feed, "--json")
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.output.split("\nError:")[0])
+    assert report["products_without_images"] == ["ghost-1", "ghost-2"] and report["products_created"] == 0
+
+
+def test_an_add_whose_images_all_fail_exits_non_zero(fast_catalog, tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    added = run("--catalog", fast_catalog, "add", tmp_path / "empty.jpg", "--product", "red-blue")
+    assert added.exit_code == 1 and "none of the 1 image(s) could be added" in added.output
