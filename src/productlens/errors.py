@@ -107,6 +107,10 @@ class ProductNotFoundError(CatalogError):
     """No product with that id."""
 
 
+class InvalidProductIdError(ProductLensError):
+    """A new product id breaks the id rule (catalog/ids.py): the same rule at every door."""
+
+
 class ModelMismatchError(CatalogError):
     """The catalogue was embedded with another model, precision or dimension."""
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from PIL import Image
+from click.testing import CliRunner
+
+from productlens.cli import cli
 
 API_KEY = "first-use-key"
 
 pytestmark = pytest.mark.fast
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -36,3 +43,32 @@ def test_concurrent_first_thumbnail_requests_all_get_the_whole_jpeg(server):
         assert int(answer.headers["content-length"]) == len(answer.content)
     leftovers = [p for p in (server.catalog_path / "media").rglob("*") if ".tmp" in p.name]
     assert leftovers == []
+
+
+def test_one_id_rule_for_the_cli_the_api_and_ids_stored_before_it(fast_catalog, fast_photos, serve_app):
+    photo = next(fast_photos.glob("red-blue/*.jpg"))
+    refused = run_cli("--catalog", fast_catalog, "add", photo, "--product", "Mango ripe/1 kg")
+    assert refused.exit_code == 1 and "product id 'Mango ripe/1 kg' is not allowed: it contains '/'" in refused.output
+    assert run_cli("--catalog", fast_catalog, "add", photo, "--product", "Mango ripe 1 kg").exit_code == 0
+    legacy_photo = next(fast_photos.glob("green-yellow/*.jpg"))
+    assert run_cli("--catalog", fast_catalog, "add", legacy_photo, "--product", "legacy").exit_code == 0
+    with sqlite3.connect(fast_catalog / "catalog.db") as db:  # an id stored before the rule
+        db.execute("PRAGMA defer_foreign_keys = ON")
+        db.execute("UPDATE products SET id = 'Kiwi/2 pack' WHERE id = 'legacy'")
+        db.execute("UPDATE images SET product_id = 'Kiwi/2 pack' WHERE product_id = 'legacy'")
+    planned = run_cli("--catalog", fast_catalog, "rename", "--fix-ids", "--dry-run")
+    assert planned.output == "'Kiwi/2 pack' -> 'Kiwi-2 pack' (dry run)\n"
+    fixed = run_cli("--catalog", fast_catalog, "rename", "--fix-ids")
+    assert fixed.exit_code == 0 and fixed.output == "'Kiwi/2 pack' -> 'Kiwi-2 pack'\n"
+    with serve_app(fast_catalog, api_key=API_KEY) as server, server.client(API_KEY) as client:
+        assert client.post("/products", json={"id": "Mango ripe/1 kg", "title": "x"}).status_code == 422
+        assert client.post("/products", json={"id": " padded", "title": "x"}).status_code == 422
+        assert client.post("/products", json={"id": "Oat milk 1 l", "title": "Oat milk"}).status_code == 201
+        assert client.get("/products/Oat%20milk%201%20l").json()["title"] == "Oat milk"
+        renamed = client.get("/products/Kiwi-2%20pack").json()
+        assert renamed["image_count"] == 1 and len(renamed["images"]) == 1
+        mango = client.get("/products/Mango%20ripe%201%20kg")
+        assert mango.status_code == 200 and mango.json()["image_count"] == 1
+        deleted = client.delete("/products/Mango%20ripe%201%20kg")
+        assert deleted.status_code == 200 and deleted.json()["images_removed"] == 1
+        assert client.get("/products/Mango%20ripe%201%20kg").status_code == 404

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+from ..catalog.ids import RULE, id_problem
+
 Scalar = Union[str, int, float, bool, None]
 
 
@@ -23,11 +24,18 @@ class ProductIn(BaseModel):
     """A new product."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=PRODUCT_ID_PATTERN, description="Letters, digits, '.', '_' or '-'.")
+    id: str = Field(description=f"The product id: {RULE} (the rule of the CLI and feeds too).")
     title: str = Field(min_length=1, max_length=500)
     category: Optional[str] = Field(None, max_length=200)
     description: Optional[str] = Field(None, max_length=5000)
     attributes: dict[str, Scalar] = Field(default_factory=dict, max_length=100)
+
+    @field_validator("id")
+    @classmethod
+    def _id_rule(cls, value: str) -> str:
+        if (problem := id_problem(value)) is not None:
+            raise ValueError(f"product id not allowed: {problem} (ids: {RULE})")
+        return value
 
 
 class ProductUpdate(BaseModel):

@@ -86,6 +86,33 @@ def remove(state: State, product_ids: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.argument("old_id", required=False)
+@click.argument("new_id", required=False)
+@click.option("--fix-ids", is_flag=True, help="Rename every stored id the id rule does not allow (kept from "
+                                                "before it) to a close allowed one, printing old -> new.")
+@click.option("--dry-run", is_flag=True, help="With --fix-ids: print the renames, change nothing.")
+@catalog_options
+def rename(state: State, old_id: str | None, new_id: str | None, fix_ids: bool, dry_run: bool) -> None:
+    """Give product OLD_ID the id NEW_ID, its photos, text and filters following.
+
+    Ids are 1-128 characters with no '/', '\\' or control characters and no space at either end
+    (the same rule for the CLI, the REST API and feeds); --fix-ids brings older ids into line.
+    """
+    if fix_ids == bool(old_id or new_id) or (not fix_ids and not (old_id and new_id)):
+        raise click.UsageError("give OLD_ID NEW_ID, or --fix-ids")
+    if dry_run and not fix_ids:
+        raise click.UsageError("--dry-run goes with --fix-ids")
+    with state.open() as catalog:
+        plan = catalog.fix_product_ids(dry_run=dry_run) if fix_ids else {old_id: catalog.rename_product(old_id, new_id).id}
+    if state.quiet:
+        return
+    for old, new in plan.items():
+        click.echo(f"{old!r} -> {new!r}" + (" (dry run)" if dry_run else ""))
+    if fix_ids and not plan:
+        click.echo("every product id follows the id rule; nothing to rename")
+
+
+@cli.command()
 @click.argument("product_id", required=False)
 @click.option("--title")
 @click.option("--category")

@@ -51,6 +51,7 @@ from .catalog_models import ModelMethods
 from .catalog_recognition import RecognitionMethods
 from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store, remove_stale_files
 from .products import ProductCache
+from .renaming import ProductRenamer
 from .search import VectorSearch, mean_image_vector, product_hits, query_image
 
 Where = str | Filter | None  # a product filter: text ("category = 'Milk' and price < 3") or parsed
@@ -258,6 +259,14 @@ class Catalog(RecognitionMethods, ModelMethods):
                 product = self.store.update_product(product_id, changes)
             semantic.sync_on_write(self.store, [product_id])
         return product
+
+    def rename_product(self, old: str, new: str) -> Product:
+        """Give a product a new id (the migration path for ids stored before the id rule)."""
+        return ProductRenamer(self).rename(old, new)
+
+    def fix_product_ids(self, *, dry_run: bool = False) -> dict[str, str]:
+        """Rename every stored id that the id rule (catalog/ids.py) does not allow; old id -> new id."""
+        return ProductRenamer(self).fix_all(dry_run=dry_run)
 
     def remove(self, product_ids: Sequence[str]) -> int:
         """Delete products with all their images; returns the number of images removed."""
