@@ -175,6 +175,10 @@ class FilterSyntaxError(ProductLensError):
     """A filter expression could not be parsed or names an unknown field."""
 
 
+class UnknownFieldError(FilterSyntaxError):
+    """A filter names a field that no product has (a misspelt `colour`, say)."""
+
+
 class TextQueryError(ProductLensError):
     """A text query with nothing searchable in it (empty, or only punctuation)."""
 

@@ -72,3 +72,14 @@ def test_one_id_rule_for_the_cli_the_api_and_ids_stored_before_it(fast_catalog, 
         deleted = client.delete("/products/Mango%20ripe%201%20kg")
         assert deleted.status_code == 200 and deleted.json()["images_removed"] == 1
         assert client.get("/products/Mango%20ripe%201%20kg").status_code == 404
+
+
+def test_a_filter_on_a_field_no_product_has_is_a_400_naming_the_fields(server, fast_queries):
+    with server.client(API_KEY) as client:
+        listed = client.get("/products", params={"where": "colour = 'red'"})
+        assert listed.status_code == 400 and listed.json()["error"]["code"] == "bad-filter"
+        assert listed.json()["error"]["message"] == ("no product has the field 'colour'; the fields are: "
+                                                     "category, description, id, title")
+        photo = fast_queries["red-blue"].read_bytes()
+        found = client.post("/search", files={"image": ("q.jpg", photo, "image/jpeg")}, data={"where": "colour = 'red'"})
+        assert found.status_code == 400 and "no product has the field 'colour'" in found.json()["error"]["message"]

@@ -57,3 +57,13 @@ def review_until_fitted(browser, server) -> None:
     assert page.foreign == [] and page.errors == []
     shot(page, "first-use", "duplicates-fitted")
     page.close()
+
+
+def test_catalogue_page_says_no_product_has_the_filtered_field(browser, server):
+    page = open_page(browser, server, "/#/catalog")
+    page.wait_for_selector("#filter")
+    page.fill("#filter", "colour = 'red'")
+    page.press("#filter", "Enter")
+    page.wait_for_function("document.getElementById('count').textContent.includes('no product has')")
+    assert "the fields are: category, description, id, title" in page.inner_text("#count")
+    page.close()

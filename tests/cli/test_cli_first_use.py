@@ -47,3 +47,17 @@ def test_an_add_whose_images_all_fail_exits_non_zero(fast_catalog, tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
     added = run("--catalog", fast_catalog, "add", tmp_path / "empty.jpg", "--product", "red-blue")
     assert added.exit_code == 1 and "none of the 1 image(s) could be added" in added.output
+
+
+def test_a_filter_on_a_field_no_product_has_says_so(fast_catalog, fast_queries):
+    with Catalog.open(fast_catalog) as shop:
+        shop.update_product("red-blue", attributes={"brand": "Acme"})
+    for args in (("list",), ("search", fast_queries["red-blue"])):
+        answer = run("--catalog", fast_catalog, *args, "--where", "colour = 'red'")
+        assert answer.exit_code == 1, answer.output
+        assert answer.output == ("Error: no product has the field 'colour'; the fields are: "
+                                 "brand, category, description, id, title\n")
+    known = run("--catalog", fast_catalog, "list", "--where", "brand = 'Acme'", "--json")
+    assert [p["id"] for p in json.loads(known.output)] == ["red-blue"]
+    nobody = run("--catalog", fast_catalog, "list", "--where", "brand = 'Nobody'", "--json")
+    assert nobody.exit_code == 0 and json.loads(nobody.output) == []  # a known field matching nothing is no error
