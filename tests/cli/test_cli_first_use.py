@@ -61,3 +61,14 @@ def test_a_filter_on_a_field_no_product_has_says_so(fast_catalog, fast_queries):
     assert [p["id"] for p in json.loads(known.output)] == ["red-blue"]
     nobody = run("--catalog", fast_catalog, "list", "--where", "brand = 'Nobody'", "--json")
     assert nobody.exit_code == 0 and json.loads(nobody.output) == []  # a known field matching nothing is no error
+
+
+def test_a_misspelt_image_column_on_existing_products_is_refused(fast_catalog, fast_photos, tmp_path):
+    before = (fast_catalog / "catalog.db").read_bytes()
+    feed = tmp_path / "feed.csv"
+    feed.write_text(f"product_id,title,img\nred-blue,Red blue,{next(fast_photos.glob('red-blue/*.jpg'))}\n")
+    added = run("--catalog", fast_catalog, "add", feed)
+    assert added.exit_code == 1 and "did you mean 'image' for 'img'?" in added.output
+    assert (fast_catalog / "catalog.db").read_bytes() == before
+    with Catalog.open(fast_catalog) as shop:
+        assert "img" not in shop.get_product("red-blue").attributes
