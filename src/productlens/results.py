@@ -85,6 +85,8 @@ class IngestReport:
     seconds: float = 0.0
     # new products left out because not one of their images could be added (missing, not images)
     products_without_images: list[str] = field(default_factory=list)
+    # fields of existing products the feed changed (the feed wins): {product, field, old, new}
+    overwritten: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:

@@ -72,3 +72,22 @@ def test_a_misspelt_image_column_on_existing_products_is_refused(fast_catalog, f
     assert (fast_catalog / "catalog.db").read_bytes() == before
     with Catalog.open(fast_catalog) as shop:
         assert "img" not in shop.get_product("red-blue").attributes
+
+
+def test_re_adding_a_feed_says_which_edits_it_overwrote(fast_catalog, fast_photos, tmp_path):
+    photo = next(fast_photos.glob("red-blue/*.jpg"))
+    feed = tmp_path / "feed.csv"
+    feed.write_text(f"product_id,title,brand,image\nred-blue,Red blue,Acme,{photo}\n")
+    assert run("--catalog", fast_catalog, "add", feed).exit_code == 0
+    assert run("--catalog", fast_catalog, "update", "red-blue", "--title", "Red & blue (edited)",
+               "--set", "brand=Acme Ltd", "--set", "colour=red").exit_code == 0
+    again = run("--catalog", fast_catalog, "add", feed)
+    assert again.exit_code == 0
+    assert ("overwrote 2 stored value(s) with the feed's (the feed wins):\n"
+            "  red-blue: title 'Red & blue (edited)' -> 'Red blue'\n"
+            "  red-blue: brand 'Acme Ltd' -> 'Acme'\n") in again.output
+    with Catalog.open(fast_catalog) as shop:
+        product = shop.get_product("red-blue")
+    assert product.title == "Red blue" and product.attributes == {"brand": "Acme", "colour": "red"}
+    quiet = json.loads(run("--catalog", fast_catalog, "add", feed, "--json").output)
+    assert quiet["overwritten"] == []  # nothing left to overwrite

@@ -15,6 +15,7 @@ from .main import State, catalog_options, cli
 from .output import make_progress, print_json, show_table, text
 
 PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
+OVERWRITES_SHOWN = 20  # overwritten values listed in add's summary
 
 
 @cli.command()
@@ -72,6 +73,12 @@ def _print_report(report: IngestReport) -> None:
                f"({report.seconds:.1f} s, {rate:.0f} img/s)")
     for s in report.skipped:
         click.echo(f"  skipped {s.source}: [{s.reason}] {s.message}")
+    if report.overwritten:
+        click.echo(f"overwrote {len(report.overwritten)} stored value(s) with the feed's (the feed wins):")
+        for change in report.overwritten[:OVERWRITES_SHOWN]:
+            click.echo(f"  {change['product']}: {change['field']} {change['old']!r} -> {change['new']!r}")
+        if len(report.overwritten) > OVERWRITES_SHOWN:
+            click.echo(f"  ... and {len(report.overwritten) - OVERWRITES_SHOWN} more (--json lists them all)")
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -68,7 +68,8 @@ def add_items(catalog: ModelWriter, items: list[IngestItem], fields_changing: Fi
     with catalog.writing():
         new_with_images = {it.product.id for it in with_images} - {
             p.id for p in catalog.store.get_products([it.product.id for it in with_images])}
-        report.products_created, report.products_updated = upsert_item_products(catalog.store, items, fields_changing)
+        report.products_created, report.products_updated, report.overwritten = upsert_item_products(
+            catalog.store, items, fields_changing)
         semantic.sync_on_write(catalog.store, [it.product.id for it in items])
     if progress:
         progress.start(len(with_images), "Embedding images")
@@ -103,9 +104,11 @@ def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | No
                     "; ".join(loaded.notes) or None, loaded.captured_at)
 
 
-def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_changing: FieldsChanging) -> tuple[int, int]:
+def upsert_item_products(store: CatalogStore, items: list[IngestItem],
+                         fields_changing: FieldsChanging) -> tuple[int, int, list[dict[str, Any]]]:
     """Create or update the products the items name (attributes merged per product); returns
-    (created, updated). A title derived from a folder name never overwrites a stored one."""
+    (created, updated, the stored values the feed overwrote). The feed wins over earlier edits
+    for every field it gives; a title derived from a folder name never overwrites a stored one."""
     merged: dict[str, IngestItem] = {}
     for it in items:
         prev = merged.get(it.product.id)
@@ -115,12 +118,26 @@ def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_ch
     created = updated = 0
     derived = [it.product for it in merged.values() if it.title_derived]
     given = [it.product for it in merged.values() if not it.title_derived]
+    stored = {p.id: p for p in store.get_products(list(merged))}
+    overwritten = [change for it in merged.values() if it.product.id in stored
+                   for change in overwrites(stored[it.product.id], it.product, keep_title=it.title_derived)]
     with fields_changing(list(merged)):
         for group, keep in ((derived, True), (given, False)):
             if group:
                 c, u = store.upsert_products(group, keep_existing_title=keep)
                 created, updated = created + c, updated + u
-    return created, updated
+    return created, updated, overwritten
+
+
+def overwrites(stored: Product, given: Product, *, keep_title: bool) -> list[dict[str, Any]]:
+    """The stored values of a product that writing `given` over it replaces (what upsert_products
+    changes: the title unless kept, a category or description given, each attribute given)."""
+    pairs = [("category", stored.category, given.category), ("description", stored.description, given.description)]
+    if not keep_title:
+        pairs.insert(0, ("title", stored.title, given.title))
+    pairs += [(key, stored.attributes[key], value) for key, value in given.attributes.items() if key in stored.attributes]
+    return [{"product": stored.id, "field": name, "old": old, "new": new}
+            for name, old, new in pairs if new is not None and old is not None and old != new]
 
 
 @dataclass
