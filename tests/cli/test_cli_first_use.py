@@ -8,6 +8,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from tiny import write_photos
+
 from productlens import Catalog
 from productlens.cli import cli
 
@@ -91,3 +93,20 @@ def test_re_adding_a_feed_says_which_edits_it_overwrote(fast_catalog, fast_photo
     assert product.title == "Red blue" and product.attributes == {"brand": "Acme", "colour": "red"}
     quiet = json.loads(run("--catalog", fast_catalog, "add", feed, "--json").output)
     assert quiet["overwritten"] == []  # nothing left to overwrite
+
+
+def test_train_budget_needs_a_unit_and_reports_what_it_trained(fast_catalog, tmp_path):
+    bare = run("--catalog", fast_catalog, "train", "--budget", "2")
+    assert bare.exit_code == 2 and "'2': give a unit, e.g. 2m or 2s" in bare.output
+    photos = write_photos(tmp_path / "val", first_seed=300)
+    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
+        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+    trained = run("--catalog", fast_catalog, "train", "--backbone", "tiny-test", "--hidden", "0", "--no-tta",
+                  "--epochs", "1", "--views", "1", "--val", tmp_path / "val.csv", "--budget", "1s", "--json")
+    assert trained.exit_code == 0, trained.output
+    out = json.loads(trained.output)
+    crops = [c for c in out["candidates"] if c["stage"] == "crop"]
+    assert crops[0]["note"].startswith("used untried, about") and "kept for the final training" in crops[0]["note"]
+    assert all(c["note"].startswith("skipped: about") for c in crops[1:])
+    meta = json.loads((fast_catalog / "models" / out["version"].split("/")[1] / "version.json").read_text())
+    assert meta["config"]["crop"] == crops[0]["setting"]["crop"]  # the one used is not reported as skipped
