@@ -110,3 +110,22 @@ def test_train_budget_needs_a_unit_and_reports_what_it_trained(fast_catalog, tmp
     assert all(c["note"].startswith("skipped: about") for c in crops[1:])
     meta = json.loads((fast_catalog / "models" / out["version"].split("/")[1] / "version.json").read_text())
     assert meta["config"]["crop"] == crops[0]["setting"]["crop"]  # the one used is not reported as skipped
+
+
+def test_eval_report_of_another_version_names_this_version_and_the_active_model(fast_catalog, tmp_path):
+    photos = write_photos(tmp_path / "val", first_seed=300)
+    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
+        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+    trained = run("--catalog", fast_catalog, "train", "--backbone", "tiny-test", "--crop", "1", "--hidden", "0",
+                  "--no-tta", "--epochs", "2", "--views", "1", "--val", tmp_path / "val.csv", "--json")
+    version = json.loads(trained.output)["version"].split("/")[1]
+    report = tmp_path / "report"
+    done = run("--catalog", fast_catalog, "eval", "--queries", tmp_path / "val.csv", "--model", version,
+               "--baselines", "", "--report", report)
+    assert done.exit_code == 0, done.output
+    page = (report / "report.html").read_text()
+    head = page[page.index("<thead>"):page.index("</thead>")]
+    assert f"This version ({version})" in head
+    assert "Active model (imagenet)" in head and "This version (imagenet)" not in page
+    assert f"Loss and validation scores per epoch while {version} was trained." in page
+    assert "the active version's training" not in page
