@@ -76,6 +76,12 @@ class ImageTooLargeError(ImageError):
     reason = "too-large"
 
 
+class ImageTooSmallError(ImageError):
+    """Under MIN_SIDE pixels on a side: too little to embed (a query box refuses the same)."""
+
+    reason = "too-small"
+
+
 class NotAFileError(ImageError):
     """Not a regular file (FIFO, device, socket, directory, symlink loop): refused before opening.
 
@@ -177,6 +183,10 @@ class FilterSyntaxError(ProductLensError):
 
 class UnknownFieldError(FilterSyntaxError):
     """A filter names a field that no product has (a misspelt `colour`, say)."""
+
+
+class BoxError(ProductLensError):
+    """A query box that does not parse, or leaves too few pixels of the image."""
 
 
 class TextQueryError(ProductLensError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from productlens.cli import cli
 
@@ -83,3 +85,18 @@ def test_a_filter_on_a_field_no_product_has_is_a_400_naming_the_fields(server, f
         photo = fast_queries["red-blue"].read_bytes()
         found = client.post("/search", files={"image": ("q.jpg", photo, "image/jpeg")}, data={"where": "colour = 'red'"})
         assert found.status_code == 400 and "no product has the field 'colour'" in found.json()["error"]["message"]
+
+
+def test_small_inconsistencies_of_the_api(server, fast_queries):
+    photo = fast_queries["red-blue"].read_bytes()
+    with server.client(API_KEY) as client:
+        for box in ("1,2,3", "0,0,3,3"):
+            bad = client.post("/search", files={"image": ("q.jpg", photo, "image/jpeg")}, data={"box": box})
+            assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad-box", bad.text
+        buf = io.BytesIO()
+        Image.new("RGB", (5, 5)).save(buf, "PNG")
+        small = client.post("/products/red-blue/images", files={"image": ("s.png", buf.getvalue(), "image/png")})
+        assert small.status_code == 422 and small.json()["error"]["code"] == "too-small"
+        image_id = client.get("/products/red-blue").json()["images"][0]["id"]
+        deleted = client.delete(f"/images/{image_id}")
+        assert deleted.status_code == 200 and deleted.json()["deleted"] == image_id

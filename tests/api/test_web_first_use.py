@@ -67,3 +67,17 @@ def test_catalogue_page_says_no_product_has_the_filtered_field(browser, server):
     page.wait_for_function("document.getElementById('count').textContent.includes('no product has')")
     assert "the fields are: category, description, id, title" in page.inner_text("#count")
     page.close()
+
+
+def test_search_page_reports_a_filter_error_at_the_position_the_api_gives(browser, server):
+    with server.client(KEY) as client:
+        expected = client.post("/search", data={"text": "red", "where": "price <"}).json()["error"]["message"]
+    assert "position" in expected
+    page = open_page(browser, server, "/")
+    page.wait_for_selector("#where")
+    page.fill("#text", "red")
+    page.fill("#where", "price <")
+    page.click("#search-btn")
+    page.wait_for_function("document.getElementById('search-status').textContent.includes('position')")
+    assert page.inner_text("#search-status").strip() == expected
+    page.close()

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from tiny import write_photos
 
@@ -129,3 +130,15 @@ def test_eval_report_of_another_version_names_this_version_and_the_active_model(
     assert "Active model (imagenet)" in head and "This version (imagenet)" not in page
     assert f"Loss and validation scores per epoch while {version} was trained." in page
     assert "the active version's training" not in page
+
+
+def test_small_inconsistencies_of_the_cli(fast_catalog, fast_queries, tmp_path):
+    bad_box = run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--box", "1,2,3")
+    assert bad_box.exit_code == 2 and "box '1,2,3': expected four numbers x0,y0,x1,y1" in bad_box.output
+    unchanged = run("--catalog", fast_catalog, "update", "red-blue")
+    assert unchanged.exit_code == 2 and "nothing to change" in unchanged.output
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (5, 5), (200, 30, 30)).save(tiny)
+    refused = run("--catalog", fast_catalog, "add", tiny, "--product", "red-blue", "--json")
+    assert refused.exit_code == 1
+    assert json.loads(refused.output.split("\nError:")[0])["skipped"][0]["reason"] == "too-small"

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import (
+    BoxError,
     CatalogBusyError,
     CatalogError,
     FilterSyntaxError,
@@ -69,6 +70,8 @@ def _status_of(exc: ProductLensError) -> tuple[int, str]:
         return 404, "product-not-found"
     if isinstance(exc, FilterSyntaxError):
         return 400, "bad-filter"
+    if isinstance(exc, BoxError):
+        return 400, "bad-box"
     if isinstance(exc, (ModelError, VectorIndexError, CatalogError)):
         return 500, type(exc).__name__
     return 400, "bad-request"  # e.g. a box that does not parse or leaves too few pixels

@@ -123,7 +123,7 @@ class ImageAdded(BaseModel):
 
 
 class Deleted(BaseModel):
-    deleted: str
+    deleted: Union[int, str]  # an image id (a number), or a product id
     images_removed: int = 0
 
 

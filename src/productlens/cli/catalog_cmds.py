@@ -138,6 +138,8 @@ def update(state: State, product_id: str | None, title, category, description, a
         raise click.UsageError("give a PRODUCT_ID with the changes, or --from FILE")
     if edits_file is not None and (title or category or description or assignments or unset):
         raise click.UsageError("--from takes every change from the file: give no other changes")
+    if product_id is not None and not (title or category or description or assignments or unset):
+        raise click.UsageError("nothing to change: give --title, --category, --description, --set or --unset")
     edits = read_edits(edits_file) if edits_file is not None else {product_id: _changes(
         title, category, description, assignments, unset)}
     with state.open() as catalog:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import BoxError
 from ..ranking import Box, parse_box
 from ..results import ProductHit, Recognition
 from .formats import emit, format_option
@@ -21,7 +22,10 @@ def ordered_box(ctx: click.Context, param: click.Parameter, value: str | None) -
     """--box as x0,y0,x1,y1; corners given the other way round are swapped, and the user told."""
     if not value:
         return None
-    x0, y0, x1, y1 = parse_box(value)
+    try:
+        x0, y0, x1, y1 = parse_box(value)
+    except BoxError as exc:
+        raise click.BadParameter(str(exc)) from exc  # a usage error: exit 2
     box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     if box != (x0, y0, x1, y1):
         click.echo(f"note: --box {value}: corners reversed; using {','.join(f'{v:g}' for v in box)}", err=True)

@@ -235,7 +235,8 @@ def models_use(state: State, version: str, allow_missing: bool, force: bool, as_
         say(f"validation score {cmp['before']['score']:.3f} -> {cmp['after']['score']:.3f} on {cmp['photos']} photos"
             f" ({cmp['verdict']})")
     for item in report.recalibrated:
-        change = f": {item.get('old')} -> {item.get('new')}" if "new" in item else ""
+        old = item.get("old")
+        change = "" if "new" not in item else f": {item['new']} (fitted for it)" if old is None else f": {old} -> {item['new']}"
         say(f"  {item['name']}{' (stale)' if item.get('stale') else ''}{change}; {item['note']}")
     for src in report.missing_sources[:10]:
         say(f"  missing source file: {src}")
