@@ -100,3 +100,16 @@ def test_small_inconsistencies_of_the_api(server, fast_queries):
         image_id = client.get("/products/red-blue").json()["images"][0]["id"]
         deleted = client.delete(f"/images/{image_id}")
         assert deleted.status_code == 200 and deleted.json()["deleted"] == image_id
+
+
+@pytest.mark.parametrize("attributes, said", [
+    ('{"weight": NaN}', "not a number JSON can hold"), ('{"weight": Infinity}', "not a number JSON can hold"),
+    ('{"note": "' + "x" * 10_001 + '"}', "over the 10,000 cap"), ('{"' + "k" * 101 + '": 1}', "1 to 100 characters")])
+def test_attributes_json_cannot_hold_or_too_big_to_filter_are_refused(server, attributes, said):
+    with server.client(API_KEY) as client:
+        for method, path, body in (("PUT", "/products/red-blue", '{"attributes": %s}' % attributes),
+                                   ("POST", "/products", '{"id": "n1", "title": "N", "attributes": %s}' % attributes)):
+            answer = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422 and said in answer.json()["error"]["message"], answer.text
+        listed = client.get("/products", params={"limit": 100})
+        assert listed.status_code == 200 and "NaN" not in listed.text and "n1" not in listed.text
