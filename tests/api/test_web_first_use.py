@@ -38,7 +38,7 @@ def test_duplicates_link_explains_and_fits_the_thresholds(browser, fast_catalog,
     """A trained version needs its own thresholds before any review (the off-the-shelf defaults do not hold)."""
     with Catalog.open(fast_catalog) as shop:
         add_version(shop, "v2")
-        shop.activate_model("v2", force=True)
+        shop.versions.activate("v2", force=True)
     with serve_app(fast_catalog, api_key=KEY) as server:
         review_until_fitted(browser, server)
 

@@ -38,7 +38,7 @@ def test_products_whose_every_image_fails_are_not_created(fast_catalog, fast_pho
     assert "2 product(s) not created, none of their images could be added: ghost-1, ghost-2" in added.output
     assert "products: 1 new" in added.output  # the summary counts only what was made
     with Catalog.open(fast_catalog) as shop:
-        ids = {p.id for p in shop.products()}
+        ids = {p.id for p in shop.list_products()}
         assert "real-1" in ids and not {"ghost-1", "ghost-2"} & ids
     as_json = run("--catalog", fast_catalog, "add", feed, "--json")
     assert as_json.exit_code == 1

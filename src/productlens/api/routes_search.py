@@ -8,7 +8,6 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
-from ..dedup import render_review
 from ..errors import StaleCalibrationError
 from .auth import Guard
 from .duplicates_page import not_fitted_page
@@ -41,9 +40,9 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         else:
             vector, model_key = state.query_vector(state.read_upload(image), parse_query_box(box))
             if text is None:  # the common case
-                hits = state.catalog.search_vector(vector, k=k, where=where, model_key=model_key)
+                hits = state.catalog.searcher.vector(vector, k=k, where=where, model_key=model_key)
             else:  # photo and text rankings fused by the engine
-                hits = state.catalog.search_hybrid(vector, text, k=k, where=where, model_key=model_key)
+                hits = state.catalog.searcher.hybrid(vector, text, k=k, where=where, model_key=model_key)
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
@@ -66,12 +65,12 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
             report = state.catalog.duplicates()
         except StaleCalibrationError as exc:
             return HTMLResponse(not_fitted_page(str(exc).split(";")[0]), status_code=409)
-        return HTMLResponse(render_review(state.catalog, report))
+        return HTMLResponse(state.catalog.dedup.review_page(report))
 
     @router.post("/duplicates/calibrate", dependencies=[Depends(require_write)])
     def calibrate_duplicates(state: ServerState = Depends(get_state)) -> dict:
         """Fit and store the duplicate thresholds for the active model (as `productlens duplicates --calibrate`)."""
-        return state.catalog.calibrate_duplicates().to_dict()
+        return state.catalog.dedup.fit_thresholds().to_dict()
 
     @router.post("/recognize", response_model=RecognizeResponse)
     def recognize(
@@ -84,7 +83,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         started = time.perf_counter()
         data = state.read_upload(image)
         vector, model_key = state.query_vector(data, parse_query_box(box))
-        result = state.catalog.recognize_vector(vector, k=k, model_key=model_key)
+        result = state.catalog.recognition.recognize_vector(vector, k=k, model_key=model_key)
         body = result.to_dict()
         body["candidates"] = [hit_dict(c) for c in result.candidates]
         body["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
