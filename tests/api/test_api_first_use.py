@@ -113,3 +113,18 @@ def test_attributes_json_cannot_hold_or_too_big_to_filter_are_refused(server, at
             assert answer.status_code == 422 and said in answer.json()["error"]["message"], answer.text
         listed = client.get("/products", params={"limit": 100})
         assert listed.status_code == 200 and "NaN" not in listed.text and "n1" not in listed.text
+
+
+def test_batch_search_answers_each_photo_as_search_does(server, fast_queries):
+    photos = [(p.name, p.read_bytes()) for p in fast_queries.values()] + [("notes.jpg", b"not a photo")]
+    with server.client(API_KEY) as client:
+        batch = client.post("/search/batch", files=[("images", (name, data, "image/jpeg")) for name, data in photos],
+                            data={"k": "2"})
+        assert batch.status_code == 200, batch.text
+        answers = batch.json()["answers"]
+        assert [a["query"] for a in answers] == [name for name, _ in photos]
+        assert answers[-1]["reason"] == "not-an-image"
+        for (name, data), answer in zip(photos[:-1], answers):
+            alone = client.post("/search", files={"image": (name, data, "image/jpeg")}, data={"k": "2"}).json()
+            assert [(r["id"], r["image_id"]) for r in answer["results"]] == [
+                (r["id"], r["image_id"]) for r in alone["results"]]

@@ -142,3 +142,30 @@ def test_small_inconsistencies_of_the_cli(fast_catalog, fast_queries, tmp_path):
     refused = run("--catalog", fast_catalog, "add", tiny, "--product", "red-blue", "--json")
     assert refused.exit_code == 1
     assert json.loads(refused.output.split("\nError:")[0])["skipped"][0]["reason"] == "too-small"
+
+
+def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_queries, tmp_path):
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    for product, photo in fast_queries.items():
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    (folder / "notes.jpg").write_text("not a photo")
+    batch = run("--catalog", fast_catalog, "search", folder, "-k", "3", "--format", "jsonl")
+    assert batch.exit_code == 1 and "1 of 5 photo(s) could not be searched" in batch.output
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    photos = sorted(folder.glob("*.jpg"))
+    assert [line["query"] for line in lines] == [str(p) for p in photos]
+    for photo, line in zip(photos, lines):
+        if photo.name == "notes.jpg":
+            assert line["reason"] == "not-an-image" and "results" not in line
+            continue
+        alone = json.loads(run("--catalog", fast_catalog, "search", photo, "-k", "3", "--json").stdout)["results"]
+        assert [(r["id"], r["image_id"]) for r in line["results"]] == [(r["id"], r["image_id"]) for r in alone]
+        assert [r["score"] for r in line["results"]] == pytest.approx([r["score"] for r in alone], abs=1e-5)
+    listing = tmp_path / "photos.txt"
+    listing.write_text("".join(f"queries/{p.name}\n" for p in photos if p.name != "notes.jpg"))
+    as_csv = run("--catalog", fast_catalog, "search", listing, "-k", "1", "--format", "csv")
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = as_csv.stdout.splitlines()
+    assert rows[0].startswith("query,rank,score,id") and len(rows) == 5
+    assert {row.split(",")[3] for row in rows[1:]} == set(fast_queries)

@@ -15,6 +15,7 @@ from .errors import ApiError
 from .schemas import ErrorBody, RecognizeResponse, SearchResponse
 from .state import ServerState, facets_of, get_state, hit_dict, parse_query_box
 
+MAX_BATCH_PHOTOS = 64  # photos in one POST /search/batch (the body cap holds too)
 ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
@@ -45,6 +46,28 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
                 hits = state.catalog.searcher.hybrid(vector, text, k=k, where=where, model_key=model_key)
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    @router.post("/search/batch")
+    def search_batch(
+        images: list[UploadFile] = File(..., description=f"Query photos (at most {MAX_BATCH_PHOTOS})."),
+        k: int = Form(10, ge=1, le=100, description="Products to return per photo."),
+        where: Optional[str] = Form(None, max_length=2000, description="Filter, e.g. category = 'Milk'."),
+        state: ServerState = Depends(get_state),
+    ) -> dict:
+        """Many photos in one request, embedded in batches: one answer per photo, in order (a photo
+        that cannot be used gets `error` and `reason`, and the others are still answered)."""
+        if len(images) > MAX_BATCH_PHOTOS:
+            raise ApiError(422, "invalid-request", f"at most {MAX_BATCH_PHOTOS} photos in one request")
+        started = time.perf_counter()
+        data = [state.read_upload(image) for image in images]
+        names = [image.filename or f"photo {n + 1}" for n, image in enumerate(images)]
+        answers = []
+        for answer in state.catalog.search_many(data, k=k, where=where, names=names):
+            body = answer.to_dict()
+            if answer.error is None:
+                body["results"] = [hit_dict(h) for h in answer.hits]
+            answers.append(body)
+        return {"answers": answers, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
     @router.get("/duplicates")
     def duplicates(

@@ -29,7 +29,7 @@ the model that is active when it is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from ..ranking import Box
 from ..results import IngestReport, ProductHit, ProgressSink, Recognition
 from ..training import TrainConfig, TrainResult, train
 from .active import ActiveModel
+from .batch import BatchAnswer, search_many
 from .calibrate import MAX_QUERIES
 from .duplicates import Duplicates
 from .indexing import IndexService
@@ -196,6 +197,11 @@ class Catalog:
                 raise ProductLensError("search needs a photo, a text, or both")
             return self.search_text(text, k=k, where=where)
         return self.searcher.photo(image, k=k, where=where, box=box, text=text, fusion=fusion)
+
+    def search_many(self, images: Sequence[ImageSource], *, k: int = 10, where: Where = None,
+                    names: Sequence[str] | None = None) -> Iterator[BatchAnswer]:
+        """Each photo's products, in order, with one model load and batched embedding (engine/batch.py)."""
+        return search_many(self.active, self.searcher, images, k=k, where=where, names=names)
 
     def search_text(self, text: str, *, k: int = 10, where: Where = None, mode: str = "auto") -> list[ProductHit]:
         """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
