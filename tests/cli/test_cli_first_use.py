@@ -169,3 +169,21 @@ def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_qu
     rows = as_csv.stdout.splitlines()
     assert rows[0].startswith("query,rank,score,id") and len(rows) == 5
     assert {row.split(",")[3] for row in rows[1:]} == set(fast_queries)
+
+
+def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):
+    planned = run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--dry-run")
+    assert planned.exit_code == 0 and planned.output == "would remove 1 product(s) and 3 image(s): red-blue\n"
+    with Catalog.open(fast_catalog) as shop:
+        assert shop.get_product("red-blue").image_count == 3
+        image_id = shop.get_images("green-yellow")[0].id
+    assert run("--catalog", fast_catalog, "remove").exit_code == 2  # ids or --where
+    removed = json.loads(run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--json").stdout)
+    assert removed == {"products": 1, "images": 3, "ids": ["red-blue"], "dry_run": False}
+    unknown = run("--catalog", fast_catalog, "remove-image", 99999)
+    assert unknown.exit_code == 1 and "no image with id 99999" in unknown.output
+    assert run("--catalog", fast_catalog, "remove-image", image_id).output == "removed 1 image(s)\n"
+    with Catalog.open(fast_catalog) as shop:
+        assert "red-blue" not in {p.id for p in shop.list_products()}
+        assert image_id not in {im.id for im in shop.get_images("green-yellow")}
+        assert shop.info()["indexed_vectors"] == 8

@@ -95,6 +95,7 @@ INVOCATIONS = {
 RUN_ELSEWHERE = {
     ("calibrate",): "tests/cli/test_cli.py (needs held-out photos of the tiny Grocery catalogue)",
     ("train",): "tests/training/test_train_cli.py (minutes of training)",
+    ("remove-image",): "tests/cli/test_cli_first_use.py (an image can be removed once, not once per format)",
     ("datasets", "grocery-store"): "tests/cli/test_cli.py (needs the Grocery Store dataset)",
 }
 

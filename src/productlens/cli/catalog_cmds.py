@@ -82,18 +82,44 @@ def _print_report(report: IngestReport) -> None:
 
 
 @cli.command()
-@click.argument("product_ids", nargs=-1, required=True)
+@click.argument("product_ids", nargs=-1)
+@click.option("--where", help="Remove every product this filter matches (docs/filters.md) instead of naming them.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
 @format_option
 @catalog_options
-def remove(state: State, product_ids: tuple[str, ...], fmt: str) -> None:
-    """Remove products with all their images.
+def remove(state: State, product_ids: tuple[str, ...], where: str | None, dry_run: bool, fmt: str) -> None:
+    """Remove products with all their images (named, or those --where matches).
 
     CSV, TSV and JSON lines give the counts removed as one row."""
+    if bool(product_ids) == bool(where):
+        raise click.UsageError("name the products to remove, or give --where")
     with state.open() as catalog:
-        images = catalog.remove(product_ids)
-    said = f"removed {len(product_ids)} product(s) and {images} image(s)"
-    emit_record(fmt, {"products": len(product_ids), "images": images},
+        chosen = [p.id for p in catalog.list_products(where)] if where else list(product_ids)
+        if dry_run:
+            known = {p.id: p.image_count for p in catalog.list_products() if p.id in set(chosen)}
+            if unknown := [pid for pid in chosen if pid not in known]:
+                raise ProductNotFoundError(f"no product with id {unknown[0]!r}; nothing was changed")
+            images = sum(known.values())
+        else:
+            images = catalog.remove(chosen)
+    verb = "would remove" if dry_run else "removed"
+    said = f"{verb} {len(chosen)} product(s) and {images} image(s)" + (f": {', '.join(chosen[:20])}" if where else "")
+    emit_record(fmt, {"products": len(chosen), "images": images, "ids": chosen, "dry_run": dry_run},
                 show=lambda: None if state.quiet else click.echo(said))
+
+
+@cli.command("remove-image")
+@click.argument("image_ids", nargs=-1, required=True, type=click.IntRange(0))
+@format_option
+@catalog_options
+def remove_image(state: State, image_ids: tuple[int, ...], fmt: str) -> None:
+    """Remove images (and their embeddings) by id, as `GET /products/ID` lists them; the products stay."""
+    with state.open() as catalog:
+        found = {im.id for im in catalog.get_images(image_ids=list(image_ids))}
+        if missing := [i for i in image_ids if i not in found]:
+            raise click.ClickException(f"no image with id {missing[0]}; nothing was removed")
+        removed = sum(catalog.remove_image(i) for i in image_ids)
+    emit_record(fmt, {"images": removed}, show=lambda: None if state.quiet else click.echo(f"removed {removed} image(s)"))
 
 
 @cli.command()
