@@ -21,6 +21,13 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
+def held_out_csv(tmp_path) -> None:
+    """tmp_path/val.csv: one new synthetic photo of each product per line (validation photos)."""
+    photos = write_photos(tmp_path / "val", first_seed=300)
+    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
+        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+
+
 def test_products_whose_every_image_fails_are_not_created(fast_catalog, fast_photos, tmp_path):
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
@@ -99,9 +106,7 @@ def test_re_adding_a_feed_says_which_edits_it_overwrote(fast_catalog, fast_photo
 def test_train_budget_needs_a_unit_and_reports_what_it_trained(fast_catalog, tmp_path):
     bare = run("--catalog", fast_catalog, "train", "--budget", "2")
     assert bare.exit_code == 2 and "'2': give a unit, e.g. 2m or 2s" in bare.output
-    photos = write_photos(tmp_path / "val", first_seed=300)
-    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
-        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+    held_out_csv(tmp_path)
     trained = run("--catalog", fast_catalog, "train", "--backbone", "tiny-test", "--hidden", "0", "--no-tta",
                   "--epochs", "1", "--views", "1", "--val", tmp_path / "val.csv", "--budget", "1s", "--json")
     assert trained.exit_code == 0, trained.output
@@ -114,9 +119,7 @@ def test_train_budget_needs_a_unit_and_reports_what_it_trained(fast_catalog, tmp
 
 
 def test_eval_report_of_another_version_names_this_version_and_the_active_model(fast_catalog, tmp_path):
-    photos = write_photos(tmp_path / "val", first_seed=300)
-    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
-        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+    held_out_csv(tmp_path)
     trained = run("--catalog", fast_catalog, "train", "--backbone", "tiny-test", "--crop", "1", "--hidden", "0",
                   "--no-tta", "--epochs", "2", "--views", "1", "--val", tmp_path / "val.csv", "--json")
     version = json.loads(trained.output)["version"].split("/")[1]
