@@ -68,8 +68,6 @@ def search(state: State, image: Path | None, k: int, where: str | None, box, tex
             raise click.UsageError("a batch of photos takes no --text or --box")
         _search_batch(state, read_query_photos(image), k, where, fmt)
         return
-    if image is not None and image.is_dir():
-        raise click.UsageError(f"{image} is a folder")
     with state.open() as catalog:
         if image is None:
             hits = catalog.search_text(text, k=k, where=where, mode=mode)
