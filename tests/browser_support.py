@@ -59,3 +59,29 @@ def assert_fits_screen(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     size, where = page.evaluate(SMALLEST_TEXT_JS)
     assert size >= 11, f"{size} px text at {width} px wide: {where}"
+
+
+def offline(page, base_url: str) -> list[str]:
+    """Fail any request to another host; returns the list of such attempts."""
+    foreign: list[str] = []
+
+    def guard(route):
+        if route.request.url.startswith(base_url) or route.request.url.startswith(("blob:", "data:")):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    return foreign
+
+
+def open_page(browser, server, path: str = "/", screen: dict = DESKTOP):
+    """A page of `server` cut off from every other host (page.foreign lists what it tried), its
+    script errors collected in page.errors."""
+    page = browser.new_page(**screen)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.foreign = offline(page, server.url)
+    page.goto(server.url + path)
+    return page

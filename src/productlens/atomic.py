@@ -1,14 +1,16 @@
 """Files written atomically, failures as StorageErrors, and the temp files a killed writer left.
 
-Every index, parameter, metadata, reducer and exported model file is written to `.<name>.<pid>.tmp` beside its
-target, flushed, then renamed over it: a reader sees the old file or the new one, never half of
-one. A failed write (a full disk) removes its temp file at once; one left by a killed process
+Every index, parameter, metadata, reducer and exported model file is written to
+`.<name>.<n>.<pid>.tmp` beside its target (n: a number unique within the process, so that two
+threads writing one file, say two first requests for a thumbnail, never share a temp file),
+flushed, then renamed over it: a reader sees the old file or the new one, never half of one. A failed write (a full disk) removes its temp file at once; one left by a killed process
 carries that process's id, so the next writer can tell it is stale and remove it.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 from .errors import StorageError
 
 NEARLY_FULL = 64 * 1024  # free bytes under which a failed write is put down to a full disk
+_WRITERS = itertools.count()  # next() is atomic under the GIL: each writer its own temp name
 _TEMP = re.compile(r"^\..+\.(\d+)\.tmp(\.[A-Za-z0-9]+|-wal|-shm|-journal)?$")  # SQLite adds -wal, -shm
 
 
@@ -31,7 +34,7 @@ def atomic_file(path: Path, suffix: str = "", write_errors: tuple[type[Exception
     write_errors: what else the writer raises when a write fails (FAISS: RuntimeError).
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    tmp = path.with_name(f".{path.name}.{next(_WRITERS)}.{os.getpid()}.tmp{suffix}")
     try:
         yield tmp
         with open(tmp, "rb") as fh:

@@ -7,9 +7,13 @@
     │   │   ├── NotAnImageError       not a format Pillow can identify
     │   │   ├── CorruptImageError     identified, but decoding failed (truncated, damaged)
     │   │   ├── ImageTooLargeError    413: over the pixel cap (decompression bomb guard)
+    │   │   ├── ImageTooSmallError    under 8 pixels on a side (too little to embed)
     │   │   ├── NotAFileError         a FIFO, device, socket, directory or symlink loop: never opened
     │   │   └── ReadTimeoutError      the file was still being read after the time cap
     │   ├── FilterSyntaxError         400 bad-filter: a --where that does not parse or names an unknown field
+    │   │   └── UnknownFieldError     a field that no product has (the message lists the fields)
+    │   ├── BoxError                  400 bad-box: a query box that does not parse or leaves too few pixels
+    │   ├── InvalidProductIdError     422 invalid-product-id: a new product id breaks the id rule
     │   ├── TextQueryError            a text query with nothing searchable in it (empty, only punctuation)
     │   ├── IngestError               an ingest source (folder / CSV / JSONL) is malformed
     │   │   └── InteractionError      an interactions file that cannot be read at all
@@ -121,6 +125,12 @@ class ImageTooLargeError(ImageError):
     reason = "too-large"
 
 
+class ImageTooSmallError(ImageError):
+    """Under MIN_SIDE pixels on a side: too little to embed (a query box refuses the same)."""
+
+    reason = "too-small"
+
+
 class NotAFileError(ImageError):
     """Not a regular file (FIFO, device, socket, directory, symlink loop): refused before opening.
 
@@ -140,6 +150,22 @@ class FilterSyntaxError(InputError):
     """A filter expression could not be parsed or names an unknown field."""
 
     code = "bad-filter"
+
+
+class UnknownFieldError(FilterSyntaxError):
+    """A filter names a field that no product has (a misspelt `colour`, say)."""
+
+
+class BoxError(InputError):
+    """A query box that does not parse, or leaves too few pixels of the image."""
+
+    code = "bad-box"
+
+
+class InvalidProductIdError(InputError):
+    """A new product id breaks the id rule (catalog/ids.py): the same rule at every door."""
+
+    http_status, code = 422, "invalid-product-id"
 
 
 class TextQueryError(InputError):

@@ -28,6 +28,7 @@ from .errors import (
     EmptyFileError,
     ImageError,
     ImageTooLargeError,
+    ImageTooSmallError,
     NotAFileError,
     NotAnImageError,
     ReadTimeoutError,
@@ -41,6 +42,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 _WHITE = (255, 255, 255)
+MIN_SIDE = 8  # pixels: a smaller image (or query box) is too little to embed
 READ_TIMEOUT_S = 30.0  # a file still arriving after this long (a stalled network mount) is refused
 _READ_CHUNK = 1 << 20
 _ONLY_FILES = "not a regular file: only regular files are read"
@@ -176,6 +178,8 @@ def load_image(
             )
         if width == 0 or height == 0:
             raise CorruptImageError(f"image has no pixels ({width}x{height})", name)
+        if width < MIN_SIDE or height < MIN_SIDE:
+            raise ImageTooSmallError(f"{width}x{height} pixels, under the {MIN_SIDE}x{MIN_SIDE} minimum", name)
         fmt = img.format
         notes: list[str] = []
         if getattr(img, "n_frames", 1) > 1:

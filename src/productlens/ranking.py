@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-from .errors import InputError
+from .errors import BoxError
+from .images import MIN_SIDE
+
+log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
 
@@ -36,9 +40,9 @@ def parse_box(text: str) -> Box:
     try:
         parts = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"box {text!r}: expected four numbers x0,y0,x1,y1") from None
+        raise BoxError(f"box {text!r}: expected four numbers x0,y0,x1,y1") from None
     if len(parts) != 4:
-        raise InputError(f"box {text!r}: expected four numbers x0,y0,x1,y1")
+        raise BoxError(f"box {text!r}: expected four numbers x0,y0,x1,y1")
     return parts  # type: ignore[return-value]
 
 
@@ -48,11 +52,15 @@ def crop_to_box(image: Image.Image, box: Sequence[float]) -> Image.Image:
     if max(x0, y0, x1, y1) <= 1.0:
         x0, x1 = x0 * image.width, x1 * image.width
         y0, y1 = y0 * image.height, y1 * image.height
-    x0, x1 = sorted((max(0.0, x0), min(float(image.width), x1)))
-    y0, y1 = sorted((max(0.0, y0), min(float(image.height), y1)))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        raise InputError(
-            f"box {tuple(box)} leaves less than 8x8 pixels of a {image.width}x{image.height} image"
+    inside = (max(0.0, x0), max(0.0, y0), min(float(image.width), x1), min(float(image.height), y1))
+    if inside != (x0, y0, x1, y1):
+        log.warning("box %s reaches outside the %dx%d image: cropped to %s", tuple(box), image.width, image.height,
+                    ",".join(f"{v:g}" for v in inside))
+    x0, x1 = sorted((inside[0], inside[2]))
+    y0, y1 = sorted((inside[1], inside[3]))
+    if x1 - x0 < MIN_SIDE or y1 - y0 < MIN_SIDE:
+        raise BoxError(
+            f"box {tuple(box)} leaves less than {MIN_SIDE}x{MIN_SIDE} pixels of a {image.width}x{image.height} image"
         )
     return image.crop((round(x0), round(y0), round(x1), round(y1)))
 

@@ -83,6 +83,15 @@ class IngestReport:
     products_updated: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    # new products left out because not one of their images could be added (missing, not images)
+    products_without_images: list[str] = field(default_factory=list)
+    # fields of existing products the feed changed (the feed wins): {product, field, old, new}
+    overwritten: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the add fell short: a product left out, or images given and none of them usable."""
+        return bool(self.products_without_images) or (bool(self.skipped) and not (self.added or self.duplicates))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

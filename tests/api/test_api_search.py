@@ -55,11 +55,10 @@ def test_image_checked_by_decoding_not_by_name(anon, query_photos):
     assert r.status_code == 422 and r.json()["error"]["code"] == "not-an-image"
 
 
-@pytest.mark.parametrize("box, code", [("1,2,3", "bad-request"), ("nan,0,1,1", "bad-box"), ("a,b,c,d", "bad-request"),
-                                       ("0,0,0.001,0.001", "bad-request")])
-def test_bad_box(anon, query_photos, box, code):
+@pytest.mark.parametrize("box", ["1,2,3", "nan,0,1,1", "a,b,c,d", "0,0,0.001,0.001"])
+def test_bad_box(anon, query_photos, box):
     r = anon.post("/search", files=upload(query_photos["Banana"]), data={"box": box})
-    assert r.status_code == 400 and r.json()["error"]["code"] == code
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad-box"  # the documented code, every time
 
 
 def test_bad_filter_and_k(anon, query_photos):

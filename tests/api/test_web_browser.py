@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, assert_fits_screen, launch, shot
+from browser_support import DESKTOP, PHONE, assert_fits_screen, launch, open_page, shot
 
 KEY = "browser-key"
 SCREENS = {"1280": DESKTOP, "390": PHONE}
@@ -22,30 +22,6 @@ def browser():
 def web_server(serve_copy):
     with serve_copy(api_key=KEY) as server:
         yield server
-
-
-def offline(page, base_url: str) -> list[str]:
-    """Fail any request to another host; returns the list of such attempts."""
-    foreign: list[str] = []
-
-    def guard(route):
-        if route.request.url.startswith(base_url) or route.request.url.startswith(("blob:", "data:")):
-            route.continue_()
-        else:
-            foreign.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    return foreign
-
-
-def open_page(browser, server, path: str = "/", screen: dict = DESKTOP):
-    page = browser.new_page(**screen)
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.foreign = offline(page, server.url)
-    page.goto(server.url + path)
-    return page
 
 
 def save_key(page, key: str) -> None:

@@ -71,10 +71,11 @@ def test_calibrate_and_similar(run, tmp_path):
 
 def test_add_reports_summary_and_skips(run, tmp_path, bad_files, tiny_catalog):
     result = run("add", bad_files["empty.jpg"], "--product", "SKU-X")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a new product whose every image failed is not created
     assert "added 0 image(s), 0 duplicate(s), 1 skipped" in result.output and "[empty-file]" in result.output
-    report = json.loads(run("add", bad_files["bomb.png"], "--product", "SKU-X", "--json").output)
-    assert report["skipped"][0]["reason"] == "too-large"
+    assert "1 product(s) not created, none of their images could be added: SKU-X" in result.output
+    report = json.loads(run("add", bad_files["bomb.png"], "--product", "SKU-X", "--json").stdout)
+    assert report["skipped"][0]["reason"] == "too-large" and report["products_without_images"] == ["SKU-X"]
 
 
 def test_datasets_adapter_then_add(run, tmp_path):

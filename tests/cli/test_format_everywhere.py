@@ -89,12 +89,14 @@ INVOCATIONS = {
     ("index", "import"): (lambda s: [s["tmp"] / "job-0"], "added"),
     ("import-shards",): (lambda s: [s["tmp"] / "job-0"], "added"),
     ("export",): (lambda s: [s["tmp"] / f"feed-{next(s['runs'])}"], "products"),
+    ("rename",): (lambda s: ["--fix-ids", "--dry-run"], None),
     ("remove",): (lambda s: [s["left"].pop()], "images"),  # run four times: one product each
 }
 # Data commands not run here, each with where its output is tested.
 RUN_ELSEWHERE = {
     ("calibrate",): "tests/cli/test_cli.py (needs held-out photos of the tiny Grocery catalogue)",
     ("train",): "tests/training/test_train_cli.py (minutes of training)",
+    ("remove-image",): "tests/cli/test_cli_first_use.py (an image can be removed once, not once per format)",
     ("datasets", "grocery-store"): "tests/cli/test_cli.py (needs the Grocery Store dataset)",
     **{path: "tests/recommend/test_recommend_cli.py (needs an interactions file)" for path in (
         ("interactions", "add"), ("interactions", "info"), ("interactions", "remove"), ("recommend",),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-
 import pytest
+from tiny import write_photos
 
 pytestmark = pytest.mark.fast
 
@@ -59,3 +59,16 @@ def test_eval_table_is_whole_when_piped(fast_catalog, fast_queries, piped, tmp_p
     assert lines[2].startswith("active: imagenet ") and lines[3].startswith("colour-histogram ")
     columns = len(lines[1].split())  # every column on one line: "active: imagenet" is two words
     assert len(lines[2].split()) == columns + 1 and len(lines[3].split()) == columns
+
+
+def test_train_messages_are_not_wrapped_in_a_file(piped, fast_catalog, tmp_path):
+    """stderr to a file: rich used to wrap train's messages at 80 columns."""
+    photos = write_photos(tmp_path / "val", first_seed=300)
+    (tmp_path / "val.csv").write_text("product_id,image\n" + "".join(
+        f"{p.parent.name},{p}\n" for p in sorted(photos.glob("*/*.jpg"))))
+    done = piped("--catalog", fast_catalog, "train", "--backbone", "tiny-test", "--hidden", "0", "--no-tta",
+                 "--epochs", "1", "--views", "1", "--val", tmp_path / "val.csv", "--budget", "5m")
+    assert done.returncode == 0, done.stderr
+    tried = [line for line in done.stderr.splitlines() if line.startswith("tried ")]
+    assert tried and all(line.rstrip().endswith(")") and "top-1" in line for line in tried), done.stderr
+    assert max(len(line) for line in tried) > 80

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from disks import mounted_tmpfs
 from tiny import build_catalogue, write_photos
 
 from productlens import Catalog
@@ -50,3 +51,10 @@ def trainable_catalog_template(tmp_path_factory, tiny_model) -> Path:
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random(SEED)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Path:
+    """A tmpfs of a few MB (skipped where it cannot be mounted)."""
+    with mounted_tmpfs(tmp_path / "disk") as mount:
+        yield mount

@@ -8,49 +8,14 @@ Mounting needs root (CI runs as root): the test is skipped otherwise, or if the 
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
+from disks import DISK, fill
 from integrity import check_catalogue, temp_files
 from processes import report, run_cli
 
-DISK = "8m"
 FREE_LEVELS = (0, 65_536, 262_144, 524_288, 786_432, 917_504, 1_048_576, 1_310_720, 1_572_864)  # bytes left free before `add` starts
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk, leave: int):
-    """A filler file that leaves about `leave` bytes free on `disk`."""
-    filler = disk / "filler"
-    free = shutil.disk_usage(disk).free
-    with open(filler, "ab") as fh:
-        chunk = b"\0" * 65_536
-        need = max(0, free - leave)
-        while need > 0:
-            try:
-                fh.write(chunk[: min(len(chunk), need)])
-                fh.flush()
-            except OSError:
-                break
-            need -= min(len(chunk), need)
-    return filler
 
 
 def test_a_full_disk_during_add_is_one_line_and_leaves_the_catalogue_whole(small_disk, file_catalog_template,

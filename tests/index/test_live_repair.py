@@ -96,3 +96,19 @@ def test_an_unreadable_index_file_is_rebuilt(shop, caplog):
     warned, info = reopen_warnings(shop, caplog)
     assert "cannot read index file" in warned and info["indexed_vectors"] == 12
     assert reopen_warnings(shop, caplog)[0] == ""
+
+
+def test_an_index_whose_ids_are_not_the_stores_is_caught_up(shop, caplog):
+    """Issue 23, F3: count and generation agree, but one id is not the store's: it was used as it was
+    (a search missed the image's own photo, `duplicates` listed a nonexistent image)."""
+    path = meta_file(shop).with_suffix("")
+    index = faiss.read_index(str(path))
+    index.remove_ids(faiss.IDSelectorBatch(np.array([3], dtype=np.int64)))
+    stray = np.random.default_rng(0).standard_normal((1, index.d)).astype(np.float32)
+    index.add_with_ids(stray / np.linalg.norm(stray), np.array([999], dtype=np.int64))
+    faiss.write_index(index, str(path))
+    warned, info = reopen_warnings(shop, caplog)
+    assert "ids that are not the catalogue's" in warned and info["indexed_vectors"] == 12
+    with Catalog.open(shop) as catalog:
+        assert set(catalog.index.live().index.ids().tolist()) == {im.id for im in catalog.get_images()}
+    assert reopen_warnings(shop, caplog)[0] == ""  # saved repaired: not again

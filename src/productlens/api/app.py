@@ -22,6 +22,7 @@ from ..engine import Catalog
 from . import routes_images, routes_products, routes_recommend, routes_search
 from .auth import make_guards
 from .batcher import EmbedBatcher
+from .docs_page import install_docs_page
 from .errors import install_error_handlers
 from .metrics import Metrics
 from .middleware import ServeMiddleware
@@ -80,10 +81,13 @@ def create_app(
         version=__version__,
         description="Visual product search: search a catalogue by photo, recognise products, manage the catalogue.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs_page from local assets
+        redoc_url=None,
     )
     require_read, require_write = make_guards(api_key, read_key)
     install_error_handlers(app)
-    app.include_router(routes_search.build_router(require_read))
+    install_docs_page(app)
+    app.include_router(routes_search.build_router(require_read, require_write))
     app.include_router(routes_products.build_router(require_read, require_write))
     app.include_router(routes_images.build_router(require_read, require_write))
     app.include_router(routes_recommend.build_router(require_read, require_write))

@@ -51,6 +51,6 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         """Remove one image (and its embedding) from its product."""
         if not state.catalog.remove_image(image_id):
             raise ApiError(404, "image-not-found", f"no image with id {image_id}")
-        return {"deleted": str(image_id), "images_removed": 1}
+        return {"deleted": image_id, "images_removed": 1}
 
     return router

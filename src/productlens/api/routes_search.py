@@ -8,15 +8,18 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
+from ..errors import StaleCalibrationError
 from .auth import Guard
+from .duplicates_page import not_fitted_page
 from .errors import ApiError
 from .schemas import ErrorBody, RecognizeResponse, SearchResponse
 from .state import ServerState, facets_of, get_state, hit_dict, parse_query_box
 
+MAX_BATCH_PHOTOS = 64  # photos in one POST /search/batch (the body cap holds too)
 ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
-def build_router(require_read: Guard) -> APIRouter:
+def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
     router = APIRouter(tags=["search"], dependencies=[Depends(require_read)], responses=ERRORS)
 
     @router.post("/search", response_model=SearchResponse)
@@ -44,6 +47,28 @@ def build_router(require_read: Guard) -> APIRouter:
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
+    @router.post("/search/batch")
+    def search_batch(
+        images: list[UploadFile] = File(..., description=f"Query photos (at most {MAX_BATCH_PHOTOS})."),
+        k: int = Form(10, ge=1, le=100, description="Products to return per photo."),
+        where: Optional[str] = Form(None, max_length=2000, description="Filter, e.g. category = 'Milk'."),
+        state: ServerState = Depends(get_state),
+    ) -> dict:
+        """Many photos in one request, embedded in batches: one answer per photo, in order (a photo
+        that cannot be used gets `error` and `reason`, and the others are still answered)."""
+        if len(images) > MAX_BATCH_PHOTOS:
+            raise ApiError(422, "invalid-request", f"at most {MAX_BATCH_PHOTOS} photos in one request")
+        started = time.perf_counter()
+        data = [state.read_upload(image) for image in images]
+        names = [image.filename or f"photo {n + 1}" for n, image in enumerate(images)]
+        answers = []
+        for answer in state.catalog.search_many(data, k=k, where=where, names=names):
+            body = answer.to_dict()
+            if answer.error is None:
+                body["results"] = [hit_dict(h) for h in answer.hits]
+            answers.append(body)
+        return {"answers": answers, "took_ms": round((time.perf_counter() - started) * 1000, 2)}
+
     @router.get("/duplicates")
     def duplicates(
         image_threshold: Optional[float] = Query(None, ge=-1, le=1, description="Override the image threshold."),
@@ -57,8 +82,18 @@ def build_router(require_read: Guard) -> APIRouter:
 
     @router.get("/duplicates/review", response_class=HTMLResponse)
     def duplicates_review(state: ServerState = Depends(get_state)) -> HTMLResponse:
-        """The duplicate clusters as a self-contained review page, images side by side (the web page links here)."""
-        return HTMLResponse(state.catalog.dedup.review_page(state.catalog.duplicates()))
+        """The duplicate clusters as a self-contained review page, images side by side (the web page links here);
+        while the thresholds are not fitted for the active model, a page that says so and offers to fit them."""
+        try:
+            report = state.catalog.duplicates()
+        except StaleCalibrationError as exc:
+            return HTMLResponse(not_fitted_page(str(exc).split(";")[0]), status_code=409)
+        return HTMLResponse(state.catalog.dedup.review_page(report))
+
+    @router.post("/duplicates/calibrate", dependencies=[Depends(require_write)])
+    def calibrate_duplicates(state: ServerState = Depends(get_state)) -> dict:
+        """Fit and store the duplicate thresholds for the active model (as `productlens duplicates --calibrate`)."""
+        return state.catalog.dedup.fit_thresholds().to_dict()
 
     @router.post("/recognize", response_model=RecognizeResponse)
     def recognize(

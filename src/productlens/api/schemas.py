@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+import math
+from typing import Annotated, Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-PRODUCT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+from ..catalog.ids import RULE, id_problem
+
 Scalar = Union[str, int, float, bool, None]
+MAX_ATTRIBUTE_KEY = 100  # characters of an attribute name
+MAX_ATTRIBUTE_TEXT = 10_000  # characters of a text attribute value (a filter walks every one)
+
+
+def checked_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Attributes as JSON can store them and a filter can walk them in time: finite numbers (NaN
+    and Infinity are not JSON), names and texts of bounded size."""
+    for key, value in attributes.items():
+        if not key or len(key) > MAX_ATTRIBUTE_KEY:
+            raise ValueError(f"attribute names are 1 to {MAX_ATTRIBUTE_KEY} characters (one is {len(key):,})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"attribute {key[:40]!r}: {value} is not a number JSON can hold")
+        if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_TEXT:
+            raise ValueError(f"attribute {key[:40]!r}: {len(value):,} characters, over the {MAX_ATTRIBUTE_TEXT:,} cap")
+    return attributes
+
+
+Attributes = Annotated[dict[str, Scalar], AfterValidator(checked_attributes)]
+
 
 
 class ErrorDetail(BaseModel):
@@ -23,11 +44,18 @@ class ProductIn(BaseModel):
     """A new product."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=PRODUCT_ID_PATTERN, description="Letters, digits, '.', '_' or '-'.")
+    id: str = Field(description=f"The product id: {RULE} (the rule of the CLI and feeds too).")
     title: str = Field(min_length=1, max_length=500)
     category: Optional[str] = Field(None, max_length=200)
     description: Optional[str] = Field(None, max_length=5000)
-    attributes: dict[str, Scalar] = Field(default_factory=dict, max_length=100)
+    attributes: Attributes = Field(default_factory=dict, max_length=100)
+
+    @field_validator("id")
+    @classmethod
+    def _id_rule(cls, value: str) -> str:
+        if (problem := id_problem(value)) is not None:
+            raise ValueError(f"product id not allowed: {problem} (ids: {RULE})")
+        return value
 
 
 class ProductUpdate(BaseModel):
@@ -37,7 +65,7 @@ class ProductUpdate(BaseModel):
     title: Optional[str] = Field(None, min_length=1, max_length=500)
     category: Optional[str] = Field(None, max_length=200)
     description: Optional[str] = Field(None, max_length=5000)
-    attributes: dict[str, Scalar] = Field(default_factory=dict, max_length=100)
+    attributes: Attributes = Field(default_factory=dict, max_length=100)
 
 
 class ProductOut(BaseModel):
@@ -115,7 +143,7 @@ class ImageAdded(BaseModel):
 
 
 class Deleted(BaseModel):
-    deleted: str
+    deleted: Union[int, str]  # an image id (a number), or a product id
     images_removed: int = 0
 
 

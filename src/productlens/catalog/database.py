@@ -1,7 +1,7 @@
 """Opening a catalogue's SQLite file, and SQLite's and the OS's failures as one-line StorageErrors.
 
-A catalogue in a folder the user cannot write (a read-only mount, a shared copy) is still
-searchable: it is opened read-only, without the `journal_mode=WAL` switch (a write), and as
+A catalogue in a folder the user cannot write (a read-only mount, a shared copy), or on a full
+disk, is still searchable: it is opened read-only, without the `journal_mode=WAL` switch (a write), and as
 `immutable` when no WAL file is there to read. Every failure the store meets (read-only file,
 full disk, missing permission, damaged file, a lock held too long) becomes a StorageError that
 names the file and says what to do; the write it interrupted was rolled back.
@@ -29,21 +29,29 @@ def is_writable(path: Path) -> bool:
 def connect(path: Path, *, create: bool = False) -> tuple[sqlite3.Connection, bool]:
     """(connection, read_only) for the catalogue database at `path`, in autocommit mode.
 
-    Writable: WAL journal (readers never wait for the writer). Otherwise read-only: through the
-    existing WAL files if both are there, else as an immutable file (SQLite then reads the main
+    Writable: WAL journal (readers never wait for the writer). Otherwise (or when the disk is too
+    full for SQLite to make its -shm file) read-only: through the existing WAL files if both are
+    there and the WAL holds something, else as an immutable file (SQLite then reads the main
     file alone, which holds everything once the last writer closed cleanly).
     """
     if not create and not path.exists():
         raise StorageError(f"cannot open {path}: no such file")
     read_only = not create and not is_writable(path)
     if not read_only:
-        with storage_errors(path, "open"):
-            db = _open(f"file:{path}?mode={'rwc' if create else 'rw'}")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-        return db, False
-    wal_files = all(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm"))
+        try:
+            with storage_errors(path, "open"):
+                db = _open(f"file:{path}?mode={'rwc' if create else 'rw'}")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+            return db, False
+        except StorageError:
+            # at 0 bytes free SQLite cannot even make its -shm file: reads still work, read-only
+            if create or not disk_full(path.parent):
+                raise
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    # an empty WAL holds nothing the main file lacks (a full disk's failed open leaves one behind)
+    wal_files = shm.exists() and wal.exists() and wal.stat().st_size > 0
     with storage_errors(path, "open"):
         db = _open(f"file:{path}?mode=ro" + ("" if wal_files else "&immutable=1"))
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # fail here, not on the first query

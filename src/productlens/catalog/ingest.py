@@ -18,7 +18,9 @@ from typing import Any, Iterator
 from ..errors import IngestError, NotAFileError
 from ..images import is_image_path, regular_file_stat
 from .store import Product
-from .tables import ID_COLUMNS, IMAGE_COLUMNS, TABLE_SUFFIXES, missing_image_column, table_rows
+from .tables import (
+    ID_COLUMNS, IMAGE_COLUMNS, TABLE_SUFFIXES, image_column_guesses, missing_image_column, table_rows,
+)
 
 __all__ = [
     "ID_COLUMNS",
@@ -168,7 +170,8 @@ def read_table(path: Path, *, products_with_images: ProductsWithImages | None = 
 
     A table with no image column at all (a misspelt `img`, say) is an IngestError naming the
     expected columns, unless `products_with_images` is given and says every product it names
-    already has photos: then it is a products-only update and its items are `product_only`.
+    already has photos and no column looks like a misspelt image column: then it is a
+    products-only update and its items are `product_only`.
     """
     try:
         regular_file_stat(path)
@@ -231,7 +234,7 @@ def _require_existing_photos(
     products_with_images: ProductsWithImages | None,
 ) -> None:
     columns = sorted({c for row in rows for c in row})
-    if products_with_images is None:
+    if products_with_images is None or image_column_guesses(columns):  # a misspelt `img` is no attribute
         raise IngestError(missing_image_column(path, columns))
     have = set(products_with_images(list(dict.fromkeys(item.product.id for _, item in lined))))
     for line_no, item in lined:

@@ -19,6 +19,7 @@ import numpy as np
 from .. import meta_keys
 from ..errors import ProductNotFoundError
 from .database import connect, storage_errors
+from .ids import check_product_id
 from .migrations import apply_migrations, require_no_migrations
 from .records import CalibrationRecord, ImageRecord, ModelRecord, NewImage, Product
 
@@ -164,6 +165,7 @@ class CatalogStore:
             for p in products:
                 row = db.execute("SELECT title, category, description, attributes FROM products WHERE id = ?", (p.id,)).fetchone()
                 if row is None:
+                    check_product_id(p.id)  # new ids only: one stored before the rule can still be updated
                     db.execute(
                         "INSERT INTO products (id, title, category, description, attributes, created_at, updated_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -37,14 +37,16 @@ def text_table_rows(name: str | Path, fh: IO[str], kind: str) -> Iterator[tuple[
         raise IngestError(f"{name}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
 
 
+def image_column_guesses(columns: Iterable[str]) -> list[str]:
+    """"'image' for 'img'" for each column that looks like a misspelt image column."""
+    return [f"{match[0]!r} for {col!r}" for col in sorted(columns)
+            if (match := difflib.get_close_matches(col, IMAGE_COLUMNS, n=1, cutoff=0.6))]
+
+
 def missing_image_column(where: str | Path, columns: Iterable[str]) -> str:
     """The message for a table without an image column: the expected columns, and a likely misspelling."""
     found = sorted(columns)
-    guesses = [
-        f"{match[0]!r} for {col!r}"
-        for col in found
-        if (match := difflib.get_close_matches(col, IMAGE_COLUMNS, n=1, cutoff=0.6))
-    ]
+    guesses = image_column_guesses(found)
     hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
     return f"{where}: no image column: expected {EXPECTED_COLUMNS}; found {', '.join(found)}{hint}"
 

@@ -17,6 +17,7 @@ from .output import make_progress, show_table, text
 
 PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
 CURVE_COLUMNS = ("threshold", "right_answers_accepted", "unknown_rejected")
+OVERWRITES_SHOWN = 20  # overwritten values listed in add's summary
 
 
 @cli.command()
@@ -51,6 +52,18 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
         with make_progress(state.quiet or fmt != "table") as progress:
             report = catalog.ingest.add_items(items, progress=progress)
     emit_record(fmt, report.to_dict(), show=lambda: None if state.quiet else _print_report(report))
+    if report.failed:
+        raise click.ClickException(_shortfall(report))
+
+
+def _shortfall(report: IngestReport) -> str:
+    """The one-line error of an add that fell short (exit status 1; what was added stays)."""
+    left_out = report.products_without_images
+    if not left_out:
+        return f"none of the {len(report.skipped)} image(s) could be added (see the skipped list)"
+    more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+    return (f"{len(left_out)} product(s) not created, none of their images could be added: "
+            f"{', '.join(left_out[:3])}{more}")
 
 
 def _print_report(report: IngestReport) -> None:
@@ -60,21 +73,84 @@ def _print_report(report: IngestReport) -> None:
                f"({report.seconds:.1f} s, {rate:.0f} img/s)")
     for s in report.skipped:
         click.echo(f"  skipped {s.source}: [{s.reason}] {s.message}")
+    if report.overwritten:
+        click.echo(f"overwrote {len(report.overwritten)} stored value(s) with the feed's (the feed wins):")
+        for change in report.overwritten[:OVERWRITES_SHOWN]:
+            click.echo(f"  {change['product']}: {change['field']} {change['old']!r} -> {change['new']!r}")
+        if len(report.overwritten) > OVERWRITES_SHOWN:
+            click.echo(f"  ... and {len(report.overwritten) - OVERWRITES_SHOWN} more (--json lists them all)")
 
 
 @cli.command()
-@click.argument("product_ids", nargs=-1, required=True)
+@click.argument("product_ids", nargs=-1)
+@click.option("--where", help="Remove every product this filter matches (docs/filters.md) instead of naming them.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
 @format_option
 @catalog_options
-def remove(state: State, product_ids: tuple[str, ...], fmt: str) -> None:
-    """Remove products with all their images.
+def remove(state: State, product_ids: tuple[str, ...], where: str | None, dry_run: bool, fmt: str) -> None:
+    """Remove products with all their images (named, or those --where matches).
 
     CSV, TSV and JSON lines give the counts removed as one row."""
+    if bool(product_ids) == bool(where):
+        raise click.UsageError("name the products to remove, or give --where")
     with state.open() as catalog:
-        images = catalog.remove(product_ids)
-    said = f"removed {len(product_ids)} product(s) and {images} image(s)"
-    emit_record(fmt, {"products": len(product_ids), "images": images},
+        chosen = [p.id for p in catalog.list_products(where)] if where else list(product_ids)
+        if dry_run:
+            known = {p.id: p.image_count for p in catalog.list_products() if p.id in set(chosen)}
+            if unknown := [pid for pid in chosen if pid not in known]:
+                raise ProductNotFoundError(f"no product with id {unknown[0]!r}; nothing was changed")
+            images = sum(known.values())
+        else:
+            images = catalog.remove(chosen)
+    verb = "would remove" if dry_run else "removed"
+    said = f"{verb} {len(chosen)} product(s) and {images} image(s)" + (f": {', '.join(chosen[:20])}" if where else "")
+    emit_record(fmt, {"products": len(chosen), "images": images, "ids": chosen, "dry_run": dry_run},
                 show=lambda: None if state.quiet else click.echo(said))
+
+
+@cli.command("remove-image")
+@click.argument("image_ids", nargs=-1, required=True, type=click.IntRange(0))
+@format_option
+@catalog_options
+def remove_image(state: State, image_ids: tuple[int, ...], fmt: str) -> None:
+    """Remove images (and their embeddings) by id, as `GET /products/ID` lists them; the products stay."""
+    with state.open() as catalog:
+        found = {im.id for im in catalog.get_images(image_ids=list(image_ids))}
+        if missing := [i for i in image_ids if i not in found]:
+            raise click.ClickException(f"no image with id {missing[0]}; nothing was removed")
+        removed = sum(catalog.remove_image(i) for i in image_ids)
+    emit_record(fmt, {"images": removed}, show=lambda: None if state.quiet else click.echo(f"removed {removed} image(s)"))
+
+
+@cli.command()
+@click.argument("old_id", required=False)
+@click.argument("new_id", required=False)
+@click.option("--fix-ids", is_flag=True, help="Rename every stored id the id rule does not allow (kept from "
+                                                "before it) to a close allowed one, printing old -> new.")
+@click.option("--dry-run", is_flag=True, help="With --fix-ids: print the renames, change nothing.")
+@format_option
+@catalog_options
+def rename(state: State, old_id: str | None, new_id: str | None, fix_ids: bool, dry_run: bool, fmt: str) -> None:
+    """Give product OLD_ID the id NEW_ID, its photos, text and filters following.
+
+    Ids are 1-128 characters with no '/', '\\' or control characters and no space at either end
+    (the same rule for the CLI, the REST API and feeds); --fix-ids brings older ids into line.
+    """
+    if fix_ids == bool(old_id or new_id) or (not fix_ids and not (old_id and new_id)):
+        raise click.UsageError("give OLD_ID NEW_ID, or --fix-ids")
+    if dry_run and not fix_ids:
+        raise click.UsageError("--dry-run goes with --fix-ids")
+    with state.open() as catalog:
+        plan = catalog.fix_product_ids(dry_run=dry_run) if fix_ids else {old_id: catalog.rename_product(old_id, new_id).id}
+    rows = [{"old": old, "new": new, "renamed": not dry_run} for old, new in plan.items()]
+    emit(fmt, rows, columns=("old", "new", "renamed"), show=lambda: None if state.quiet else _print_renames(rows, fix_ids))
+
+
+def _print_renames(rows: list[dict], fix_ids: bool) -> None:
+    for row in rows:
+        click.echo(f"{row['old']!r} -> {row['new']!r}" + ("" if row["renamed"] else " (dry run)"))
+    if fix_ids and not rows:
+        click.echo("every product id follows the id rule; nothing to rename")
 
 
 @cli.command()
@@ -99,6 +175,8 @@ def update(state: State, product_id: str | None, title, category, description, a
         raise click.UsageError("give a PRODUCT_ID with the changes, or --from FILE")
     if edits_file is not None and (title or category or description or assignments or unset):
         raise click.UsageError("--from takes every change from the file: give no other changes")
+    if product_id is not None and not (title or category or description or assignments or unset):
+        raise click.UsageError("nothing to change: give --title, --category, --description, --set or --unset")
     edits = read_edits(edits_file) if edits_file is not None else {product_id: _changes(
         title, category, description, assignments, unset)}
     with state.open() as catalog:

@@ -22,8 +22,8 @@ UNLIMITED = 1_000_000  # "no width limit" for rich: lines are as long as their t
 
 
 class StdoutConsole(Console):
-    """rich on stdout with no width limit unless stdout is a terminal (for a pipe, rich would
-    take the width of the terminal on stdin or stderr, or 80, and wrap or cut to it)."""
+    """rich on stdout (or stderr) with no width limit unless it is a terminal (for a pipe or a
+    file, rich would take the width of the terminal on another stream, or 80, and wrap to it)."""
 
     @property
     def size(self) -> ConsoleDimensions:
@@ -32,7 +32,7 @@ class StdoutConsole(Console):
 
 
 console = StdoutConsole()
-err_console = Console(stderr=True)
+err_console = StdoutConsole(stderr=True)  # train's messages in a log file are whole lines too
 
 
 def progress_enabled(quiet: bool) -> bool:

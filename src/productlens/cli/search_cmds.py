@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from ..catalog.queries import is_batch_source, read_query_photos
+from ..errors import BoxError
 from ..ranking import Box, parse_box
 from ..results import ProductHit, Recognition
-from .formats import emit, format_option
+from .formats import delimited, emit, format_option
 from .main import State, catalog_options, cli
-from .output import hits_table, show_table
+from .output import hits_table, print_json, show_table
 
 HIT_COLUMNS = ("rank", "score", "id", "title", "category", "image_id")
 VERDICT_COLUMNS = ("query", "known", "product_id", "title", "score", "confidence", "threshold", "category",
@@ -21,7 +24,10 @@ def ordered_box(ctx: click.Context, param: click.Parameter, value: str | None) -
     """--box as x0,y0,x1,y1; corners given the other way round are swapped, and the user told."""
     if not value:
         return None
-    x0, y0, x1, y1 = parse_box(value)
+    try:
+        x0, y0, x1, y1 = parse_box(value)
+    except BoxError as exc:
+        raise click.BadParameter(str(exc)) from exc  # a usage error: exit 2
     box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     if box != (x0, y0, x1, y1):
         click.echo(f"note: --box {value}: corners reversed; using {','.join(f'{v:g}' for v in box)}", err=True)
@@ -36,7 +42,7 @@ box_option = click.option(
 
 
 @cli.command()
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False)
+@click.argument("image", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=10, show_default=True, help="Products to return.")
 @click.option("--where", help="Filter on product fields, e.g. \"category = 'Milk' and price < 3\" (docs/filters.md).")
 @box_option
@@ -49,9 +55,19 @@ box_option = click.option(
 @catalog_options
 def search(state: State, image: Path | None, k: int, where: str | None, box, text: str | None, fusion: str,
            mode: str, fmt: str) -> None:
-    """Find the catalogue products that look most like a photo, match a text, or both."""
+    """Find the catalogue products that look most like a photo, match a text, or both.
+
+    IMAGE may also be a folder of photos, a list file (.txt, one path a line) or a CSV/JSONL with
+    an image column: every photo is searched with one model load and batched embedding, one
+    answer per photo (`--format jsonl`: one line each; CSV: a `query` column).
+    """
     if image is None and text is None:
         raise click.UsageError("give a photo, --text, or both")
+    if image is not None and is_batch_source(image):
+        if text or box:
+            raise click.UsageError("a batch of photos takes no --text or --box")
+        _search_batch(state, read_query_photos(image), k, where, fmt)
+        return
     with state.open() as catalog:
         if image is None:
             hits = catalog.search_text(text, k=k, where=where, mode=mode)
@@ -113,6 +129,34 @@ def similar(state: State, product_id: str, k: int, where: str | None, blend: flo
     with state.open() as catalog:
         hits = catalog.similar(product_id, k=k, where=where, blend=blend)
     _emit_hits(fmt, hits, f"similar to {product_id}", {"product": product_id, "results": [h.to_dict() for h in hits]})
+
+
+def _search_batch(state: State, photos: list[Path], k: int, where: str | None, fmt: str) -> None:
+    """Search every photo: a table or a JSON line per photo as it comes; JSON, CSV and TSV at the end."""
+    documents, rows, failed = [], [], 0
+    with state.open() as catalog:
+        for answer in catalog.search_many(photos, k=k, where=where):
+            failed += answer.error is not None
+            if fmt == "jsonl":
+                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, default=str))
+            elif fmt == "table":
+                _show_answer(answer)
+            documents.append(answer.to_dict())
+            rows += [{"query": answer.query, **h.to_dict()} for h in answer.hits] or [
+                {"query": answer.query, "error": answer.error}]
+    if fmt == "json":
+        print_json(documents)
+    elif fmt in ("csv", "tsv"):
+        click.echo(delimited(rows, ("query", *HIT_COLUMNS), "," if fmt == "csv" else "\t"), nl=False)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(photos)} photo(s) could not be searched (see their errors)")
+
+
+def _show_answer(answer) -> None:
+    if answer.error is not None:
+        click.echo(f"{answer.query}: [{answer.reason}] {answer.error}")
+    else:
+        show_table(hits_table(answer.hits, f"{Path(answer.query).name}: top {len(answer.hits)}"))
 
 
 def _emit_hits(fmt: str, hits: list[ProductHit], title: str, document: dict) -> None:

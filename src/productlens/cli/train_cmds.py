@@ -38,7 +38,7 @@ def _say(state: State):
 @click.option("--hidden", type=click.IntRange(0, 8192),
               help="Hidden layer width of the head (0 = linear projection). Default: 1024 or 0, whichever validates better.")
 @click.option("--budget", default="10m", show_default=True,
-              help="Time for choosing the open settings and training, e.g. 20m, 900s, or 'none' for no limit.")
+              help="Time for choosing the open settings and training, with a unit: 20m, 900s, 1h, or 'none' for no limit.")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Default 30 (head) / 5 (full); early stopping may end sooner.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, help="Peak learning rate (default 3e-3 head / 3e-4 full).")
@@ -108,12 +108,15 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
 
 
 def parse_duration(text: str) -> float | None:
-    """'10m', '900s', '1.5h' or a number of seconds -> seconds; 'none' -> None (no limit)."""
+    """'10m', '900s', '1.5h' -> seconds; 'none' -> None (no limit). A bare number is refused:
+    `--budget 2` read as 2 seconds skipped every setting, where 2 minutes was meant."""
     text = text.strip().lower()
-    if text in ("none", "0", "off", "unlimited"):
+    if text in ("none", "off", "unlimited"):
         return None
-    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:], 1.0)
-    number = text[:-1] if text[-1:] in "smh" else text
+    if text[-1:] not in ("s", "m", "h"):
+        raise click.BadParameter(f"{text!r}: give a unit, e.g. {text}m or {text}s (or 'none' for no limit)")
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}[text[-1:]]
+    number = text[:-1]
     try:
         seconds = float(number) * scale
     except ValueError:
@@ -227,7 +230,8 @@ def _show_activation(report: ActivationReport) -> None:
         say(f"validation score {cmp['before']['score']:.3f} -> {cmp['after']['score']:.3f} on {cmp['photos']} photos"
             f" ({cmp['verdict']})")
     for item in report.recalibrated:
-        change = f": {item.get('old')} -> {item.get('new')}" if "new" in item else ""
+        old = item.get("old")
+        change = "" if "new" not in item else f": {item['new']} (fitted for it)" if old is None else f": {old} -> {item['new']}"
         say(f"  {item['name']}{' (stale)' if item.get('stale') else ''}{change}; {item['note']}")
     for src in report.missing_sources[:10]:
         say(f"  missing source file: {src}")

@@ -30,7 +30,7 @@ the model that is active when it is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from ..ranking import Box
 from ..results import IngestReport, ProductHit, ProgressSink, Recognition
 from ..training import TrainConfig, TrainResult, train
 from .active import ActiveModel
+from .batch import BatchAnswer, search_many
 from .calibrate import MAX_QUERIES
 from .duplicates import Duplicates
 from .indexing import IndexService
@@ -61,6 +62,7 @@ from .products import ProductCache
 from .recognition_service import RecognitionService
 from .recommendations import Recommendations
 from .refit import Refit
+from .renaming import ProductRenamer
 from .search import Searcher, Where
 from .versions import ModelVersions, version_head
 
@@ -79,6 +81,7 @@ class Catalog:
         self.index = IndexService(store, self.write_lock, self.active, saves)
         text = TextAdapter(store, self.active, products)
         self.ingest = Ingest(store, self.media, self.write_lock, self.active, self.index, text)
+        self.renamer = ProductRenamer(store, self.write_lock, self.index, text)
         self.searcher = Searcher(store, self.active, self.index, products, text)
         self.recognition = RecognitionService(store, self.media, self.write_lock, self.active, self.searcher,
                                               partial(version_head, self.path / "models"))
@@ -156,6 +159,14 @@ class Catalog:
         """Change title/category/description and/or `attributes` (None removes an attribute)."""
         return self.ingest.update_product(product_id, changes)
 
+    def rename_product(self, old: str, new: str) -> Product:
+        """Give a product a new id (the migration path for ids stored before the id rule)."""
+        return self.renamer.rename(old, new)
+
+    def fix_product_ids(self, *, dry_run: bool = False) -> dict[str, str]:
+        """Rename every stored id that the id rule (catalog/ids.py) does not allow; old id -> new id."""
+        return self.renamer.fix_all(dry_run=dry_run)
+
     def remove(self, product_ids: Sequence[str]) -> int:
         """Delete products with all their images; returns the number of images removed."""
         return self.ingest.remove(product_ids)
@@ -194,6 +205,11 @@ class Catalog:
                 raise ProductLensError("search needs a photo, a text, or both")
             return self.search_text(text, k=k, where=where)
         return self.searcher.photo(image, k=k, where=where, box=box, text=text, fusion=fusion)
+
+    def search_many(self, images: Sequence[ImageSource], *, k: int = 10, where: Where = None,
+                    names: Sequence[str] | None = None) -> Iterator[BatchAnswer]:
+        """Each photo's products, in order, with one model load and batched embedding (engine/batch.py)."""
+        return search_many(self.active, self.searcher, images, k=k, where=where, names=names)
 
     def search_text(self, text: str, *, k: int = 10, where: Where = None, mode: str = "auto") -> list[ProductHit]:
         """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused

@@ -58,9 +58,11 @@ def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | No
                     "; ".join(loaded.notes) or None, loaded.captured_at)
 
 
-def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_changing: FieldsChanging) -> tuple[int, int]:
+def upsert_item_products(store: CatalogStore, items: list[IngestItem],
+                         fields_changing: FieldsChanging) -> tuple[int, int, list[dict[str, Any]]]:
     """Create or update the products the items name (attributes merged per product); returns
-    (created, updated). A title derived from a folder name never overwrites a stored one."""
+    (created, updated, the stored values the feed overwrote). The feed wins over earlier edits
+    for every field it gives; a title derived from a folder name never overwrites a stored one."""
     merged: dict[str, IngestItem] = {}
     for it in items:
         prev = merged.get(it.product.id)
@@ -70,12 +72,26 @@ def upsert_item_products(store: CatalogStore, items: list[IngestItem], fields_ch
     created = updated = 0
     derived = [it.product for it in merged.values() if it.title_derived]
     given = [it.product for it in merged.values() if not it.title_derived]
+    stored = {p.id: p for p in store.get_products(list(merged))}
+    overwritten = [change for it in merged.values() if it.product.id in stored
+                   for change in overwrites(stored[it.product.id], it.product, keep_title=it.title_derived)]
     with fields_changing(list(merged)):
         for group, keep in ((derived, True), (given, False)):
             if group:
                 c, u = store.upsert_products(group, keep_existing_title=keep)
                 created, updated = created + c, updated + u
-    return created, updated
+    return created, updated, overwritten
+
+
+def overwrites(stored: Product, given: Product, *, keep_title: bool) -> list[dict[str, Any]]:
+    """The stored values of a product that writing `given` over it replaces (what upsert_products
+    changes: the title unless kept, a category or description given, each attribute given)."""
+    pairs = [("category", stored.category, given.category), ("description", stored.description, given.description)]
+    if not keep_title:
+        pairs.insert(0, ("title", stored.title, given.title))
+    pairs += [(key, stored.attributes[key], value) for key, value in given.attributes.items() if key in stored.attributes]
+    return [{"product": stored.id, "field": name, "old": old, "new": new}
+            for name, old, new in pairs if new is not None and old is not None and old != new]
 
 
 @dataclass
@@ -270,11 +286,13 @@ class Ingest:
         items = list(items)
         started = time.perf_counter()
         report = IngestReport()
-        with self.lock.hold():
-            report.products_created, report.products_updated = upsert_item_products(self.store, items,
-                                                                                     self.index.fields_changing)
-            semantic.sync_on_write(self.text_vectors, [it.product.id for it in items])
         with_images = [it for it in items if it.image is not None]
+        with self.lock.hold():
+            new_with_images = {it.product.id for it in with_images} - {
+                p.id for p in self.store.get_products([it.product.id for it in with_images])}
+            report.products_created, report.products_updated, report.overwritten = upsert_item_products(
+                self.store, items, self.index.fields_changing)
+            semantic.sync_on_write(self.text_vectors, [it.product.id for it in items])
         if progress:
             progress.start(len(with_images), "Embedding images")
         if with_images:
@@ -282,8 +300,20 @@ class Ingest:
             needs_quantization_images = precision == "int8" and self.active.record() is None
             self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None)
             ImageIngest(self.store, self.lock, self.active, self.index.saves, report, progress).run(with_images)
+        if new_with_images:
+            self.drop_products_without_images(report, new_with_images)
         report.seconds = time.perf_counter() - started
         return report
+
+    def drop_products_without_images(self, report: IngestReport, created: set[str]) -> None:
+        """Remove the products this add created whose every image failed: a product is only made
+        with at least one image when images were given for it (a CSV of missing files makes none)."""
+        with self.lock.hold():
+            empty = [p.id for p in self.store.get_products(sorted(created)) if p.image_count == 0]
+            if empty:
+                self.store.delete_products(empty)
+        report.products_created -= len(empty)
+        report.products_without_images = empty
 
     def add_image(self, product_id: str, image: ImageSource, *, source: str | None = None) -> int | None:
         """Attach one image to an existing product; its id, or None if the product has it already."""

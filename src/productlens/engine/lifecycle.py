@@ -14,7 +14,7 @@ from typing import IO
 
 from .. import meta_keys
 from .. import budget, settings
-from ..atomic import remove_stale_temp_files
+from ..atomic import disk_full, remove_stale_temp_files
 from ..catalog.database import storage_errors
 from ..catalog.store import CatalogStore
 from ..errors import (
@@ -110,7 +110,9 @@ class WriteLock:
     def hold(self, wait_s: float | None = None) -> Iterator[None]:
         """Hold the lock for the block; `wait_s` caps the wait (None: the time budget, if any)."""
         if self.read_only is not None:
-            raise StorageError.about(self.read_only, "write", "read-only", "")
+            # opened read-only for want of space (catalog/database.py): say so, not "read-only"
+            why = "full" if disk_full(self.read_only.parent) else "read-only"
+            raise StorageError.about(self.read_only, "write", why, "")
         if getattr(self._depth, "n", 0):  # this thread holds it already
             self._depth.n += 1
             try:

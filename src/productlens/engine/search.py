@@ -92,6 +92,8 @@ class VectorSearch:
         if flt is None and not exclude and not exclude_images:
             return Scope(pool=len(self.live))
         if push and self.live.index.server_filter:
+            if flt is not None:
+                self.products.view().check_fields(flt)
             expression = self.server_expression(flt, exclude, exclude_images)
             if expression is not None:
                 return Scope(pool=len(self.live), expression=expression or None, recheck=flt)

@@ -45,17 +45,26 @@ BASELINE_MEANINGS = {
 }
 
 ACTIVE_PREFIX = "active: "
+VERSION_PREFIX = "version: "  # a version evaluated with `eval --model`, not active; evaluate() puts it first
 UNTRAINED_VERSION = "imagenet"  # the version name of a backbone as it ships (models/registry.py)
 
 
-def method_label(name: str) -> str:
-    """'active: ft-2024-05-01' -> 'This version (ft-2024-05-01)'; baselines get their plain names."""
-    if name.startswith(ACTIVE_PREFIX):
-        return f"This version ({name[len(ACTIVE_PREFIX):]})"
+def method_label(name: str, first: str | None = None) -> str:
+    """'active: ft-2024-05-01' -> 'This version (ft-2024-05-01)'; baselines get their plain names.
+
+    first: the method the report is about (the first one). "This version" is always that one: with
+    `eval --model v2`, 'version: v2' is "This version (v2)" and the active model "Active model (...)".
+    """
+    for prefix in (VERSION_PREFIX, ACTIVE_PREFIX):
+        if name.startswith(prefix):
+            this = first is None or first == name
+            return f"{'This version' if this else 'Active model'} ({name[len(prefix):]})"
     return BASELINE_LABELS.get(name, name)
 
 
 def method_meaning(name: str) -> str:
+    if name.startswith(VERSION_PREFIX):
+        return "the version evaluated here, not active: the catalogue does not search with it yet"
     if name.startswith(ACTIVE_PREFIX):
         return "the model the catalogue searches with now"
     return BASELINE_MEANINGS.get(name, "")

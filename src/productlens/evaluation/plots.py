@@ -208,7 +208,7 @@ def methods_figure(methods: Mapping[str, Mapping[str, Any]], keys: Sequence[str]
     for i, name in enumerate(names):
         ys = np.arange(len(keys)) + i * step
         values = [float(methods[name].get(k, np.nan)) for k in keys]
-        ax.barh(ys, np.nan_to_num(values), step * 0.9, color=colours[name], label=method_label(name))
+        ax.barh(ys, np.nan_to_num(values), step * 0.9, color=colours[name], label=method_label(name, names[0]))
         for y, v in zip(ys, values):
             if np.isfinite(v):
                 ax.text(v + 0.01, y, f"{v:.2f}", va="center", fontsize=9)
@@ -236,7 +236,7 @@ def recall_figure(methods: Mapping[str, Mapping[str, Any]], width: float = WIDE)
         curve = {int(k): float(v) for k, v in m["recall_curve"].items()}
         ks = sorted(set(ks) | set(curve))
         ax.plot(list(curve), list(curve.values()), marker="os^Dv"[i % 5], markersize=7 - i, linewidth=4.5 - i,
-                color=colours[name], label=method_label(name))
+                color=colours[name], label=method_label(name, next(iter(methods))))
     ax.set_xscale("log")
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.minorticks_off()

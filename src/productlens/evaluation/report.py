@@ -90,7 +90,7 @@ def write_report(result: EvalResult, folder: str | Path, *, history: list[dict[s
     history = history if history and "train_loss" in history[0] else []
     if history:
         figures.append(draw("training_curves.png", lambda w: plots.curves_figure(history, w), "Training",
-                            "Loss and validation scores per epoch of the active version's training."))
+                            f"Loss and validation scores per epoch while {_version_of(next(iter(methods)))} was trained."))
 
     thumbs = _Thumbnails(folder / THUMBS_DIR)
     names = result.classes
@@ -113,6 +113,11 @@ def write_report(result: EvalResult, folder: str | Path, *, history: list[dict[s
     page.write_text(render_page(result.metrics, figures, gallery, metrics_file=js.name), encoding="utf-8")
     files["report.html"] = page
     return files
+
+
+def _version_of(method: str) -> str:
+    """The model version a method name ('active: v2', 'version: v2') is about."""
+    return method.split(": ", 1)[-1]
 
 
 def find_failures(d: dict[str, Any], limit: int) -> list[Failure]:

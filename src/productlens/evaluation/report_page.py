@@ -99,7 +99,7 @@ def _summary(metrics: Mapping[str, Any]) -> str:
     parts.append(f"; the first search result showed the right product for {_pct(active['R@1'])}.")
     others = [(n, m["fine_top1"]) for n, m in methods.items() if n != name and "fine_top1" in m]
     if others:
-        listed = ", ".join(f"{escape(method_label(n))} {_pct(v)}" for n, v in others)
+        listed = ", ".join(f"{escape(method_label(n, name))} {_pct(v)}" for n, v in others)
         parts.append(f" For comparison, product top-1 of {listed}.")
     if name == ACTIVE_PREFIX + UNTRAINED_VERSION and "off-the-shelf" in methods:
         parts.append(" This version is the untrained off-the-shelf model (no training yet), so those two "
@@ -108,7 +108,8 @@ def _summary(metrics: Mapping[str, Any]) -> str:
 
 
 def _scores_table(methods: Mapping[str, Mapping[str, Any]], keys: list[str], *, digits: int, caption: str) -> str:
-    head = "".join(f'<th scope="col">{escape(method_label(n))}</th>' for n in methods)
+    first = next(iter(methods))
+    head = "".join(f'<th scope="col">{escape(method_label(n, first))}</th>' for n in methods)
     rows = []
     for key in keys:
         values = [m.get(key) if isinstance(m.get(key), float) else None for m in methods.values()]
@@ -124,7 +125,8 @@ def _scores_table(methods: Mapping[str, Mapping[str, Any]], keys: list[str], *, 
 
 
 def _method_notes(methods: Mapping[str, Any]) -> str:
-    items = "".join(f"<li><strong>{escape(method_label(n))}</strong>: {escape(method_meaning(n))}</li>"
+    first = next(iter(methods), None)
+    items = "".join(f"<li><strong>{escape(method_label(n, first))}</strong>: {escape(method_meaning(n))}</li>"
                     for n in methods if method_meaning(n))
     return f'<ul class="notes">{items}</ul>'
 

@@ -123,6 +123,10 @@ class LiveIndex:
             log.warning("index %s holds %d vectors but the catalogue has %d; bringing it up to date",
                         self.path, len(self.index), self.store.count_embeddings(model_key))
             self.generation, self.repaired = -1, True
+        elif self.generation == self.store.generation and self.persistent and not np.array_equal(
+                np.sort(self.index.ids()), self.store.embedding_ids(model_key)):  # a file of the right size, wrong ids
+            log.warning("index %s holds ids that are not the catalogue's; bringing it up to date", self.path)
+            self.generation, self.repaired = -1, True
         self.repaired |= self.refresh() and self.persistent
         if self.index.server_filter:
             self.sync_fields()  # edits a crash kept from the server

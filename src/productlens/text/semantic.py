@@ -61,6 +61,7 @@ def export_text_onnx(path: Path) -> Path:
     try:
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise ModelError("exporting the text model needs torch and transformers: pip install 'productlens[text]'") from exc
 
@@ -81,6 +82,7 @@ def export_text_onnx(path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        transformers_logging.disable_progress_bar()  # the library never prints: no "Loading weights" bar
         bert = AutoModel.from_pretrained(str(model_files()), local_files_only=True).eval()
         dummy = torch.ones(1, 8, dtype=torch.long)
         with torch.no_grad(), warnings.catch_warnings():

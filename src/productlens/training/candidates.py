@@ -123,15 +123,20 @@ class SettingsSearch:
                 continue  # tried (or skipped) in an earlier stage
             score = self._score_of(setting)
             if score is None:
-                estimate = self._estimate(setting)
-                if estimate > self.time_limit.left() - self.reserve(best or setting):
-                    self.trials.append(Trial(stage, setting, note=f"skipped: about {estimate:.0f} s, over the time budget"))
+                estimate, left, reserve = self._estimate(setting), self.time_limit.left(), self.reserve(best or setting)
+                if estimate > left - reserve:
+                    self.trials.append(Trial(stage, setting, note=f"skipped: about {estimate:.0f} s, over the time budget "
+                                             f"({max(0.0, left):.0f} s left, {reserve:.0f} s of it kept for the final training)"))
                     continue
                 score = self._try(stage, setting)
             needed = (MIN_GAIN if slower and setting != incumbent else 0.0) + 1e-9
             if best is None or best_score is None or score > best_score + needed:
                 best, best_score = setting, score
-        return best if best is not None else settings[0]
+        if best is None:  # nothing could be tried: the first setting is used as it is, and says so
+            self.trials = [replace(t, note="used untried, " + t.note.removeprefix("skipped: "))
+                           if t.stage == stage and t.setting == settings[0] else t for t in self.trials]
+            return settings[0]
+        return best
 
     def _score_of(self, setting: Setting | None) -> float | None:
         return next((t.score for t in self.trials if t.setting == setting and t.score is not None), None)

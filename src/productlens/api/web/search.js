@@ -74,7 +74,9 @@ async function runSearch() {
     if (state.box) data.append("box", state.box.map((v) => v.toFixed(4)).join(","));
     return data;
   };
-  const where = [$("#where").value.trim(), state.facet].filter(Boolean).map((w) => `(${w})`).join(" and ");
+  // The typed filter goes first and unwrapped, so an error's position is the one in the box (as in the CLI).
+  const typed = $("#where").value.trim();
+  const where = typed && state.facet ? `${/\bor\b/i.test(typed) ? `(${typed})` : typed} and (${state.facet})` : typed || state.facet || "";
   const data = form($("#k").value);
   if (where) data.append("where", where);
   if (text) data.append("text", text);
