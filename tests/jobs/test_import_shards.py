@@ -51,7 +51,7 @@ def test_import_shards_into_a_new_catalogue_then_search_finds_them(fast_shards, 
 
 def test_imported_vectors_equal_those_of_add(fast_shards, fast_catalog_template, tmp_path):
     with Catalog.open(tmp_path / "shop", create=True, model="tiny-test", index="memory") as imported:
-        imported.import_shards(fast_shards)
+        imported.ingest.import_shards(fast_shards)
         with Catalog.open(fast_catalog_template) as added:
             assert imported.versions.active.key == added.versions.active.key
             theirs, ours = vectors_by_sha(added), vectors_by_sha(imported)
@@ -78,7 +78,7 @@ def test_shards_of_another_model_are_refused(fast_photos, fast_catalog, tiny_ref
     with Catalog.open(fast_catalog) as catalog:
         before = catalog.store.count_images()
         with pytest.raises(ModelMismatchError, match="tiny-test/elsewhere/fp32"):
-            catalog.import_shards(out)
+            catalog.ingest.import_shards(out)
         assert catalog.store.count_images() == before
     result = CliRunner().invoke(cli, ["--catalog", str(fast_catalog), "import-shards", str(out)])
     assert result.exit_code == 1 and "elsewhere" in result.output and "Traceback" not in result.output

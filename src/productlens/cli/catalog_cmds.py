@@ -141,7 +141,7 @@ def rename(state: State, old_id: str | None, new_id: str | None, fix_ids: bool, 
     if dry_run and not fix_ids:
         raise click.UsageError("--dry-run goes with --fix-ids")
     with state.open() as catalog:
-        plan = catalog.fix_product_ids(dry_run=dry_run) if fix_ids else {old_id: catalog.rename_product(old_id, new_id).id}
+        plan = catalog.renamer.fix_all(dry_run=dry_run) if fix_ids else {old_id: catalog.renamer.rename(old_id, new_id).id}
     rows = [{"old": old, "new": new, "renamed": not dry_run} for old, new in plan.items()]
     emit(fmt, rows, columns=("old", "new", "renamed"), show=lambda: None if state.quiet else _print_renames(rows, fix_ids))
 

@@ -136,7 +136,7 @@ def import_shards(state: State, out: Path, milvus_uri: str | None, collection: s
     else:
         registered = version == "imagenet"  # a trained version exists only in the catalogue it was trained in
         with state.open(create=registered, model=name if registered else None, precision=precision) as catalog:
-            counts = catalog.import_shards(out)
+            counts = catalog.ingest.import_shards(out)
     emit_record(fmt, counts, show=lambda: None if state.quiet else click.echo(
         f"imported {counts['added']} image(s), {counts['duplicates']} already present"
         + (f", from {counts['shards']} shard(s) ({counts['skipped_inputs']} input(s) skipped when embedded)"

@@ -75,6 +75,6 @@ def index_import(state: State, job: Path, fmt: str) -> None:
     """Add the vectors of a finished embedding job folder (.npz parts, or an `embed` run's Parquet
     shards) to the catalogue."""
     with state.open(create=True) as catalog:
-        counts = catalog.import_shards(job) if is_shard_folder(job) else catalog.ingest.import_job(job)
+        counts = catalog.ingest.import_shards(job) if is_shard_folder(job) else catalog.ingest.import_job(job)
     emit_record(fmt, counts, show=lambda: click.echo(f"imported {counts['added']} image(s), "
                                                      f"{counts['duplicates']} already present"))

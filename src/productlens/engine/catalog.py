@@ -147,10 +147,6 @@ class Catalog:
         folder (thumbnails are made from it); None when the product has those bytes already."""
         return self.ingest.add_upload(product_id, data, max_pixels=max_pixels)
 
-    def import_shards(self, folder: str | Path) -> dict[str, int]:
-        """Add the Parquet shards of a distributed `embed` run (all partitions) without re-embedding."""
-        return self.ingest.import_shards(folder)
-
     def upsert_product(self, product: Product) -> Product:
         """Create a product, or change the fields it gives (its text vector follows)."""
         return self.ingest.upsert_product(product)
@@ -158,14 +154,6 @@ class Catalog:
     def update_product(self, product_id: str, **changes: Any) -> Product:
         """Change title/category/description and/or `attributes` (None removes an attribute)."""
         return self.ingest.update_product(product_id, changes)
-
-    def rename_product(self, old: str, new: str) -> Product:
-        """Give a product a new id (the migration path for ids stored before the id rule)."""
-        return self.renamer.rename(old, new)
-
-    def fix_product_ids(self, *, dry_run: bool = False) -> dict[str, str]:
-        """Rename every stored id that the id rule (catalog/ids.py) does not allow; old id -> new id."""
-        return self.renamer.fix_all(dry_run=dry_run)
 
     def remove(self, product_ids: Sequence[str]) -> int:
         """Delete products with all their images; returns the number of images removed."""

@@ -1,4 +1,4 @@
-"""Renaming products (`Catalog.rename_product`, `Catalog.fix_product_ids`): the migration path
+"""Renaming products (`Catalog.renamer`: `rename`, `fix_all`): the migration path
 for ids stored before the id rule (catalog/ids.py)."""
 
 from __future__ import annotations
