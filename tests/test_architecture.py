@@ -40,6 +40,7 @@ NEVER_IMPORTS = {
     "dedup": {"engine", "cli", "api", "training", "evaluation"},
     "training": {"engine", "cli", "api", "text", "dedup", "evaluation"},
     "evaluation": {"engine", "cli", "api", "text", "dedup"},
+    "detection": {"engine", "cli", "api", "text", "dedup", "training", "evaluation", "catalog"},
     "cli": {"index", "text"},
     "api": {"cli", "index", "jobs", "training", "evaluation"},
     "results": {"engine", "index", "models", "cli", "api", "text", "dedup", "training", "evaluation"},

@@ -18,13 +18,16 @@
     │   ├── CatalogBusyError       another writer held the write lock past the wait (retryable)
     │   └── ModelChangedError      the active model version changed during a query (retryable)
     ├── ModelError                 embedder registry, export, inference
-    │   └── UnknownModelError      no embedder registered under that name
+    │   ├── UnknownModelError      no embedder registered under that name
+    │   └── DetectorError          the product detector's file is missing, corrupt or unknown
     ├── VectorIndexError           vector index backend
     │   └── DimensionMismatchError vectors of the wrong width for this index
     ├── FilterSyntaxError          a --where expression that does not parse or names an unknown field
     ├── TextQueryError             a text query with nothing searchable in it (empty, only punctuation)
     ├── TimeBudgetError            a request ran past its time budget (the server answers 504)
     ├── IngestError                an ingest source (folder / CSV / JSONL) is malformed
+    │   └── AnnotationError        a box annotation file (COCO / VOC / boxes.json) is malformed:
+    │                              names the file and line
     ├── ExportError                an export cannot be written as asked (folder not empty, ...)
     ├── StaleCalibrationError      a value was fitted on another model version than the active one
     └── TrainingError              training, model versions or evaluation cannot proceed
@@ -159,6 +162,11 @@ class UnknownModelError(ModelError):
     """No embedder registered under that name."""
 
 
+class DetectorError(ModelError):
+    """The product detector cannot run: its file is missing or corrupt, or no detector has that
+    name. Whole-photo search does not need it and is unaffected."""
+
+
 class VectorIndexError(ProductLensError):
     """A vector index backend failed."""
 
@@ -181,6 +189,11 @@ class TimeBudgetError(ProductLensError):
 
 class IngestError(ProductLensError):
     """An ingest source is malformed (missing columns, unreadable CSV, ...)."""
+
+
+class AnnotationError(IngestError):
+    """A box annotation file (COCO JSON, Pascal VOC XML, boxes.json) is malformed; the message
+    names the file and the line."""
 
 
 class ExportError(ProductLensError):
