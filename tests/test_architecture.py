@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from productlens.engine.catalog import Catalog
+
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,7 @@ LAZY_IMPORTS = {
 }
 
 # The bottom layer: these modules import only each other.
-LEAVES = {"errors", "settings", "images", "filters", "ranking", "recognition", "budget", "atomic"}
+LEAVES = {"errors", "settings", "images", "filters", "ranking", "recognition", "budget", "atomic", "meta_keys"}
 # What each package above them must never import.
 NEVER_IMPORTS = {
     "engine": {"cli", "api"},
@@ -255,3 +257,12 @@ def test_the_checks_see_planted_violations(tmp_path):
     planted.write_text("from x import _hidden\n\nclass A:\n    def __init__(self):\n        self._mine = 1\n\n"
                        "def f(store, a):\n    return store._query(''), a._mine\n")
     assert [hit.split(" ", 1)[1] for hit in private_reaches(planted)] == ["imports _hidden", "._query"]
+
+
+MAX_FACADE_METHODS = 30  # Catalog: one thin method per user-facing operation; the rest is its services'
+
+
+def test_catalog_is_a_facade_without_mixins():
+    assert Catalog.__bases__ == (object,), f"Catalog mixes in {Catalog.__bases__}: compose a service instead"
+    public = sorted(name for name in vars(Catalog) if not name.startswith("_"))
+    assert len(public) <= MAX_FACADE_METHODS, f"Catalog has {len(public)} public methods: {public}"

@@ -61,7 +61,7 @@ def add_version(shop, version: str, cell: int = 16) -> str:
     """Register a model version of a tiny-network catalogue as training would: an ONNX file in its
     models folder and a models row. The pooling over `cell`-pixel cells is another embedding
     space (12-d for 16); returns the version's model key."""
-    onnx = shop.models_dir / version / "model.fp32.onnx"
+    onnx = shop.versions.models_dir / version / "model.fp32.onnx"
     write_pooling_network(onnx, cell=cell)
     key = f"tiny-test/{version}/fp32"
     shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,

@@ -20,11 +20,11 @@ pytestmark = pytest.mark.fast
 
 def add_trained_version(shop: Catalog, version: str = "ft-test") -> str:
     """A version folder as training saves it: model.fp32.onnx, head.npz, version.json."""
-    folder = shop.models_dir / version
+    folder = shop.versions.models_dir / version
     write_pooling_network(folder / "model.fp32.onnx")
     classes = sorted(PRODUCTS)
     categories = sorted({category for category, *_ in PRODUCTS.values()})
-    base = shop.active_model
+    base = shop.versions.active
     means = {}
     for product in classes:
         _, vectors = shop.store.embeddings(base.key, [im.id for im in shop.get_images(product)])
@@ -43,7 +43,7 @@ def add_trained_version(shop: Catalog, version: str = "ft-test") -> str:
 
 def test_a_trained_version_recognises_through_its_head(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as shop:
-        shop.activate_model(add_trained_version(shop), force=True)
+        shop.versions.activate(add_trained_version(shop), force=True)
         for product, photo in fast_queries.items():
             result = shop.recognize(photo, k=3)
             searched = shop.search(photo, k=1)[0]
@@ -57,7 +57,7 @@ def test_a_trained_version_recognises_through_its_head(fast_catalog, fast_querie
 
 def test_products_added_or_removed_since_training(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as shop:
-        shop.activate_model(add_trained_version(shop), force=True)
+        shop.versions.activate(add_trained_version(shop), force=True)
         shop.upsert_product(Product("copy", "A product added after training", "Milk"))
         shop.add_image("copy", fast_queries["purple-orange"])  # the very query photo: a perfect kNN match
         shop.remove(["purple-orange"])  # a trained class that no longer exists

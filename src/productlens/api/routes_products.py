@@ -50,7 +50,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         """Products in id order, optionally filtered; `total` counts all that match."""
         matching = state.catalog.list_products(where)
         page = matching[offset: offset + limit]
-        first = state.catalog.first_images([p.id for p in page])
+        first = state.catalog.product_cache.first_images([p.id for p in page])
         return {"products": [{**p.to_dict(), "thumb_url": thumb_url(first[p.id]) if p.id in first else None}
                              for p in page],
                 "total": len(matching), "offset": offset, "limit": limit}

@@ -9,10 +9,8 @@ from rich.table import Table
 
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
-from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
 from ..training import TrainConfig
-from ..training import train as run_training
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, print_json, show_table
@@ -76,13 +74,13 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
     val_items = list(read_source(val_csv)) if val_csv else None
     say = _say(state) if not as_json else (lambda m: None)
     with state.open() as catalog:
-        result = run_training(catalog, config, val_items=val_items, budget_s=parse_duration(budget), progress=say)
+        result = catalog.train(config, val_items=val_items, time_limit_s=parse_duration(budget), progress=say)
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
                "comparison": result.comparison.to_dict() if result.comparison else None,
                "candidates": [t.to_dict() for t in result.trials], "notes": result.notes}
         if use_now:
             try:
-                out["activation"] = catalog.activate_model(result.version, force=force).to_dict()
+                out["activation"] = catalog.versions.activate(result.version, force=force).to_dict()
             except ActivationRefusedError as exc:
                 out["activation"] = {"switched": False, "reason": str(exc)}
     if as_json:
@@ -153,12 +151,12 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str 
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
-        result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
+        result = catalog.evaluate(items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
                           cnn_epochs=cnn_epochs, progress=_say(state) if fmt == "table" else None)
-        model = catalog.model_view(version).record if version else catalog.active_model
-        curves = catalog.models_dir / model.version / "curves.png" if model and model.info.get("onnx") else None
+        model = catalog.versions.view(version).record if version else catalog.versions.active
+        history = catalog.versions.training_history(model)
     if report_dir is not None:
-        write_report(result, report_dir, curves=curves)
+        write_report(result, report_dir, history=history)
     methods = result.metrics["methods"]
     columns = ("method", *[k for k in MAIN_METRICS if any(k in v for v in methods.values())])
     emit(fmt, [{"method": name, **values} for name, values in methods.items()], columns=columns,
@@ -192,7 +190,7 @@ def models(ctx: click.Context, state: State, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with state.open() as catalog:
-        rows = catalog.model_versions()
+        rows = catalog.versions.describe()
     emit(fmt, rows, columns=("active", "version", "recipe", "precision", "dim", "embedded_images", "val_r1",
                              "val_cls_acc", "created_at", "key"), show=lambda: show_table(_versions_table(rows)))
 
@@ -218,7 +216,7 @@ def models_use(state: State, version: str, allow_missing: bool, force: bool, as_
     """Make VERSION active (roll back or forward) if it beats the active one on the same validation
     photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""
     with state.open() as catalog:
-        report = catalog.activate_model(version, allow_missing=allow_missing, force=force)
+        report = catalog.versions.activate(version, allow_missing=allow_missing, force=force)
     if as_json:
         print_json(report.to_dict())
         return

