@@ -7,8 +7,8 @@ Data: freiburg-boxes (real shelf photos, research use only: its images are never
 project, only the trained weights are) split 85/15 by a seeded shuffle of photo files (seed 20,
 the validation files are listed in the output JSON), plus synthetic composites of Grocery Store
 (MIT) training photos and iconic images on drawn shelves. Recipe: EfficientNet-Lite0 (ImageNet)
-frozen up to block 14, its features cached once (photos and their mirror images); block 15 + FPN +
-centre head trained on the cache; exported to ONNX, scores Platt-calibrated on the held-out
+frozen up to block 14, its features cached once; block 15 + FPN + centre head trained on the cache
+(photos and their mirror images, plus mirrored feature maps); exported to ONNX, scores Platt-calibrated on the held-out
 photos, INT8 kept when it loses under a point of AP50 and recall. Writes
 src/productlens/detection/weights/shelf-lite0.onnx and a figures JSON for docs/detector-card.md.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -34,11 +35,11 @@ from productlens.detection.annotations import read_annotations  # noqa: E402
 from productlens.detection.boxes import letterbox, to_network  # noqa: E402
 from productlens.detection.composites import compose, trim_white  # noqa: E402
 from productlens.detection.export import evaluate_file, export_detector  # noqa: E402
-from productlens.detection.fit import FeatureCache, cache_features, train_tail  # noqa: E402
+from productlens.detection.fit import FeatureCache, cache_features, train_tail, trunk_runner  # noqa: E402
 from productlens.detection.network import build_parts  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
-INPUT_SIZE = 256
+INPUT_SIZE = 224
 SPLIT_SEED = 20
 VAL_FRACTION = 0.15
 CHUNK = 128
@@ -80,25 +81,31 @@ def prepared(images: list[Image.Image], boxes: list[np.ndarray]) -> tuple[list[n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=14)
-    parser.add_argument("--composites", type=int, default=1500, help="synthetic shelf photos to train on")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=16, help="at most this many epochs")
+    parser.add_argument("--train-minutes", type=float, default=30.0,
+                        help="the epochs that fit in this many minutes (measured on the first) are trained, 0: all")
+    parser.add_argument("--composites", type=int, default=1200, help="synthetic shelf photos to train on")
+    parser.add_argument("--threads", type=int, default=1, help="torch/ONNX Runtime threads (1 was fastest on 2 busy cores)")
+    parser.add_argument("--limit", type=int, default=None, help="use only this many photos of each freiburg part (smoke runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "src/productlens/detection/weights/shelf-lite0.onnx")
     parser.add_argument("--figures", type=Path, default=ROOT / "docs/detector-card.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("root").setLevel(logging.INFO)
+    logging.getLogger("onnxruntime").setLevel(logging.WARNING)
     import torch
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     rng = np.random.default_rng(0)
     train, val = freiburg_split(SHARED / "freiburg-boxes/boxes.json")
+    train, val = train[: args.limit], val[: args.limit]
     log.info("freiburg: %d train, %d validation photos", len(train), len(val))
     images = [Image.open(p.path).convert("RGB") for p in train]
     boxes = [np.asarray(p.boxes) for p in train]
     mirrored = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in images]
     mirrored_boxes = [np.stack([im.width - b[:, 2], b[:, 1], im.width - b[:, 0], b[:, 3]], 1) for im, b in zip(images, boxes)]
-    pictures = grocery_pictures(SHARED / "grocery-store", "train", 1200, rng)
+    pictures = grocery_pictures(SHARED / "grocery-store", "train", min(1200, args.limit or 1200), rng)
     composites = []
     for _ in range(args.composites):
         w, h = int(rng.integers(240, 400)), int(rng.integers(240, 400))
@@ -106,26 +113,30 @@ def main() -> None:
     composites = [c for c in composites if c.boxes]
     log.info("%d composites from %d pictures", len(composites), len(pictures))
     trunk, tail = build_parts()
+    work = Path(tempfile.mkdtemp(prefix="train-detector-"))
+    run_trunk = trunk_runner(trunk, work, INPUT_SIZE, args.threads)
     parts = []
     for name, ims, bxs in (("freiburg", images, boxes), ("mirrored", mirrored, mirrored_boxes),
                            ("composites", [c.image for c in composites], [np.asarray(c.boxes) for c in composites])):
         t0 = time.perf_counter()
         for start in range(0, len(ims), CHUNK):  # chunks: 1,700 float inputs at once would take 1.4 GB
-            parts.append(cache_features(trunk, *prepared(ims[start : start + CHUNK], bxs[start : start + CHUNK])))
+            parts.append(cache_features(run_trunk, *prepared(ims[start : start + CHUNK], bxs[start : start + CHUNK])))
         log.info("cached %s: %d inputs in %.0fs", name, len(ims), time.perf_counter() - t0)
     cache = FeatureCache.concat(parts)
     del parts
     cached_at = time.perf_counter()
-    losses = train_tail(tail, cache, epochs=args.epochs, seed=0)
+    losses = train_tail(tail, cache, epochs=args.epochs, seed=0, time_limit_s=args.train_minutes * 60 or None)
     del cache
     trained_at = time.perf_counter()
     val_images = [Image.open(p.path).convert("RGB") for p in val]
     val_boxes = [np.asarray(p.boxes) for p in val]
-    with tempfile.TemporaryDirectory() as work:
-        result = export_detector(trunk, tail, args.out, val_images, val_boxes, work=Path(work),
+    try:
+        result = export_detector(trunk, tail, args.out, val_images, val_boxes, work=work,
                                  input_size=INPUT_SIZE, calibration_images=images[:64],
                                  trained_on={"freiburg_train": len(train), "freiburg_val": len(val),
                                              "composites": len(composites), "split_seed": SPLIT_SEED})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
     figures = {
         **result,

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, settings
 from ..engine import Catalog
-from . import routes_images, routes_products, routes_search
+from . import routes_detect, routes_images, routes_products, routes_search
 from .auth import make_guards
 from .batcher import EmbedBatcher
 from .errors import install_error_handlers
@@ -84,6 +84,7 @@ def create_app(
     require_read, require_write = make_guards(api_key, read_key)
     install_error_handlers(app)
     app.include_router(routes_search.build_router(require_read))
+    app.include_router(routes_detect.build_router(require_read))
     app.include_router(routes_products.build_router(require_read, require_write))
     app.include_router(routes_images.build_router(require_read, require_write))
 

@@ -97,6 +97,6 @@ def main() -> None:
 
 
 from . import (  # noqa: E402,F401  (registers the commands)
-    catalog_cmds, datasets_cmd, export_cmd, index_cmds, search_cmds, serve_cmd, text_cmds, train_cmds,
+    catalog_cmds, datasets_cmd, detect_cmds, export_cmd, index_cmds, search_cmds, serve_cmd, text_cmds, train_cmds,
 )
 

@@ -10,6 +10,7 @@ from ..ranking import Box, parse_box
 from ..results import ProductHit, Recognition
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
+from .objects import emit_objects
 from .output import hits_table, show_table
 
 HIT_COLUMNS = ("rank", "score", "id", "title", "category", "image_id")
@@ -45,13 +46,24 @@ box_option = click.option(
               help="How photo and text rankings are fused.")
 @click.option("--mode", type=click.Choice(["auto", "keyword", "semantic", "text"]), default="auto", show_default=True,
               help="Text-only queries: keyword (FTS5), semantic, text (both) or auto (both + image bridge).")
+@click.option("--objects", is_flag=True,
+              help="Detect the products in the photo and search each one (a table per object; see docs/detection.md).")
+@click.option("--max-objects", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="With --objects: search at most this many detected products.")
 @format_option
 @catalog_options
 def search(state: State, image: Path | None, k: int, where: str | None, box, text: str | None, fusion: str,
-           mode: str, fmt: str) -> None:
+           mode: str, objects: bool, max_objects: int, fmt: str) -> None:
     """Find the catalogue products that look most like a photo, match a text, or both."""
     if image is None and text is None:
         raise click.UsageError("give a photo, --text, or both")
+    if objects:
+        if image is None or text is not None:
+            raise click.UsageError("--objects searches a photo's products: give a photo and no --text")
+        with state.open() as catalog:
+            found = catalog.search_objects(image, k=k, where=where, box=box, max_objects=max_objects)
+        emit_objects(fmt, image, found)
+        return
     with state.open() as catalog:
         if image is None:
             hits = catalog.search_text(text, k=k, where=where, mode=mode)

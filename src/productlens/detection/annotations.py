@@ -31,6 +31,8 @@ def read_annotations(path: str | Path) -> list[AnnotatedPhoto]:
     or boxes.json ({"images": [{"file", "boxes"}]}). Photo paths resolve against the file's folder
     (COCO: also its `images/` subfolder)."""
     path = Path(path)
+    if not path.exists():
+        raise AnnotationError(f"{path}: no such annotation file or folder")
     if path.is_dir() or path.suffix.lower() == ".xml":
         files = sorted(path.glob("*.xml")) if path.is_dir() else [path]
         if not files:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,19 +44,33 @@ class FeatureCache:
                      ("c3", "c4", "c5_in", "heat", "target", "weight")))
 
 
-def cache_features(trunk: object, inputs: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
-                   batch: int = 32, progress: Callable[[int], None] | None = None) -> FeatureCache:
-    """Run the frozen trunk over (3, S, S) inputs once and encode each input's boxes (input pixels)."""
+Trunk = Callable[[np.ndarray], Sequence[np.ndarray]]  # (n, 3, S, S) -> (C3, C4, block-14 output)
+
+
+def trunk_runner(trunk: object, work: Path, input_size: int, threads: int = 1) -> Trunk:
+    """The frozen trunk exported to ONNX and run by ONNX Runtime: several times faster than torch
+    eager on a CPU (measured 0.06 s against 0.2-0.47 s an image on 2 shared cores)."""
+    import onnxruntime as ort
     import torch
 
+    path = work / "trunk.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(trunk, (torch.zeros(1, 3, input_size, input_size),), str(path), input_names=["images"],
+                          dynamic_axes={"images": {0: "batch"}}, opset_version=17, dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda batch: session.run(None, {"images": batch.astype(np.float32)})
+
+
+def cache_features(trunk: Trunk, inputs: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
+                   batch: int = 16) -> FeatureCache:
+    """Run the frozen trunk over (3, S, S) inputs once and encode each input's boxes (input pixels)."""
     feats: list[list[np.ndarray]] = [[], [], []]
-    with torch.no_grad():
-        for start in range(0, len(inputs), batch):
-            outs = trunk(torch.from_numpy(np.stack(inputs[start : start + batch])))  # type: ignore[operator]
-            for store, out in zip(feats, outs):
-                store.append(out.numpy().astype(np.float16))
-            if progress:
-                progress(min(len(inputs), start + batch))
+    for start in range(0, len(inputs), batch):
+        for store, out in zip(feats, trunk(np.stack(inputs[start : start + batch]))):
+            store.append(np.asarray(out).astype(np.float16))
     grid = inputs[0].shape[-1] // STRIDE
     encoded = [encode(b, grid, STRIDE) for b in boxes]
     return FeatureCache(
@@ -90,12 +106,15 @@ def _giou(pred: object, target: object, weight: object) -> object:
 
 
 def train_tail(tail: object, cache: FeatureCache, *, epochs: int, batch: int = 32, lr: float = 2e-3,
-               seed: int = 0, on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
-    """Train `tail` on `cache` with AdamW and a cosine schedule; the mean loss of every epoch.
+               seed: int = 0, time_limit_s: float | None = None,
+               on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """Train `tail` on `cache` with AdamW, a short warm-up and a cosine decay; the mean loss of
+    every epoch. With `time_limit_s`, the first epoch's duration sets how many of the `epochs` fit,
+    and the cosine decay is stretched over those, so a slow machine trains fewer epochs to the end
+    of the schedule instead of stopping mid-way.
 
-    Horizontal flips of the cached features are a second augmentation on top of the flipped
-    images cached by the caller (a flipped feature map is close to, not the same as, the
-    features of the flipped image, so both are seen).
+    Half the batches are mirrored feature maps (close to, not the same as, the features of the
+    mirrored photo: caching those would double the trunk's work).
     """
     import torch
 
@@ -103,16 +122,20 @@ def train_tail(tail: object, cache: FeatureCache, *, epochs: int, batch: int = 3
     rng = np.random.default_rng(seed)
     params = [p for p in tail.parameters() if p.requires_grad]  # type: ignore[attr-defined]
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    steps = epochs * ((len(cache) + batch - 1) // batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    per_epoch = max(1, len(cache) // batch)
+    total_steps, step, warmup = epochs * per_epoch, 0, max(1, per_epoch // 2)
+    training_started = time.perf_counter()
     grid = cache.heat.shape[-1]
     centres = torch.arange(grid, dtype=torch.float32) * STRIDE + STRIDE / 2
     size = grid * STRIDE
     losses: list[float] = []
     tail.train()  # type: ignore[attr-defined]
-    for epoch in range(epochs):
+    epoch = 0
+    while step < total_steps:
         started, total, count = time.perf_counter(), 0.0, 0
-        for idx in np.array_split(rng.permutation(len(cache)), max(1, len(cache) // batch)):
+        for idx in np.array_split(rng.permutation(len(cache)), per_epoch):
+            for group in optimiser.param_groups:
+                group["lr"] = lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(1.0, step / total_steps)))
             c3, c4, c5 = (torch.from_numpy(getattr(cache, f)[idx].astype(np.float32)) for f in ("c3", "c4", "c5_in"))
             heat = torch.from_numpy(cache.heat[idx])[:, None]
             target = torch.from_numpy(cache.target[idx])
@@ -129,12 +152,17 @@ def train_tail(tail: object, cache: FeatureCache, *, epochs: int, batch: int = 3
             optimiser.zero_grad()
             loss.backward()  # type: ignore[attr-defined]
             optimiser.step()
-            schedule.step()
-            total += float(loss) * len(idx)
+            step += 1
+            total += float(loss.detach()) * len(idx)  # type: ignore[attr-defined]
             count += len(idx)
+        epoch += 1
         losses.append(total / max(1, count))
-        log.info("epoch %d: loss %.4f (%.0fs)", epoch + 1, losses[-1], time.perf_counter() - started)
+        log.info("epoch %d: loss %.4f (%.0fs)", epoch, losses[-1], time.perf_counter() - started)
+        if time_limit_s is not None and epoch == 1:
+            fit = int(time_limit_s // max(1e-6, time.perf_counter() - training_started))
+            total_steps = max(1, min(epochs, fit)) * per_epoch
+            log.info("%d epochs fit in %.0f s", total_steps // per_epoch, time_limit_s)
         if on_epoch:
-            on_epoch(epoch + 1, losses[-1])
+            on_epoch(epoch, losses[-1])
     tail.eval()  # type: ignore[attr-defined]
     return losses

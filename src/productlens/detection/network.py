@@ -73,7 +73,7 @@ def _modules() -> Any:
             self.lat4 = nn.Conv2d(C4_WIDTH, FPN_WIDTH, 1)
             self.lat5 = nn.Conv2d(C5_WIDTH, FPN_WIDTH, 1)
             self.smooth = conv_bn(FPN_WIDTH, FPN_WIDTH)
-            self.tower = nn.Sequential(conv_bn(FPN_WIDTH, FPN_WIDTH), conv_bn(FPN_WIDTH, FPN_WIDTH))
+            self.tower = conv_bn(FPN_WIDTH, FPN_WIDTH)
             self.heat = nn.Conv2d(FPN_WIDTH, 1, 3, padding=1)
             self.sides = nn.Conv2d(FPN_WIDTH, 4, 3, padding=1)
             nn.init.constant_(self.heat.bias, -4.6)  # prior 0.01: the focal loss starts stable

@@ -1,0 +1,95 @@
+"""Detect-then-search through the engine, the CLI and the REST API on the fast tier (tiny
+embedding network, the real shipped detector): the JSON shapes, the whole-frame fallback, bad
+photos, and a damaged detector file that leaves whole-photo search working."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from productlens import Catalog
+from productlens.cli import cli
+from productlens.detection import create_detector
+from productlens.detection.composites import compose
+from productlens.errors import DetectorError
+from tiny import PRODUCTS, product_photo
+
+pytestmark = pytest.mark.fast
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def shelf(tmp_path_factory):
+    pictures = [product_photo(p, 900 + n, size=(90, 120)) for n, p in enumerate(PRODUCTS)]
+    made = compose(pictures, np.random.default_rng(3), size=(360, 270), max_products=4)
+    path = tmp_path_factory.mktemp("shelf") / "shelf.jpg"
+    made.image.save(path, quality=95)
+    return path
+
+
+def check_object(obj: dict, width: int, height: int, k: int) -> None:
+    x0, y0, x1, y1 = obj["box"]
+    assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and 0 <= obj["score"] <= 1
+    assert 1 <= len(obj["results"]) <= k and obj["results"][0]["rank"] == 1 and obj["results"][0]["id"] in PRODUCTS
+    assert {"known", "confidence", "threshold", "candidates"} <= set(obj["recognition"])
+
+
+def test_cli_detect_and_search_objects_json(fast_catalog, shelf):
+    detected = run("--catalog", fast_catalog, "detect", shelf, "--json", "--min-score", "0")
+    assert detected.exit_code == 0, detected.output
+    boxes = json.loads(detected.output)["objects"]
+    assert boxes and all(len(b["box"]) == 4 and 0 <= b["score"] <= 1 for b in boxes)
+    assert [b["score"] for b in boxes] == sorted((b["score"] for b in boxes), reverse=True)
+    found = run("--catalog", fast_catalog, "search", shelf, "--objects", "-k", "2", "--json")
+    assert found.exit_code == 0, found.output
+    objects = json.loads(found.output)["objects"]
+    assert objects
+    for obj in objects:
+        check_object(obj, 360, 270, 2)
+    rows = run("--catalog", fast_catalog, "search", shelf, "--objects", "-k", "2", "--format", "csv").output.splitlines()
+    assert rows[0].startswith("query,object,x0,y0,x1,y1,score,rank,id") and len(rows) == 1 + sum(len(o["results"]) for o in objects)
+    table = run("--catalog", fast_catalog, "search", shelf, "--objects", "-k", "2")
+    assert table.exit_code == 0 and "object 1" in table.output
+    refused = run("--catalog", fast_catalog, "search", "--text", "milk", "--objects")
+    assert refused.exit_code != 0 and "--objects" in refused.output
+
+
+def test_nothing_detected_searches_the_whole_frame_and_odd_sizes_work(fast_catalog, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 200), (128, 128, 128)).save(blank)
+    tiny = tmp_path / "tiny.png"
+    product_photo("red-blue", 5, size=(12, 12)).save(tiny)
+    huge = tmp_path / "huge.jpg"
+    product_photo("green-yellow", 6, size=(4000, 3000)).save(huge, quality=80)
+    with Catalog.open(fast_catalog) as shop:
+        assert shop.detect(blank) == []
+        (whole,) = shop.search_objects(blank, k=3)
+        assert whole.whole_frame and whole.box == (0, 0, 300, 200) and whole.score == 0 and len(whole.hits) == 3
+        assert whole.recognition.candidates  # recognise ran on the same vector
+        (small,) = shop.search_objects(tiny, k=1)
+        assert small.whole_frame and small.box == (0, 0, 12, 12)
+        for obj in shop.search_objects(huge, k=1):
+            assert 0 <= obj.box[0] < obj.box[2] <= 4000 and 0 <= obj.box[1] < obj.box[3] <= 3000
+            assert obj.hits[0].product.id == "green-yellow"
+
+
+def test_damaged_or_missing_detector_file_is_a_clear_error_and_search_still_works(fast_catalog, fast_queries, tmp_path):
+    with pytest.raises(DetectorError, match="missing"):
+        create_detector(path=tmp_path / "gone.onnx")
+    own = fast_catalog / "models" / "detector" / "detector.onnx"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"\x08\x01garbage, not an ONNX graph")
+    with Catalog.open(fast_catalog) as shop:
+        with pytest.raises(DetectorError, match="corrupt"):
+            shop.detect(fast_queries["red-blue"])
+        assert shop.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
+    failed = run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--objects")
+    assert failed.exit_code == 1 and "corrupt" in failed.output and len(failed.output.strip().splitlines()) == 1
+    assert run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--json").exit_code == 0
