@@ -42,6 +42,7 @@ from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, Product
 from ..dedup import DuplicateReport
 from ..detection import Detection
+from ..detection.evaluate import DetectorReport
 from ..errors import ProductLensError
 from ..evaluation.evaluate import EvalResult, evaluate
 from ..filters import as_filter
@@ -214,6 +215,12 @@ class Catalog:
         """Each product in a photo searched and recognised; the whole frame when none is detected."""
         return self.detection.search_objects(image, k=k, where=where, box=box, max_objects=max_objects,
                                              min_score=min_score)
+
+    def evaluate_detector(self, boxes: str | Path, folder: str | Path | None = None, *, max_detections: int = 20,
+                          progress: ProgressSink | None = None) -> DetectorReport:
+        """Score the detector on annotated photos (boxes.json, COCO, Pascal VOC; engine/detection.py)."""
+        return self.detection.evaluate(Path(boxes), None if folder is None else Path(folder),
+                                       max_detections=max_detections, progress=progress)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = MAX_QUERIES,
                   seed: int = 0) -> recognition.Calibration:

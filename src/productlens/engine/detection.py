@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..detection import DEFAULT_DETECTOR, Detection, Detector, create_detector
+from ..detection import DEFAULT_DETECTOR, Detection, Detector, create_detector, read_annotations
+from ..detection.evaluate import DetectorReport, evaluate_detector
 from ..errors import ModelChangedError
 from ..images import ImageSource, load_image
 from ..ranking import Box, crop_to_box
-from ..results import ObjectResult
+from ..results import ObjectResult, ProgressSink
 from .active import ActiveModel
 from .recognition_service import RecognitionService
 from .search import Searcher, Where
@@ -63,6 +64,18 @@ class DetectionService:
             return self._search(picture, scale, origin, found, k, where)
         except ModelChangedError:  # another process switched the model mid-query: once more
             return self._search(picture, scale, origin, found, k, where)
+
+    def evaluate(self, boxes: Path, folder: Path | None = None, *, max_detections: int = 20,
+                 progress: ProgressSink | None = None) -> DetectorReport:
+        """Box recall@0.5, AP50 and (for boxes naming products) end-to-end per-box top-1 on an
+        annotation file (boxes.json, COCO JSON or a Pascal VOC folder); pictures in `folder`."""
+        photos = read_annotations(boxes)
+        advance = None
+        if progress is not None:
+            progress.start(len(photos), "evaluating the detector")
+            advance = lambda n: progress.advance()  # noqa: E731
+        return evaluate_detector(_EvaluationAdapter(self), photos, lambda path: load_image(path).image, folder,
+                                 max_detections=max_detections, progress=advance)
 
     def _picture(self, image: ImageSource, box: Box | None) -> tuple[Image.Image, float, tuple[float, float]]:
         """(the upright picture to work on, original pixels per its pixel, its origin in the photo)."""
@@ -113,3 +126,19 @@ def _to_photo(box: Box, scale: float, origin: tuple[float, float]) -> Box:
 def _to_picture(box: Box, scale: float, origin: tuple[float, float]) -> Box:
     return ((box[0] - origin[0]) / scale, (box[1] - origin[1]) / scale, (box[2] - origin[0]) / scale,
             (box[3] - origin[1]) / scale)
+
+
+class _EvaluationAdapter:
+    """The detection.evaluate port over this catalogue: its detector, and its search for crops."""
+
+    def __init__(self, service: DetectionService) -> None:
+        self.service = service
+
+    def detect_all(self, image: Image.Image, max_detections: int) -> list[Detection]:
+        return self.service.detector().detect(image, max_detections=max_detections, min_score=None)
+
+    def top_products(self, image: Image.Image, boxes: list[Box]) -> list[str | None]:
+        embedder = self.service.active.embedder()
+        vectors = embedder.embed([image.crop(tuple(round(v) for v in b)) for b in boxes])
+        tops = [self.service.searcher.vector(v, k=1, model_key=embedder.key) for v in np.asarray(vectors)]
+        return [t[0].product.id if t else None for t in tops]
