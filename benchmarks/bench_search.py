@@ -21,7 +21,7 @@ import numpy as np
 from productlens import Catalog, settings
 from productlens.catalog.datasets import grocery_store_rows, write_grocery_csv
 from productlens.catalog.ingest import read_source
-from productlens.engine.ingest import CALIBRATION_IMAGES, calibration_sources
+from productlens.engine.ingest import QUANTIZATION_IMAGES, quantization_sources
 from productlens.evaluation.evaluate import search_latency
 from productlens.evaluation.metrics import mean_average_precision, recall_at_k
 from productlens.images import load_image
@@ -121,9 +121,9 @@ def main() -> None:
         with Catalog.open(path, create=True, model=args.model, precision=precision) as shop:
             if precision == "int8" and shop.versions.active is None:  # time calibration apart from ingest
                 started = time.perf_counter()
-                shop.embedder(calibration=calibration_sources(list(read_source(csv))))
+                shop.embedder(quantization_images=quantization_sources(list(read_source(csv))))
                 rows.append(("ORT int8", "INT8 calibration (once per catalogue)",
-                             f"{time.perf_counter() - started:6.1f} s on {CALIBRATION_IMAGES} catalogue photos", ""))
+                             f"{time.perf_counter() - started:6.1f} s on {QUANTIZATION_IMAGES} catalogue photos", ""))
             report = shop.add(csv)
             rate = report.added / report.seconds if report.added else float("nan")
             rows.append((f"ORT {precision}", "catalogue build (Catalog.add)",

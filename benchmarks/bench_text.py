@@ -36,7 +36,7 @@ from productlens import Catalog, settings
 from productlens.catalog.datasets import grocery_classes, grocery_store_rows, write_grocery_csv
 from productlens.catalog.ingest import title_from_name
 from productlens.catalog.store import Product
-from productlens.dedup.calibrate import COPY_KINDS, make_copy
+from productlens.dedup.thresholds import COPY_KINDS, make_copy
 from productlens.dedup.finder import image_pair_scores, product_pair_scores, text_vectors_of
 from productlens.images import read_bytes
 from productlens.pipeline import embed_sources

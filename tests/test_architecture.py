@@ -266,3 +266,19 @@ def test_catalog_is_a_facade_without_mixins():
     assert Catalog.__bases__ == (object,), f"Catalog mixes in {Catalog.__bases__}: compose a service instead"
     public = sorted(name for name in vars(Catalog) if not name.startswith("_"))
     assert len(public) <= MAX_FACADE_METHODS, f"Catalog has {len(public)} public methods: {public}"
+
+
+# Feature packages declare the operations they need as a typing.Protocol port; the engine adapts
+# the catalogue to it (engine/ports.py). They never import the store nor reach for one.
+FEATURE_PACKAGES = ("text", "dedup", "training", "evaluation", "detection", "recommend")
+
+
+def test_feature_packages_use_their_ports_not_the_store():
+    found = []
+    for package in FEATURE_PACKAGES:
+        for path in modules(SRC / package) if (SRC / package).is_dir() else []:
+            found += [f"{path.relative_to(SRC)}:{imp.line} imports {imp.target}" for imp in imports(path)
+                      if imp.target == "productlens.catalog.store" or imp.target.startswith("productlens.catalog.store.")]
+            found += [f"{path.relative_to(SRC)}:{node.lineno} .{node.attr}" for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Attribute) and node.attr == "store"]
+    assert not found, "feature packages reaching the store (declare the operation in the package's port):\n" + "\n".join(found)

@@ -12,7 +12,7 @@ from productlens import Catalog
 from productlens.catalog.store import Product
 from productlens.cli import cli
 from productlens.dedup import choose_threshold
-from productlens.dedup.calibrate import make_copy
+from productlens.dedup.thresholds import make_copy
 from productlens.images import read_bytes
 
 

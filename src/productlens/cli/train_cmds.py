@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -10,10 +11,11 @@ from rich.table import Table
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
-from ..training import TrainConfig
-from .formats import emit, format_option
+from ..results import ActivationReport
+from ..training import RECIPES, TrainConfig
+from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import err_console, print_json, show_table
+from .output import err_console, show_table
 
 
 def _say(state: State):
@@ -21,7 +23,7 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+@click.option("--recipe", type=click.Choice(RECIPES),
               help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
                    "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
                    "as well if the budget allows (the better one on validation).")
@@ -56,23 +58,20 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True,
               help="Activate the new version if it beats the active one on the same validation photos.")
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
-          batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
-          as_json) -> None:
+def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: bool, force: bool, fmt: str,
+          **settings: Any) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version.
 
     Settings left open are chosen on validation photos held out of the catalogue in whole burst
     groups (or on --val photos), within --budget; the new version is compared with the active
     model on the same photos, and --use activates it only if it is better (or with --force).
+    CSV, TSV and JSON lines give the result as one row.
     """
-    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
-                         optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
-                         patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
+    config = TrainConfig(**settings, precision="int8" if int8 else "fp32")  # every other option is a TrainConfig field
     val_items = list(read_source(val_csv)) if val_csv else None
-    say = _say(state) if not as_json else (lambda m: None)
+    say = _say(state) if fmt == "table" else (lambda m: None)
     with state.open() as catalog:
         result = catalog.train(config, val_items=val_items, time_limit_s=parse_duration(budget), progress=say)
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
@@ -83,10 +82,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
                 out["activation"] = catalog.versions.activate(result.version, force=force).to_dict()
             except ActivationRefusedError as exc:
                 out["activation"] = {"switched": False, "reason": str(exc)}
-    if as_json:
-        print_json(out)
-        return
-    _print_training(state, result, out.get("activation"), use_now)
+    emit_record(fmt, out, show=lambda: _print_training(state, result, out.get("activation"), use_now))
 
 
 def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
@@ -210,16 +206,17 @@ def _versions_table(rows: list[dict]) -> Table:
 @click.argument("version")
 @click.option("--allow-missing", is_flag=True, help="Switch even if some images cannot be embedded (their files are gone).")
 @click.option("--force", is_flag=True, help="Switch even if VERSION is not shown to beat the active one.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def models_use(state: State, version: str, allow_missing: bool, force: bool, as_json: bool) -> None:
+def models_use(state: State, version: str, allow_missing: bool, force: bool, fmt: str) -> None:
     """Make VERSION active (roll back or forward) if it beats the active one on the same validation
     photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""
     with state.open() as catalog:
         report = catalog.versions.activate(version, allow_missing=allow_missing, force=force)
-    if as_json:
-        print_json(report.to_dict())
-        return
+    emit_record(fmt, report.to_dict(), show=lambda: _show_activation(report))
+
+
+def _show_activation(report: ActivationReport) -> None:
     say = click.echo
     if not report.switched:
         say(f"{report.key} is already the active model")

@@ -68,17 +68,17 @@ class ActiveModel:
         for listener in self.switch_listeners:
             listener()
 
-    def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder:
+    def embedder(self, quantization_images: Sequence[ImageSource] | None = None) -> Embedder:
         """The active model's embedder (or the catalogue's network, registered as its first model
-        when it has none; INT8 needs `calibration` images then)."""
+        when it has none; INT8 is quantised on `quantization_images` then)."""
         self.follow()
         with self.lock:
             if self.loaded_embedder is None:
-                images = [load_image(s).image for s in calibration] if calibration is not None else None
+                images = [load_image(s).image for s in quantization_images] if quantization_images is not None else None
                 name = str(self.store.get_meta(meta_keys.MODEL_NAME))
                 precision = str(self.store.get_meta(meta_keys.MODEL_PRECISION, "fp32"))
                 embedder = models.load_embedder(self.path, name, precision, record=self.record(),
-                                                calibration_images=images)
+                                                quantization_images=images)
                 models.register_first_model(self.store, embedder)
                 self.loaded_embedder = embedder
             return self.loaded_embedder

@@ -78,13 +78,14 @@ class Catalog:
         saves = IndexSaves(self.write_lock)
         self.active = ActiveModel(self.path, store, self.write_lock)
         self.index = IndexService(store, self.write_lock, self.active, saves)
-        self.ingest = Ingest(store, self.media, self.write_lock, self.active, self.index)
-        self.searcher = Searcher(store, self.active, self.index, products, TextAdapter(store, self.active, products))
+        text = TextAdapter(store, self.active, products)
+        self.ingest = Ingest(store, self.media, self.write_lock, self.active, self.index, text)
+        self.searcher = Searcher(store, self.active, self.index, products, text)
         self.recognition = RecognitionService(store, self.media, self.write_lock, self.active, self.searcher,
                                               partial(version_head, self.path / "models"))
         self.detection = DetectionService(self.active, self.searcher, self.recognition,
                                           self.path / "models" / "detector" / "detector.onnx")
-        self.dedup = Duplicates(DuplicatesAdapter(self.path, store, self.write_lock, self.active, self.searcher))
+        self.dedup = Duplicates(DuplicatesAdapter(store, self.media, self.write_lock, self.active, self.searcher))
         self.versions = ModelVersions(self.path, store, self.write_lock, self.active, saves,
                                       Refit(store, self.recognition, self.dedup))
         self.product_cache = products
@@ -123,9 +124,9 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder:
-        """The catalogue's embedder, created once (INT8 needs calibration images the first time)."""
-        return self.active.embedder(calibration)
+    def embedder(self, quantization_images: Sequence[ImageSource] | None = None) -> Embedder:
+        """The catalogue's embedder, created once (INT8 is quantised on `quantization_images` the first time)."""
+        return self.active.embedder(quantization_images)
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """Duplicates in a catalogue (`Duplicates`, `Catalog.dedup`): clusters of near-identical images and
 probably-identical products (dedup/finder.py), the thresholds fitted on synthetic copies
-(dedup/calibrate.py), and the HTML page to review them."""
+(dedup/thresholds.py), and the HTML page to review them."""
 
 from __future__ import annotations
 
-from ..dedup import DedupCalibration, DuplicateReport, calibrate_on_copies, find_duplicates, render_review, store_calibration
+from ..dedup import DuplicateThresholds, DuplicateReport, fit_thresholds_on_copies, find_duplicates, render_review, store_thresholds
 from .ports import DuplicatesAdapter
 
 
@@ -19,10 +19,10 @@ class Duplicates:
         return find_duplicates(self.port, image_threshold=image_threshold, product_threshold=product_threshold,
                                use_text=use_text)
 
-    def fit_thresholds(self, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
-        """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/calibrate.py)."""
-        fitted = calibrate_on_copies(self.port, n=n, seed=seed, use_text=use_text)
-        store_calibration(self.port, fitted)
+    def fit_thresholds(self, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DuplicateThresholds:
+        """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/thresholds.py)."""
+        fitted = fit_thresholds_on_copies(self.port, n=n, seed=seed, use_text=use_text)
+        store_thresholds(self.port, fitted)
         return fitted
 
     def review_page(self, report: DuplicateReport) -> str:

@@ -33,6 +33,7 @@ from ..models import Embedder
 from ..pipeline import embed_sources
 from ..results import IngestReport, ProgressSink, Skipped
 from ..text import semantic
+from ..text.port import TextVectorsOnWrite
 from .active import ActiveModel
 from .indexing import IndexService
 from .lifecycle import IndexSaves, WriteLock
@@ -40,7 +41,7 @@ from .lifecycle import IndexSaves, WriteLock
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 256  # images per write transaction during ingest
-QUANTIZATION_IMAGES = 128  # catalogue images INT8 quantisation is calibrated on
+QUANTIZATION_IMAGES = 128  # catalogue images INT8 quantisation takes its activation ranges from
 
 FieldsChanging = Callable[[list[str]], AbstractContextManager[None]]
 
@@ -182,7 +183,7 @@ class ImageIngest:
 
 def quantization_sources(items: list[IngestItem]) -> list[bytes]:
     """Up to QUANTIZATION_IMAGES decodable images, spread over the products being added (INT8
-    quantisation is calibrated on them)."""
+    quantisation takes its activation ranges from them)."""
     by_product: dict[str, list[Path]] = {}
     for it in items:
         by_product.setdefault(it.product.id, []).append(it.image)
@@ -198,7 +199,7 @@ def quantization_sources(items: list[IngestItem]) -> list[bytes]:
                 except (ImageError, OSError):
                     continue
     if not picked:
-        raise ProductLensError("INT8 needs calibration images, and none of the images being added could be decoded")
+        raise ProductLensError("INT8 is quantised on sample images, and none of the images being added could be decoded")
     return picked
 
 
@@ -260,8 +261,9 @@ class Ingest:
     no lock held; takes the write lock once per write, and under it uses the model active then."""
 
     def __init__(self, store: CatalogStore, media: MediaStore, lock: WriteLock, active: ActiveModel,
-                 index: IndexService) -> None:
+                 index: IndexService, text_vectors: TextVectorsOnWrite) -> None:
         self.store, self.media, self.lock, self.active, self.index = store, media, lock, active, index
+        self.text_vectors = text_vectors
 
     def read_source(self, source: str | Path, *, product: str | None = None, category: str | None = None,
                     layout: str = "product") -> list[IngestItem]:
@@ -278,7 +280,7 @@ class Ingest:
         with self.lock.hold():
             report.products_created, report.products_updated = upsert_item_products(self.store, items,
                                                                                      self.index.fields_changing)
-            semantic.sync_on_write(self.store, [it.product.id for it in items])
+            semantic.sync_on_write(self.text_vectors, [it.product.id for it in items])
         with_images = [it for it in items if it.image is not None]
         if progress:
             progress.start(len(with_images), "Embedding images")
@@ -335,7 +337,7 @@ class Ingest:
         with self.lock.hold():
             with self.index.fields_changing([product.id]):
                 self.store.upsert_products([product])
-            semantic.sync_on_write(self.store, [product.id])
+            semantic.sync_on_write(self.text_vectors, [product.id])
         return self.store.get_product(product.id)
 
     def update_product(self, product_id: str, changes: dict[str, Any]) -> Product:
@@ -343,7 +345,7 @@ class Ingest:
         with self.lock.hold():
             with self.index.fields_changing([product_id]):
                 product = self.store.update_product(product_id, changes)
-            semantic.sync_on_write(self.store, [product_id])
+            semantic.sync_on_write(self.text_vectors, [product_id])
         return product
 
     def remove(self, product_ids: Sequence[str]) -> int:

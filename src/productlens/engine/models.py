@@ -25,7 +25,7 @@ WRITE_EVERY = 256  # embeddings per transaction while a version catches up
 
 
 def load_embedder(folder: Path, name: str, precision: str, *, record: ModelRecord | None = None,
-                  calibration_images: Sequence[Image.Image] | None = None) -> Embedder:
+                  quantization_images: Sequence[Image.Image] | None = None) -> Embedder:
     """The embedder of a model record of this catalogue (a trained version's ONNX file, or a
     registered network), or of network `name` at `precision` while the catalogue has none.
     fp32 files are shared from the user cache; INT8 ones are calibrated on this catalogue and
@@ -38,7 +38,7 @@ def load_embedder(folder: Path, name: str, precision: str, *, record: ModelRecor
     if precision == "int8":
         model_dir = folder / "models"
         model_dir.mkdir(parents=True, exist_ok=True)
-    return create_embedder(name, precision, model_dir=model_dir, calibration_images=calibration_images)
+    return create_embedder(name, precision, model_dir=model_dir, quantization_images=quantization_images)
 
 
 def register_first_model(store: CatalogStore, embedder: Embedder) -> None:

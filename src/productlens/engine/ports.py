@@ -4,15 +4,15 @@ made of the catalogue's services. The feature packages never see the store itsel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import meta_keys
 from ..catalog.media import MediaStore
-from ..catalog.store import CatalogStore, ImageRecord, ModelRecord, Product
+from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
 from ..index.live import LiveIndex
 from ..models import Embedder
 from ..recognition import Recognizer
@@ -27,12 +27,18 @@ from .recognition_service import RecognitionService
 from .search import Searcher
 from .versions import ModelVersions, ModelView, model_answers
 
+WORK_DIR = "cache"  # training's caches in a catalogue: backbone features, cut networks
+
 
 class TextAdapter:
-    """What text search reads (text/search.py `TextSource`)."""
+    """Text search's and text vectors' port (text/port.py `TextSource`, `TextVectorsOnWrite`)."""
 
     def __init__(self, store: CatalogStore, active: ActiveModel, products: ProductCache) -> None:
         self.store, self.active, self.cache = store, active, products
+
+    @property
+    def generation(self) -> int:
+        return self.store.generation
 
     @property
     def active_model(self) -> ModelRecord | None:
@@ -41,12 +47,42 @@ class TextAdapter:
     def products(self) -> list[Product]:
         return self.cache.view().products
 
+    def keyword_matches(self, match: str, weights: Sequence[float], limit: int) -> list[tuple[str, float]]:
+        return self.store.keyword_matches(match, weights, limit)
+
+    def products_without_text_embedding(self, model: str, product_ids: Sequence[str] | None = None) -> list[str]:
+        return self.store.products_without_text_embedding(model, product_ids)
+
+    def get_products(self, product_ids: Sequence[str]) -> list[Product]:
+        return self.store.get_products(product_ids)
+
+    def put_text_embeddings(self, model: str, product_ids: Sequence[str], vectors: np.ndarray) -> None:
+        self.store.put_text_embeddings(model, product_ids, vectors)
+
+    def text_embeddings(self, model: str) -> tuple[list[str], np.ndarray | None]:
+        return self.store.text_embeddings(model)
+
+    def text_backfilled(self, model: str) -> bool:
+        return self.store.get_meta(meta_keys.TEXT_BACKFILLED.format(model)) is not None
+
+    def mark_text_backfilled(self, model: str) -> None:
+        self.store.set_meta({meta_keys.TEXT_BACKFILLED.format(model): "1"})
+
+    def image_vectors_by_product(self, model_key: str) -> Iterator[tuple[list[str | None], np.ndarray]]:
+        for ids, vectors in self.store.iter_embeddings(model_key):
+            owner = self.store.image_products(ids.tolist())
+            yield [owner.get(i) for i in ids.tolist()], vectors
+
+    def get_calibration(self, model_key: str, name: str) -> CalibrationRecord | None:
+        return self.store.get_calibration(model_key, name)
+
 
 class DuplicatesAdapter:
-    """What duplicate finding and its thresholds read and write (dedup/finder.py `DuplicateSource`)."""
+    """Duplicate finding's port and its review page's (dedup/port.py `DuplicateSource`, `ReviewSource`)."""
 
-    def __init__(self, path: Path, store: CatalogStore, lock: WriteLock, active: ActiveModel, searcher: Searcher) -> None:
-        self.path, self.store, self.lock, self.active, self.searcher = path, store, lock, active, searcher
+    def __init__(self, store: CatalogStore, media: MediaStore, lock: WriteLock, active: ActiveModel,
+                 searcher: Searcher) -> None:
+        self.store, self.media, self.lock, self.active, self.searcher = store, media, lock, active, searcher
 
     @property
     def active_model(self) -> ModelRecord | None:
@@ -58,8 +94,30 @@ class DuplicatesAdapter:
     def embedder(self) -> Embedder:
         return self.active.embedder()
 
+    def images(self, product_id: str | None = None) -> list[ImageRecord]:
+        return self.store.get_images(product_id)
+
+    def images_by_id(self, image_ids: Sequence[int]) -> list[ImageRecord]:
+        return self.store.get_images(image_ids=image_ids)
+
+    def image_vectors(self, model_key: str, image_ids: Sequence[int] | None = None,
+                      batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self.store.iter_embeddings(model_key, image_ids, batch)
+
+    def identical_image_pairs(self) -> list[tuple[int, int]]:
+        return self.store.identical_image_pairs()
+
+    def image_products(self, image_ids: Sequence[int]) -> dict[int, str]:
+        return self.store.image_products(image_ids)
+
+    def image_bytes(self, image: ImageRecord) -> bytes | None:
+        return self.media.original_bytes(image)
+
     def get_product(self, product_id: str) -> Product:
         return self.store.get_product(product_id)
+
+    def get_products(self, product_ids: Sequence[str]) -> list[Product]:
+        return self.store.get_products(product_ids)
 
     def search_vector(self, vector: np.ndarray, *, k: int = 10, exclude: Any = ()) -> list[ProductHit]:
         return self.searcher.vector(vector, k=k, exclude=exclude)
@@ -67,31 +125,44 @@ class DuplicatesAdapter:
     def text_search(self) -> TextSearch:
         return self.searcher.text_search()
 
-    def writing(self) -> AbstractContextManager[None]:
-        return self.lock.hold()
+    def get_calibration(self, model_key: str, name: str) -> CalibrationRecord | None:
+        return self.store.get_calibration(model_key, name)
+
+    def calibrations(self) -> list[CalibrationRecord]:
+        return self.store.calibrations()
+
+    def save_calibration(self, model_key: str, name: str, value: dict[str, Any], fitted_on: str) -> None:
+        with self.lock.hold():
+            self.store.put_calibration(model_key, name, value, fitted_on)
 
 
 class EvaluationAdapter:
-    """What evaluation reads (evaluation/data.py `EvaluationSource`)."""
+    """Evaluation's port (evaluation/data.py `EvaluationSource`)."""
 
     def __init__(self, path: Path, store: CatalogStore, active: ActiveModel, versions: ModelVersions,
                  searcher: Searcher) -> None:
         self.path, self.store, self.active, self.versions, self.searcher = path, store, active, versions, searcher
 
     @property
-    def active_model(self) -> ModelRecord | None:
-        return self.active.record()
+    def work_dir(self) -> Path:
+        return self.path / WORK_DIR
 
     @property
     def model_name(self) -> str:
         return self.versions.model_name
 
     @property
-    def models_dir(self) -> Path:
-        return self.versions.models_dir
+    def active_model(self) -> ModelRecord | None:
+        return self.active.record()
 
-    def embedder(self) -> Embedder:
-        return self.active.embedder()
+    def images(self) -> list[ImageRecord]:
+        return self.store.get_images()
+
+    def embeddings(self, model_key: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.store.embeddings(model_key)
+
+    def get_products(self, product_ids: Sequence[str]) -> list[Product]:
+        return self.store.get_products(product_ids)
 
     def search(self, image: Path, *, k: int = 10) -> list[ProductHit]:
         return self.searcher.photo(image, k=k, where=None, box=None, text=None, fusion="blend")
@@ -110,7 +181,7 @@ class TrainingAdapter:
 
     @property
     def work_dir(self) -> Path:
-        return self.path / "cache"
+        return self.path / WORK_DIR
 
     @property
     def model_name(self) -> str:
@@ -131,9 +202,6 @@ class TrainingAdapter:
 
     def photo_groups(self, images: Sequence[ImageRecord], seed: int = 0) -> np.ndarray:
         return self.recognition.photo_groups(images, seed)
-
-    def embedder(self) -> Embedder:
-        return self.active.embedder()
 
     def recognizer(self) -> tuple[Recognizer, dict[str, Any] | None]:
         return self.recognition.recognizer()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..catalog.store import CatalogStore, ModelRecord
-from ..dedup.finder import CALIBRATION as DEDUP
+from ..dedup.finder import THRESHOLDS_RECORD as DEDUP
 from ..errors import ProductLensError
 from ..recognition import RECORD
 from ..text.search import HYBRID

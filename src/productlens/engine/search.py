@@ -25,7 +25,8 @@ from ..index.live import LiveIndex
 from ..models import Embedder
 from ..ranking import Box, aggregate_best_image, crop_to_box
 from ..results import ProductHit
-from ..text.search import POOL, TextSearch, TextSource
+from ..text.port import TextSource
+from ..text.search import POOL, TextSearch
 from .active import ActiveModel
 from .indexing import IndexService
 from .products import ProductCache

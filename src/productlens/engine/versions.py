@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import meta_keys
 from ..catalog.store import CatalogStore, ModelRecord
-from ..errors import ActivationRefusedError, ProductLensError
+from ..errors import ActivationRefusedError, NothingEmbeddedError
 from ..models import Embedder
 from ..pipeline import embed_sources
 from ..recognition import RECORD, Recognizer
@@ -105,7 +105,7 @@ class ModelVersions:
 
     def __init__(self, path: Path, store: CatalogStore, lock: WriteLock, active: ActiveModel, saves: IndexSaves,
                  refit: Refit) -> None:
-        self.path, self.store, self.lock, self.active_model = path, store, lock, active
+        self.path, self.store, self.lock, self.loader = path, store, lock, active
         self.saves, self.refit = saves, refit
 
     @property
@@ -115,7 +115,7 @@ class ModelVersions:
     @property
     def active(self) -> ModelRecord | None:
         """The version searches use (None while nothing was embedded)."""
-        return self.active_model.record()
+        return self.loader.record()
 
     @property
     def model_name(self) -> str:
@@ -174,9 +174,9 @@ class ModelVersions:
         active = self.active
         record = self.resolve(version) if version else active
         if record is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         if active is not None and record.key == active.key:
-            embedder = self.active_model.embedder()
+            embedder = self.loader.embedder()
         else:
             with self.lock.hold():
                 _, embedder = models.embed_missing(self.store, self.path, record)
@@ -225,13 +225,13 @@ class ModelVersions:
             report, embedder = models.embed_missing(self.store, self.path, target, allow_missing=allow_missing,
                                                     progress=progress)
             if active is not None:
-                embedders = {target.key: embedder, active.key: self.active_model.embedder()}
+                embedders = {target.key: embedder, active.key: self.loader.embedder()}
                 comparison = saved or self.compare(target, active, embedders)
                 report.comparison = comparison.to_dict()
                 if not comparison.better and not force:
                     raise refusal(target, report.comparison)
             live = self.switch(target)
-            self.active_model.install(embedder, live)
+            self.loader.install(embedder, live)
             report.switched = True
             report.recalibrated = self.refit(active, target)
         return report

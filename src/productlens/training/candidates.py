@@ -25,9 +25,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..models.registry import get_spec, with_crop
-from .data import LabelledSet, Sample, TrainingPort
+from .data import LabelledSet, Sample
+from .port import TrainingPort
 from .head_recipe import cached_features, evaluate_embeddings, fit_head, mirror_mean
-from .recipes import TrainConfig
+from .recipes import Recipe, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class SettingsSearch:
         every view (most of a pass each), and `epochs` passes of the trained tail, forwards and
         backwards (about half a network pass a photo for the last block and the final conv)."""
         per_image = self._speed(setting.backbone, setting.crop) * len(self.data.samples)
-        epochs = self.config.epochs if self.config.recipe == "partial" else 12
+        epochs = self.config.epochs if self.config.recipe == Recipe.PARTIAL else 12
         return per_image * (self.config.views + 0.5 * epochs) + FINAL_OVERHEAD_S
 
     def views_that_fit(self, setting: Setting) -> int:

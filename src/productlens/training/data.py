@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..catalog.store import Product
+from ..catalog.records import Product
 from ..errors import ImageError, TrainingError
 from ..images import content_hash, read_bytes
 from .port import TrainingPort

@@ -19,7 +19,8 @@ from ..models.transforms import prepare
 from ..recognition import Recognizer
 from .augment import random_view
 from .classify import Replay, choose_recognition
-from .data import LabelledSet, TrainingPort
+from .data import LabelledSet
+from .port import TrainingPort
 from .head_recipe import data_categories, evaluate_embeddings
 from .heads import build_head, combined
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop

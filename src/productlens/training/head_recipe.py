@@ -17,7 +17,8 @@ from ..errors import TrainingError
 from ..models import Embedder, create_embedder
 from ..models.registry import EmbedderSpec
 from .classify import Replay, choose_recognition, product_similarities
-from .data import LabelledSet, Sample, TrainingPort
+from .data import LabelledSet, Sample
+from .port import BackboneSource, TrainingPort
 from .features import FeatureCache, extract_features
 from .heads import build_head, combined
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
@@ -25,7 +26,7 @@ from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog: TrainingPort, spec: EmbedderSpec | None = None) -> Embedder:
+def base_embedder(catalog: BackboneSource, spec: EmbedderSpec | None = None) -> Embedder:
     """An off-the-shelf backbone (fp32): the catalogue's model whatever version is active, or
     `spec` (a registered network, possibly with another crop: it reuses that network's ONNX file)."""
     if spec is None:
@@ -33,7 +34,7 @@ def base_embedder(catalog: TrainingPort, spec: EmbedderSpec | None = None) -> Em
     return Embedder(spec, "fp32", create_embedder(spec.name, "fp32").onnx_path)
 
 
-def feature_cache(catalog: TrainingPort) -> FeatureCache:
+def feature_cache(catalog: BackboneSource) -> FeatureCache:
     return FeatureCache(catalog.work_dir / "features.sqlite")
 
 

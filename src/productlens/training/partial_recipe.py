@@ -25,7 +25,8 @@ from ..models.efficientnet import trainable_tail
 from ..models.embedder import open_session
 from ..models.export import INPUT_NAME
 from .classify import Replay, choose_recognition
-from .data import LabelledSet, Sample, TrainingPort
+from .data import LabelledSet, Sample
+from .port import TrainingPort
 from .features import FeatureCache, extract_features
 from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings
 from .heads import build_head, combined, proxy_loss

@@ -10,8 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..catalog.store import ImageRecord, ModelRecord, Product
-from ..models import Embedder
+from ..catalog.records import ImageRecord, ModelRecord, Product
 from ..models.transforms import PreprocessConfig
 from ..recognition import Recognizer
 from .compare import FoldAnswers
@@ -47,8 +46,8 @@ class Photo(Protocol):
     def image_id(self) -> int | None: ...
 
 
-class TrainingPort(Protocol):
-    """The catalogue operations training uses."""
+class BackboneSource(Protocol):
+    """Where the off-the-shelf backbone's features are computed from and cached."""
 
     @property
     def work_dir(self) -> Path:
@@ -56,7 +55,13 @@ class TrainingPort(Protocol):
         ...
 
     @property
-    def model_name(self) -> str: ...
+    def model_name(self) -> str:
+        """The network the catalogue was created with."""
+        ...
+
+
+class TrainingPort(BackboneSource, Protocol):
+    """The catalogue operations training uses."""
 
     @property
     def active_model(self) -> ModelRecord | None: ...
@@ -68,8 +73,6 @@ class TrainingPort(Protocol):
     def image_file(self, image: ImageRecord) -> Path | None: ...
 
     def photo_groups(self, images: Sequence[ImageRecord], seed: int = 0) -> np.ndarray: ...
-
-    def embedder(self) -> Embedder: ...
 
     def recognizer(self) -> tuple[Recognizer, dict[str, Any] | None]: ...
 

@@ -5,7 +5,7 @@ over them, or the user's own photos), (2) chooses the settings the user left ope
 validation within the time budget (candidates.py), (3) trains the chosen recipe, (4) compares
 the result with the active model on the same photos (compare.py), and (5) saves the version with
 every candidate's score, the comparison and the validation plan. Activating it is the engine's
-`Catalog.activate_model`, which refuses a version that is not better unless forced.
+`Catalog.versions.activate` (engine/versions.py), which refuses a version that is not better unless forced.
 """
 
 from __future__ import annotations
@@ -21,18 +21,19 @@ from ..models.registry import get_spec
 from .candidates import TimeLimit, Setting, SettingsSearch, Trial
 from .classify import classifier_probs
 from .compare import Comparison, FoldAnswers, compare, side
-from .data import LabelledSet, TrainingPort, catalogue_samples
+from .data import LabelledSet, catalogue_samples
+from .port import TrainingPort
 from .full_recipe import train_full
 from .head_recipe import train_head
 from .partial_recipe import train_partial
-from .recipes import Fitted, TrainConfig
+from .recipes import Fitted, Recipe, TrainConfig
 from .versions import save_version
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT_S = 600.0  # `train --budget`: about 10 minutes on 2 cores
 DEFAULT_HIDDEN = 1024
-RECIPES = {"head": train_head, "partial": train_partial, "full": train_full}
+TRAINERS = {Recipe.HEAD: train_head, Recipe.PARTIAL: train_partial, Recipe.FULL: train_full}
 
 
 @dataclass
@@ -82,10 +83,10 @@ def train(
     chosen = search.run(default) if open_settings else default
     views = config.views if not open_settings or time_limit_s is None else search.views_that_fit(chosen)
     final = replace(config, backbone=chosen.backbone, crop=chosen.crop, hidden=chosen.hidden, flip_tta=chosen.tta,
-                    views=views, recipe=config.recipe or "head")
+                    views=views, recipe=config.recipe or Recipe.HEAD.value)
     if open_settings:
         say(f"settings: {chosen.label()}, {views} view(s) per photo")
-    fitted = RECIPES[final.recipe](catalog, data, final, say)
+    fitted = TRAINERS[Recipe(final.recipe)](catalog, data, final, say)
     if config.recipe is None:
         fitted, final = _try_partial(catalog, data, fitted, final, search, time_limit, say)
     comparison = compare_with_active(catalog, data, fitted)
@@ -102,7 +103,7 @@ def train(
 def _try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: TrainConfig,
                  search: SettingsSearch, time_limit: TimeLimit, say: Callable[[str], None]) -> tuple[Fitted, TrainConfig]:
     """The partial recipe as a candidate after the head recipe: kept if it validates better."""
-    setting = Setting(str(config.backbone), float(config.crop), int(config.hidden), bool(config.flip_tta), "partial")
+    setting = Setting(str(config.backbone), float(config.crop), int(config.hidden), bool(config.flip_tta), Recipe.PARTIAL.value)
     if data.plan.kind not in ("groups", "photos") or "val_score" not in head.metrics:
         search.trials.append(Trial("recipe", setting, note="not tried: it needs held-out validation photos"))
         return head, config
@@ -111,7 +112,7 @@ def _try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config:
         search.trials.append(Trial("recipe", setting, note=f"skipped: about {estimate:.0f} s, over the time budget"))
         return head, config
     started = time.perf_counter()
-    partial_config = replace(config, recipe="partial", epochs=12)
+    partial_config = replace(config, recipe=Recipe.PARTIAL.value, epochs=12)
     try:
         partial = train_partial(catalog, data, partial_config, say)
     except ModelError as exc:  # a network without MBConv blocks to cut at

@@ -33,7 +33,7 @@ def save_version(catalog: TrainingPort, fitted: Fitted, data: LabelledSet, confi
     preprocess = replace(fitted.preprocess, flip_tta=config.flip_tta)
     spec = EmbedderSpec(fitted.backbone, dim, preprocess, lambda: fitted.module, "export")
     with tempfile.TemporaryDirectory(prefix="productlens-version-") as scratch:
-        networks = {"fp32": export_onnx(spec, Path(scratch) / "model.fp32.onnx")}
+        networks = {"fp32": export_onnx(spec, Path(scratch) / "fp32.onnx")}
         if config.precision == "int8":
             networks["int8"] = _quantize(spec, networks["fp32"], data)
         trained = TrainedVersion(
@@ -58,7 +58,7 @@ def _quantize(spec: EmbedderSpec, fp32: Path, data: LabelledSet) -> Path:
             arrays.append(prepare(load_image(s.source).image, spec.preprocess))
         except Exception:  # an unreadable calibration image is simply skipped
             continue
-    return quantize_int8(fp32, fp32.with_name("model.int8.onnx"), arrays)  # a scratch name: the engine files it
+    return quantize_int8(fp32, fp32.with_name("int8.onnx"), arrays)  # scratch names: engine/versions.py files them
 
 
 def validation_photos(fitted: Fitted) -> list[dict[str, Any]]:
