@@ -38,6 +38,9 @@ from productlens.detection.export import evaluate_file, export_detector  # noqa:
 from productlens.detection.fit import FeatureCache, cache_features, train_tail, trunk_runner  # noqa: E402
 from productlens.detection.network import build_parts  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from detector_card import write_card  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "datasets"
 INPUT_SIZE = 224
 SPLIT_SEED = 20
@@ -139,7 +142,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
     figures = {
-        **result,
+        **result, "input_size": INPUT_SIZE,
+        "trained_on": {"freiburg_train": len(train), "freiburg_val": len(val), "composites": len(composites),
+                       "split_seed": SPLIT_SEED},
         "epochs": args.epochs, "losses": [round(x, 4) for x in losses],
         "seconds": {"data_and_cache": round(cached_at - started), "train": round(trained_at - cached_at), "total": round(total)},
         "threads": args.threads,
@@ -147,6 +152,7 @@ def main() -> None:
         "validation_files": sorted(p.path.name for p in val),
     }
     args.figures.write_text(json.dumps(figures, indent=1) + "\n")
+    write_card(figures, args.figures.with_suffix(".md"))
     final = evaluate_file(args.out, val_images, val_boxes)
     log.info("shipped %s (%s): recall@0.5 %.3f AP50 %.3f; %.0f s in all",
              args.out.name, result["precision"], final.recall, final.ap, total)

@@ -3,29 +3,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from productlens.detection.composites import compose
-from tiny import PRODUCTS, product_photo
+from objects_support import check_object, tiny_shelf
 
 pytestmark = pytest.mark.fast
 
 
 @pytest.fixture(scope="module")
 def shelf(tmp_path_factory):
-    pictures = [product_photo(p, 900 + n, size=(90, 120)) for n, p in enumerate(PRODUCTS)]
-    made = compose(pictures, np.random.default_rng(3), size=(360, 270), max_products=4)
-    path = tmp_path_factory.mktemp("shelf") / "shelf.jpg"
-    made.image.save(path, quality=95)
-    return path
-
-
-def check_object(obj: dict, width: int, height: int, k: int) -> None:
-    x0, y0, x1, y1 = obj["box"]
-    assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and 0 <= obj["score"] <= 1
-    assert 1 <= len(obj["results"]) <= k and obj["results"][0]["rank"] == 1 and obj["results"][0]["id"] in PRODUCTS
-    assert {"known", "confidence", "threshold", "candidates"} <= set(obj["recognition"])
+    return tiny_shelf(tmp_path_factory.mktemp("shelf"))
 
 
 def test_api_detect_and_search_objects(fast_catalog, serve_app, shelf, fast_queries):

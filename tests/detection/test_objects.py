@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -14,9 +13,9 @@ from PIL import Image
 from productlens import Catalog
 from productlens.cli import cli
 from productlens.detection import create_detector
-from productlens.detection.composites import compose
 from productlens.errors import DetectorError
-from tiny import PRODUCTS, product_photo
+from objects_support import check_object, tiny_shelf
+from tiny import product_photo
 
 pytestmark = pytest.mark.fast
 
@@ -27,18 +26,7 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def shelf(tmp_path_factory):
-    pictures = [product_photo(p, 900 + n, size=(90, 120)) for n, p in enumerate(PRODUCTS)]
-    made = compose(pictures, np.random.default_rng(3), size=(360, 270), max_products=4)
-    path = tmp_path_factory.mktemp("shelf") / "shelf.jpg"
-    made.image.save(path, quality=95)
-    return path
-
-
-def check_object(obj: dict, width: int, height: int, k: int) -> None:
-    x0, y0, x1, y1 = obj["box"]
-    assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and 0 <= obj["score"] <= 1
-    assert 1 <= len(obj["results"]) <= k and obj["results"][0]["rank"] == 1 and obj["results"][0]["id"] in PRODUCTS
-    assert {"known", "confidence", "threshold", "candidates"} <= set(obj["recognition"])
+    return tiny_shelf(tmp_path_factory.mktemp("shelf"))
 
 
 def test_cli_detect_and_search_objects_json(fast_catalog, shelf):

@@ -122,19 +122,10 @@ class ObjectsResponse(BaseModel):
     took_ms: float
 
 
-class RecognizeResponse(BaseModel):
+class RecognizeResponse(RecognitionOut):
     """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
     probability that it is the right product, named (`known`) when it reaches `threshold`."""
 
-    product: Optional[ProductOut]
-    known: bool
-    score: float
-    confidence: float
-    threshold: float
-    category: Optional[str]
-    category_confidence: float
-    candidates: list[Hit]
-    calibration: str = ""
     took_ms: float
 
 
