@@ -50,6 +50,7 @@ def training_script():
 
 def grocery_catalogue(path: Path, per_class: int) -> Catalog:
     """A catalogue of `per_class` train photos of each Grocery product plus its iconic image."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     table = path.parent / "grocery-train.csv"
     seen: dict[str, int] = {}
     with open(table, "w", newline="", encoding="utf-8") as fh:
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=6, help="Grocery train photos per product in the catalogue")
     parser.add_argument("--composites", type=int, default=100)
     parser.add_argument("--timed", type=int, default=30, help="photos timed for the p50")
+    parser.add_argument("--catalog", type=Path, default=None,
+                        help="keep the Grocery catalogue here and reuse it when it exists (default: a temporary one)")
     args = parser.parse_args()
     load_start = Path("/proc/loadavg").read_text().split()[:3]
     _, val = training_script().freiburg_split(SHARED / "freiburg-boxes" / "boxes.json")
@@ -101,7 +104,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         work_path = Path(work)
         started = time.perf_counter()
-        catalog = grocery_catalogue(work_path / "shop", args.per_class)
+        shop = args.catalog or work_path / "shop"
+        catalog = Catalog.open(shop) if (shop / "catalog.db").exists() else grocery_catalogue(shop, args.per_class)
         built = time.perf_counter() - started
         (work_path / "composites").mkdir()
         boxes = test_composites(work_path / "composites", args.composites)
@@ -130,7 +134,7 @@ def main() -> None:
         ("detector training (scripts/train_detector.py)", f"{card['seconds']['total'] / 60:.1f} min", "<= 60 min"),
     ]
     print(f"freiburg held-out: {len(val)} photos, {held_out.true_boxes} boxes; catalogue: {args.per_class} train "
-          f"photos/product + iconic, built in {built:.0f} s")
+          f"photos/product + iconic, built (or opened) in {built:.0f} s")
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>10}  target")
     for name, value, target in rows:

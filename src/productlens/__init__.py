@@ -9,14 +9,17 @@
 from .catalog.export import ExportReport
 from .catalog.store import ImageRecord, Product
 from .engine import Catalog
-from .results import ActivationReport, IngestReport, ProductHit, Recognition, Skipped
+from .detection import Detection
+from .results import ActivationReport, IngestReport, ObjectResult, ProductHit, Recognition, Skipped
 from .errors import (
     ActivationRefusedError,
+    AnnotationError,
     CatalogBusyError,
     CatalogError,
     CatalogExistsError,
     CatalogNotFoundError,
     CorruptImageError,
+    DetectorError,
     DimensionMismatchError,
     EmptyFileError,
     ExportError,
@@ -50,12 +53,15 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivationRefusedError",
     "ActivationReport",
+    "AnnotationError",
     "Catalog",
     "CatalogBusyError",
     "CatalogError",
     "CatalogExistsError",
     "CatalogNotFoundError",
     "CorruptImageError",
+    "Detection",
+    "DetectorError",
     "DimensionMismatchError",
     "EmptyFileError",
     "ExportError",
@@ -73,6 +79,7 @@ __all__ = [
     "NotAFileError",
     "NotAnImageError",
     "NothingEmbeddedError",
+    "ObjectResult",
     "Product",
     "ProductHit",
     "ProductLensError",
