@@ -45,9 +45,9 @@ def test_boxes_over_the_photo_and_a_strip_per_box(browser, web_server, shelf_pho
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(web_server.url + "/")
     page.check("#objects")
-    with page.expect_request(lambda r: r.url.endswith("/search") and r.method == "POST") as request:
+    with page.expect_response(lambda r: r.url.endswith("/search") and r.request.method == "POST") as answer:
         page.set_input_files("#file", str(shelf_photo))
-    assert "objects" in (request.value.post_data or "")
+    assert "objects" in answer.value.json()  # the page asked for objects=true
     page.wait_for_selector("#object-strips .strip")
     boxes, strips = page.locator("#detections .det"), page.locator("#object-strips .strip")
     assert boxes.count() >= 2 and strips.count() == boxes.count()
