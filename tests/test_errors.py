@@ -7,10 +7,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
 
 import productlens.errors as errors
 from productlens import Catalog
 from productlens.budget import check, time_budget
+from productlens.cli import cli
 from productlens.catalog.database import as_storage_error
 from productlens.dedup import DuplicateThresholds, store_thresholds
 from productlens.engine.lifecycle import WriteLock
@@ -53,14 +55,16 @@ def drawn_edges() -> set[tuple[str, str]]:
 
 def test_the_root_has_a_few_grouping_children():
     children = {cls.__name__ for cls in TREE if ProductLensError in cls.__bases__}
-    assert children == {"InputError", "CatalogError", "RetryableError", "ModelError", "VectorIndexError",
-                        "TrainingError"}
+    groups = {"InputError", "CatalogError", "RetryableError", "ModelError", "VectorIndexError", "TrainingError"}
+    assert children == groups, (f"{sorted(children - groups)}: a new error subclasses the base it belongs under "
+                                "(InputError for what the caller must fix, ...), not ProductLensError itself")
 
 
 def test_the_drawn_tree_is_the_class_tree():
     drawn = drawn_edges()
     real = {(base.__name__, cls.__name__) for cls in TREE for base in cls.__bases__ if base in TREE}
-    assert drawn == real, f"drawn only: {sorted(drawn - real)}; not drawn: {sorted(real - drawn)}"
+    assert drawn == real, (f"drawn only: {sorted(drawn - real)}; not drawn: {sorted(real - drawn)} "
+                           "(draw each class under its bases in errors.py's docstring)")
 
 
 @pytest.mark.parametrize("cls", sorted(TREE, key=lambda c: c.__name__), ids=lambda c: c.__name__)
@@ -139,3 +143,9 @@ def test_nothing_embedded_is_one_error_with_one_message(empty_catalog, call):
         call(empty_catalog)
     assert str(caught.value) == NothingEmbeddedError.MESSAGE and "productlens add" in str(caught.value)
     assert isinstance(caught.value, CatalogError)  # the index rebuild raised a CatalogError for it before
+
+
+@pytest.mark.parametrize("command", [["calibrate"], ["index", "build"], ["duplicates", "--calibrate"]], ids=" ".join)
+def test_the_cli_says_it_in_one_line(empty_catalog, command):
+    result = CliRunner().invoke(cli, ["--catalog", str(empty_catalog.path), *command])
+    assert result.exit_code == 1 and result.output == f"Error: {NothingEmbeddedError.MESSAGE}\n"
