@@ -95,6 +95,8 @@ RUN_ELSEWHERE = {
     ("calibrate",): "tests/cli/test_cli.py (needs held-out photos of the tiny Grocery catalogue)",
     ("train",): "tests/training/test_train_cli.py (minutes of training)",
     ("datasets", "grocery-store"): "tests/cli/test_cli.py (needs the Grocery Store dataset)",
+    ("detect",): "tests/detection/test_objects.py (boxes of a drawn shelf, the shipped detector)",
+    ("eval-detector",): "tests/detection/test_objects.py (a boxes.json naming products, report folder)",
 }
 
 

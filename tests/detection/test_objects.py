@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -13,9 +14,10 @@ from PIL import Image
 from productlens import Catalog
 from productlens.cli import cli
 from productlens.detection import create_detector
+from productlens.detection.composites import compose
 from productlens.errors import DetectorError
 from objects_support import check_object, tiny_shelf
-from tiny import product_photo
+from tiny import PRODUCTS, product_photo
 
 pytestmark = pytest.mark.fast
 
@@ -81,3 +83,30 @@ def test_damaged_or_missing_detector_file_is_a_clear_error_and_search_still_work
     failed = run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--objects")
     assert failed.exit_code == 1 and "corrupt" in failed.output and len(failed.output.strip().splitlines()) == 1
     assert run("--catalog", fast_catalog, "search", fast_queries["red-blue"], "--json").exit_code == 0
+
+
+def test_eval_detector_scores_named_boxes_and_writes_pictures(fast_catalog, tmp_path):
+    products = list(PRODUCTS)
+    pictures = [product_photo(p, 700 + n, size=(90, 120)) for n, p in enumerate(products)]
+    rng = np.random.default_rng(8)
+    entries = []
+    for n in range(4):
+        made = compose(pictures, rng, size=(360, 270), max_products=4)
+        made.image.save(tmp_path / f"s{n}.jpg", quality=95)
+        entries.append({"file": f"s{n}.jpg", "boxes": [{"box": list(b), "product": products[s]}
+                                                        for b, s in zip(made.boxes, made.sources)]})
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"images": entries}))
+    report = tmp_path / "report"
+    result = run("--catalog", fast_catalog, "eval-detector", "--boxes", boxes, "--report", report, "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["photos"] == 4 and figures["true_boxes"] == figures["product_boxes"] == sum(len(e["boxes"]) for e in entries)
+    assert 0 <= figures["recall50"] <= 1 and 0 <= figures["ap50"] <= 1 and 0 <= figures["top1"] <= figures["recall50"]
+    assert (report / "report.json").exists() and (report / "best-1.jpg").exists() and (report / "worst-1.jpg").exists()
+    table = run("--catalog", fast_catalog, "eval-detector", "--boxes", boxes)
+    assert "box recall @ IoU 0.5" in table.output and "per-box top-1" in table.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [\n {"file": "s0.jpg", "boxes": [[1, 2, 3]]}\n]}')
+    failed = run("--catalog", fast_catalog, "eval-detector", "--boxes", broken)
+    assert failed.exit_code == 1 and "broken.json, line 2" in failed.output and len(failed.output.strip().splitlines()) == 1
