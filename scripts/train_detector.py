@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,29 +30,22 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from productlens.catalog.datasets import grocery_store_rows  # noqa: E402
 from productlens.detection.annotations import read_annotations  # noqa: E402
-from productlens.detection.boxes import letterbox, to_network  # noqa: E402
 from productlens.detection.composites import compose, trim_white  # noqa: E402
-from productlens.detection.export import evaluate_file, export_detector  # noqa: E402
-from productlens.detection.fit import FeatureCache, cache_features, train_tail, trunk_runner  # noqa: E402
-from productlens.detection.network import build_parts  # noqa: E402
+from productlens.detection.export import evaluate_file  # noqa: E402
+from productlens.detection.train import split_held_out, train_detector_file  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from detector_card import write_card  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
-INPUT_SIZE = 224
 SPLIT_SEED = 20
 VAL_FRACTION = 0.15
-CHUNK = 128
 log = logging.getLogger("train_detector")
 
 
 def freiburg_split(boxes_json: Path) -> tuple[list, list]:
     """(train, validation) photos of freiburg-boxes: a seeded shuffle of the files, 15% held out."""
-    photos = sorted(read_annotations(boxes_json), key=lambda p: p.path.name)
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(photos))
-    n_val = round(len(photos) * VAL_FRACTION)
-    return [photos[i] for i in order[n_val:]], [photos[i] for i in order[:n_val]]
+    return split_held_out(sorted(read_annotations(boxes_json), key=lambda p: p.path.name), VAL_FRACTION, SPLIT_SEED)
 
 
 def grocery_pictures(root: Path, split: str, limit: int, rng: np.random.Generator) -> list[Image.Image]:
@@ -70,16 +61,6 @@ def grocery_pictures(root: Path, split: str, limit: int, rng: np.random.Generato
             im.thumbnail((192, 192))
             out.append(trim_white(im) if kind == "iconic" else im)
     return out
-
-
-def prepared(images: list[Image.Image], boxes: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Letterboxed network inputs and their boxes in input pixels."""
-    inputs, targets = [], []
-    for image, b in zip(images, boxes):
-        square, fit = letterbox(image, INPUT_SIZE)
-        inputs.append(to_network(square))
-        targets.append(fit.to_input(np.asarray(b, np.float64).reshape(-1, 4)))
-    return inputs, targets
 
 
 def main() -> None:
@@ -106,8 +87,6 @@ def main() -> None:
     log.info("freiburg: %d train, %d validation photos", len(train), len(val))
     images = [Image.open(p.path).convert("RGB") for p in train]
     boxes = [np.asarray(p.boxes) for p in train]
-    mirrored = [im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in images]
-    mirrored_boxes = [np.stack([im.width - b[:, 2], b[:, 1], im.width - b[:, 0], b[:, 3]], 1) for im, b in zip(images, boxes)]
     pictures = grocery_pictures(SHARED / "grocery-store", "train", min(1200, args.limit or 1200), rng)
     composites = []
     for _ in range(args.composites):
@@ -115,38 +94,19 @@ def main() -> None:
         composites.append(compose(pictures, rng, size=(w, h)))
     composites = [c for c in composites if c.boxes]
     log.info("%d composites from %d pictures", len(composites), len(pictures))
-    trunk, tail = build_parts()
-    work = Path(tempfile.mkdtemp(prefix="train-detector-"))
-    run_trunk = trunk_runner(trunk, work, INPUT_SIZE, args.threads)
-    parts = []
-    for name, ims, bxs in (("freiburg", images, boxes), ("mirrored", mirrored, mirrored_boxes),
-                           ("composites", [c.image for c in composites], [np.asarray(c.boxes) for c in composites])):
-        t0 = time.perf_counter()
-        for start in range(0, len(ims), CHUNK):  # chunks: 1,700 float inputs at once would take 1.4 GB
-            parts.append(cache_features(run_trunk, *prepared(ims[start : start + CHUNK], bxs[start : start + CHUNK])))
-        log.info("cached %s: %d inputs in %.0fs", name, len(ims), time.perf_counter() - t0)
-    cache = FeatureCache.concat(parts)
-    del parts
-    cached_at = time.perf_counter()
-    losses = train_tail(tail, cache, epochs=args.epochs, seed=0, time_limit_s=args.train_minutes * 60 or None)
-    del cache
-    trained_at = time.perf_counter()
     val_images = [Image.open(p.path).convert("RGB") for p in val]
     val_boxes = [np.asarray(p.boxes) for p in val]
-    try:
-        result = export_detector(trunk, tail, args.out, val_images, val_boxes, work=work,
-                                 input_size=INPUT_SIZE, calibration_images=images[:64],
-                                 trained_on={"freiburg_train": len(train), "freiburg_val": len(val),
-                                             "composites": len(composites), "split_seed": SPLIT_SEED})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    trained_on = {"freiburg_train": len(train), "freiburg_val": len(val), "composites": len(composites),
+                  "split_seed": SPLIT_SEED}
+    loaded_at = time.perf_counter()
+    result = train_detector_file((images, boxes), ([c.image for c in composites], [np.asarray(c.boxes) for c in composites]),
+                                 (val_images, val_boxes), args.out, epochs=args.epochs,
+                                 time_limit_s=args.train_minutes * 60 or None, threads=args.threads, trained_on=trained_on)
     total = time.perf_counter() - started
     figures = {
-        **result, "input_size": INPUT_SIZE,
-        "trained_on": {"freiburg_train": len(train), "freiburg_val": len(val), "composites": len(composites),
-                       "split_seed": SPLIT_SEED},
-        "epochs": args.epochs, "losses": [round(x, 4) for x in losses],
-        "seconds": {"data_and_cache": round(cached_at - started), "train": round(trained_at - cached_at), "total": round(total)},
+        **result, "trained_on": trained_on, "epochs": args.epochs,
+        "seconds": {**result["seconds"], "total": round(total), "train": round(result["seconds"]["train"]),
+                    "data_and_cache": round(loaded_at - started + result["seconds"]["network"] + result["seconds"]["cache_features"])},
         "threads": args.threads,
         "loadavg_end": Path("/proc/loadavg").read_text().split()[:3],
         "validation_files": sorted(p.path.name for p in val),

@@ -43,6 +43,7 @@ from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, Produc
 from ..dedup import DuplicateReport
 from ..detection import Detection
 from ..detection.evaluate import DetectorReport
+from ..detection.tuning import DetectorTraining
 from ..errors import ProductLensError
 from ..evaluation.evaluate import EvalResult, evaluate
 from ..filters import as_filter
@@ -222,6 +223,15 @@ class Catalog:
         """Score the detector on annotated photos (boxes.json, COCO, Pascal VOC; engine/detection.py)."""
         return self.detection.evaluate(Path(boxes), None if folder is None else Path(folder),
                                        max_detections=max_detections, progress=progress)
+
+    def train_detector(self, boxes: str | Path | None = None, *, composites: int = 0, budget_s: float | None = 900.0,
+                       epochs: int = 16, force: bool = False,
+                       on_stage: Callable[[str, float], None] | None = None) -> DetectorTraining:
+        """Fine-tune this catalogue's detector on its labelled boxes and/or composites of its photos;
+        installed only when better on held-out photos, or `force` (engine/detection.py)."""
+        pictures = [f for f in map(self.media.file_of, self.get_images()) if f] if composites else []
+        return self.detection.train(None if boxes is None else Path(boxes), pictures, composites=composites,
+                                    budget_s=budget_s, epochs=epochs, force=force, on_stage=on_stage)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = MAX_QUERIES,
                   seed: int = 0) -> recognition.Calibration:

@@ -10,6 +10,7 @@ Boxes are always in the original photo's pixels, after EXIF orientation.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from PIL import Image
 
 from ..detection import DEFAULT_DETECTOR, Detection, Detector, create_detector, read_annotations
 from ..detection.evaluate import DetectorReport, evaluate_detector
+from ..detection.onnx_detector import shipped_path
+from ..detection.tuning import DetectorTraining, tune_detector
 from ..errors import ModelChangedError
 from ..images import ImageSource, load_image
 from ..ranking import Box, crop_to_box
@@ -76,6 +79,14 @@ class DetectionService:
             advance = lambda n: progress.advance()  # noqa: E731
         return evaluate_detector(_EvaluationAdapter(self), photos, lambda path: load_image(path).image, folder,
                                  max_detections=max_detections, progress=advance)
+
+    def train(self, boxes: Path | None, pictures: list[Path], *, composites: int = 0, budget_s: float | None = 900.0,
+              epochs: int = 16, force: bool = False, on_stage: Callable[[str, float], None] | None = None) -> DetectorTraining:
+        """Fine-tune a detector for this catalogue (detection/tuning.py) and install it as its own
+        file only when it validates better than the one in use (or `force`)."""
+        current = self.own_file if self.own_file.is_file() else shipped_path()
+        return tune_detector(current, self.own_file, boxes=boxes, pictures=pictures, composites=composites,
+                             budget_s=budget_s, epochs=epochs, force=force, on_stage=on_stage)
 
     def _picture(self, image: ImageSource, box: Box | None) -> tuple[Image.Image, float, tuple[float, float]]:
         """(the upright picture to work on, original pixels per its pixel, its origin in the photo)."""
