@@ -97,6 +97,7 @@ RUN_ELSEWHERE = {
     ("datasets", "grocery-store"): "tests/cli/test_cli.py (needs the Grocery Store dataset)",
     ("detect",): "tests/detection/test_objects.py (boxes of a drawn shelf, the shipped detector)",
     ("eval-detector",): "tests/detection/test_objects.py (a boxes.json naming products, report folder)",
+    ("detector", "train"): "tests/detection/test_detector_train.py (training takes half a minute: --json and the table)",
 }
 
 
