@@ -100,3 +100,15 @@ def test_malformed_annotation_file_names_its_line(fast_catalog, tmp_path):
     assert "line 3" in result.output and "4 numbers" in result.output
     nothing = run("--catalog", fast_catalog, "detector", "train")
     assert nothing.exit_code != 0 and "--boxes" in nothing.output
+
+
+def test_composites_of_the_catalogue_photos_alone(fast_catalog):
+    from productlens import Catalog
+
+    with Catalog.open(fast_catalog) as catalog:
+        result = catalog.train_detector(composites=10, budget_s=60, epochs=1)
+    assert result.trained_on["photos"] == 0 and result.trained_on["held_out"] == 2
+    assert result.trained_on["composites"] + result.trained_on["held_out"] <= 10
+    assert 0 <= result.after["recall50"] <= 1 and 0 <= result.before["recall50"] <= 1
+    assert result.installed == result.better
+    assert (fast_catalog / "models" / "detector" / "detector.onnx").is_file() == result.installed

@@ -124,12 +124,12 @@ def tune_detector(current: Path, target: Path, *, boxes: Path | None = None, pic
         trained_on.update(photos=len(kept), held_out=len(held))
     if composites > 0:
         extra = make_composites(pictures, composites, seed)
-        trained_on["composites"] = len(extra[0])
         if boxes is None:  # only synthetic photos: hold some of them out
             kept, held = split_held_out(list(range(len(extra[0]))), val_fraction, seed)
             val = ([extra[0][i] for i in held], [extra[1][i] for i in held])
             extra = ([extra[0][i] for i in kept], [extra[1][i] for i in kept])
             trained_on.update(photos=0, held_out=len(held))
+        trained_on["composites"] = len(extra[0])  # the ones trained on
     stage("data", round(time.perf_counter() - started, 1))
     t0 = time.perf_counter()
     scores = evaluate_file(current, *val)
