@@ -43,6 +43,7 @@ NEVER_IMPORTS = {
     "training": {"engine", "cli", "api", "text", "dedup", "evaluation"},
     "evaluation": {"engine", "cli", "api", "text", "dedup"},
     "recommend": {"engine", "cli", "api", "catalog", "index", "text", "dedup", "training", "evaluation"},
+    "detection": {"engine", "cli", "api", "text", "dedup", "training", "evaluation", "catalog"},
     "cli": {"index", "text"},
     "api": {"cli", "index", "jobs", "training", "evaluation"},
     "jobs": {"engine", "cli", "api", "text", "dedup", "training", "evaluation"},

@@ -9,15 +9,18 @@
 from .catalog.export import ExportReport
 from .catalog.store import ImageRecord, Product
 from .engine import Catalog
-from .results import ActivationReport, IngestReport, ProductHit, Recognition, Skipped
+from .detection import Detection
+from .results import ActivationReport, IngestReport, ObjectResult, ProductHit, Recognition, Skipped
 from .errors import (
     ActivationRefusedError,
     BoxError,
+    AnnotationError,
     CatalogBusyError,
     CatalogError,
     CatalogExistsError,
     CatalogNotFoundError,
     CorruptImageError,
+    DetectorError,
     DimensionMismatchError,
     EmptyFileError,
     ExportError,
@@ -57,12 +60,15 @@ __all__ = [
     "ActivationRefusedError",
     "ActivationReport",
     "BoxError",
+    "AnnotationError",
     "Catalog",
     "CatalogBusyError",
     "CatalogError",
     "CatalogExistsError",
     "CatalogNotFoundError",
     "CorruptImageError",
+    "Detection",
+    "DetectorError",
     "DimensionMismatchError",
     "EmptyFileError",
     "ExportError",
@@ -83,6 +89,7 @@ __all__ = [
     "NotAFileError",
     "NotAnImageError",
     "NothingEmbeddedError",
+    "ObjectResult",
     "Product",
     "ProductHit",
     "ProductLensError",

@@ -16,7 +16,8 @@
     │   ├── InvalidProductIdError     422 invalid-product-id: a new product id breaks the id rule
     │   ├── TextQueryError            a text query with nothing searchable in it (empty, only punctuation)
     │   ├── IngestError               an ingest source (folder / CSV / JSONL) is malformed
-    │   │   └── InteractionError      an interactions file that cannot be read at all
+    │   │   ├── InteractionError      an interactions file that cannot be read at all
+    │   │   └── AnnotationError       a box annotation file (COCO / VOC / boxes.json) is malformed: names the line
     │   ├── RecommenderError          a recommender cannot be made, fitted or asked as given
     │   └── ExportError               an export cannot be written as asked (folder not empty, ...)
     ├── CatalogError                  500: the catalogue store itself
@@ -37,7 +38,8 @@
     │   ├── ModelChangedError         (also a CatalogError; Retry-After: 1)
     │   └── TimeBudgetError           504 timeout: a request ran past its time budget
     ├── ModelError                    500: embedder registry, export, inference
-    │   └── UnknownModelError         no embedder registered under that name
+    │   ├── UnknownModelError         no embedder registered under that name
+    │   └── DetectorError             the product detector's file is missing or corrupt, or no detector has that name
     ├── VectorIndexError              500: vector index backend
     │   └── DimensionMismatchError    vectors of the wrong width for this index
     └── TrainingError                 400: training, model versions or evaluation cannot proceed
@@ -185,6 +187,11 @@ class RecommenderError(InputError):
     not exactly one of user / items / product)."""
 
 
+class AnnotationError(IngestError):
+    """A box annotation file (COCO JSON, Pascal VOC XML, boxes.json) is malformed; the message
+    names the file and the line."""
+
+
 class ExportError(InputError):
     """An export cannot be written as asked (the folder is not empty, an attribute named like a column)."""
 
@@ -302,6 +309,11 @@ class ModelError(ProductLensError):
 
 class UnknownModelError(ModelError):
     """No embedder registered under that name."""
+
+
+class DetectorError(ModelError):
+    """The product detector cannot run: its file is missing or corrupt, or no detector has that
+    name. Whole-photo search does not need it and is unaffected."""
 
 
 class VectorIndexError(ProductLensError):

@@ -33,6 +33,26 @@ class ProductHit:
 
 
 @dataclass
+class ObjectResult:
+    """One product found in a multi-product photo and what the catalogue says about it.
+
+    box: (x0, y0, x1, y1) in the photo's pixels (after EXIF orientation); score: the detector's
+    calibrated confidence (0 when nothing was detected and the whole frame was searched instead);
+    hits: as `search` returns them; recognition: as `recognize` returns it."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    hits: list[ProductHit]
+    recognition: Recognition
+    whole_frame: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": [round(v, 1) for v in self.box], "score": round(self.score, 4),
+                "whole_frame": self.whole_frame, "results": [h.to_dict() for h in self.hits],
+                "recognition": self.recognition.to_dict()}
+
+
+@dataclass
 class Recognition:
     """Which product a photo shows, or None for "not in the catalogue"."""
 

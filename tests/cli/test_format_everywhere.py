@@ -101,6 +101,9 @@ RUN_ELSEWHERE = {
     **{path: "tests/recommend/test_recommend_cli.py (needs an interactions file)" for path in (
         ("interactions", "add"), ("interactions", "info"), ("interactions", "remove"), ("recommend",),
         ("recommend", "fit"), ("recommend", "eval"))},
+    ("detect",): "tests/detection/test_objects.py (boxes of a drawn shelf, the shipped detector)",
+    ("eval-detector",): "tests/detection/test_objects.py (a boxes.json naming products, report folder)",
+    ("detector", "train"): "tests/detection/test_detector_train.py (training takes half a minute: --json and the table)",
 }
 
 

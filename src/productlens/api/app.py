@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, settings
 from ..engine import Catalog
-from . import routes_images, routes_products, routes_recommend, routes_search
+from . import routes_detect, routes_images, routes_products, routes_recommend, routes_search
 from .auth import make_guards
 from .batcher import EmbedBatcher
 from .docs_page import install_docs_page
@@ -88,6 +88,7 @@ def create_app(
     install_error_handlers(app)
     install_docs_page(app)
     app.include_router(routes_search.build_router(require_read, require_write))
+    app.include_router(routes_detect.build_router(require_read))
     app.include_router(routes_products.build_router(require_read, require_write))
     app.include_router(routes_images.build_router(require_read, require_write))
     app.include_router(routes_recommend.build_router(require_read, require_write))

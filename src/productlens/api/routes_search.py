@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Optional, Union
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
@@ -12,7 +12,8 @@ from ..errors import StaleCalibrationError
 from .auth import Guard
 from .duplicates_page import not_fitted_page
 from .errors import ApiError
-from .schemas import ErrorBody, RecognizeResponse, SearchResponse
+from .routes_detect import search_objects
+from .schemas import ErrorBody, ObjectsResponse, RecognizeResponse, SearchResponse
 from .state import ServerState, facets_of, get_state, hit_dict, parse_query_box
 
 MAX_BATCH_PHOTOS = 64  # photos in one POST /search/batch (the body cap holds too)
@@ -22,20 +23,28 @@ ERRORS = {400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": E
 def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
     router = APIRouter(tags=["search"], dependencies=[Depends(require_read)], responses=ERRORS)
 
-    @router.post("/search", response_model=SearchResponse)
+    @router.post("/search", response_model=Union[SearchResponse, ObjectsResponse])
     def search(
         image: Optional[UploadFile] = File(None, description="The query photo (any format Pillow decodes)."),
         text: Optional[str] = Form(None, max_length=500, description="Words to search for, alone or with the photo."),
         k: int = Form(10, ge=1, le=100, description="Products to return."),
         box: Optional[str] = Form(None, max_length=200, description="Crop first: x0,y0,x1,y1 in pixels, or fractions in [0,1]."),
         where: Optional[str] = Form(None, max_length=2000, description="Filter, e.g. category = 'Milk'."),
+        objects: bool = Form(False, description="Detect the products in the photo and search each one."),
+        max_objects: int = Form(20, ge=1, le=100, description="With objects: search at most this many products."),
         state: ServerState = Depends(get_state),
     ) -> dict:
-        """Products that look most like the photo (and/or match the text), best first, with facet counts."""
+        """Products that look most like the photo (and/or match the text), best first, with facet counts;
+        with objects=true, every product detected in the photo with its own results and recognition."""
         started = time.perf_counter()
         text = text if text and text.strip() else None
         if image is None and text is None:
             raise ApiError(422, "invalid-request", "send an image, a text, or both")
+        if objects:
+            if image is None or text is not None:
+                raise ApiError(422, "invalid-request", "objects=true searches a photo's products: send a photo and no text")
+            return search_objects(state, state.read_upload(image), k=k, where=where, box=box,
+                                  max_objects=max_objects, started=started)
         if image is None:
             hits = state.catalog.search_text(text, k=k, where=where)
         else:

@@ -115,10 +115,17 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
-class RecognizeResponse(BaseModel):
-    """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
-    probability that it is the right product, named (`known`) when it reaches `threshold`."""
+class DetectedBox(BaseModel):
+    box: list[float] = Field(description="x0, y0, x1, y1 in the photo's pixels (after EXIF orientation).")
+    score: float = Field(description="Calibrated probability that the box holds a product.")
 
+
+class DetectResponse(BaseModel):
+    objects: list[DetectedBox]
+    took_ms: float
+
+
+class RecognitionOut(BaseModel):
     product: Optional[ProductOut]
     known: bool
     score: float
@@ -128,6 +135,25 @@ class RecognizeResponse(BaseModel):
     category_confidence: float
     candidates: list[Hit]
     calibration: str = ""
+
+
+class ObjectOut(DetectedBox):
+    whole_frame: bool = Field(description="Nothing was detected: the whole photo was searched instead.")
+    results: list[Hit]
+    recognition: RecognitionOut
+
+
+class ObjectsResponse(BaseModel):
+    """POST /search with objects=true: each product in the photo with its own results."""
+
+    objects: list[ObjectOut]
+    took_ms: float
+
+
+class RecognizeResponse(RecognitionOut):
+    """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
+    probability that it is the right product, named (`known`) when it reaches `threshold`."""
+
     took_ms: float
 
 

@@ -97,7 +97,7 @@ def main() -> None:
 
 
 from . import (  # noqa: E402,F401  (registers the commands)
-    catalog_cmds, datasets_cmd, embed_cmds, export_cmd, index_cmds, recommend_cmds, search_cmds, serve_cmd, text_cmds,
-    train_cmds,
+    catalog_cmds, datasets_cmd, detect_cmds, embed_cmds, export_cmd, index_cmds, recommend_cmds, search_cmds, serve_cmd,
+    text_cmds, train_cmds,
 )
 

@@ -13,6 +13,7 @@ from ..ranking import Box, parse_box
 from ..results import ProductHit, Recognition
 from .formats import delimited, emit, format_option
 from .main import State, catalog_options, cli
+from .objects import emit_objects
 from .output import hits_table, print_json, show_table
 
 HIT_COLUMNS = ("rank", "score", "id", "title", "category", "image_id")
@@ -51,22 +52,34 @@ box_option = click.option(
               help="How photo and text rankings are fused.")
 @click.option("--mode", type=click.Choice(["auto", "keyword", "semantic", "text"]), default="auto", show_default=True,
               help="Text-only queries: keyword (FTS5), semantic, text (both) or auto (both + image bridge).")
+@click.option("--objects", is_flag=True,
+              help="Detect the products in the photo and search each one (a table per object; see docs/detection.md).")
+@click.option("--max-objects", type=click.IntRange(1, 100), default=20, show_default=True,
+              help="With --objects: search at most this many detected products.")
 @format_option
 @catalog_options
 def search(state: State, image: Path | None, k: int, where: str | None, box, text: str | None, fusion: str,
-           mode: str, fmt: str) -> None:
+           mode: str, objects: bool, max_objects: int, fmt: str) -> None:
     """Find the catalogue products that look most like a photo, match a text, or both.
 
     IMAGE may also be a folder of photos, a list file (.txt, one path a line) or a CSV/JSONL with
     an image column: every photo is searched with one model load and batched embedding, one
-    answer per photo (`--format jsonl`: one line each; CSV: a `query` column).
+    answer per photo (`--format jsonl`: one line each; CSV: a `query` column). With --objects,
+    every product the detector finds in the photo is searched on its own.
     """
     if image is None and text is None:
         raise click.UsageError("give a photo, --text, or both")
     if image is not None and is_batch_source(image):
-        if text or box:
-            raise click.UsageError("a batch of photos takes no --text or --box")
+        if text or box or objects:
+            raise click.UsageError("a batch of photos takes no --text, --box or --objects")
         _search_batch(state, read_query_photos(image), k, where, fmt)
+        return
+    if objects:
+        if image is None or text is not None:
+            raise click.UsageError("--objects searches a photo's products: give a photo and no --text")
+        with state.open() as catalog:
+            found = catalog.search_objects(image, k=k, where=where, box=box, max_objects=max_objects)
+        emit_objects(fmt, image, found)
         return
     with state.open() as catalog:
         if image is None:

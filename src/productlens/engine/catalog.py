@@ -10,6 +10,7 @@ needs and reachable as an attribute for what is not on the facade:
     versions     engine/versions.py      model versions: files, listing, comparison, activation
     index        engine/indexing.py      the vector index: kind, info, rebuild
     dedup        engine/duplicates.py    duplicate images and products
+    detection    engine/detection.py     finding the products in a photo, searching each one
     active       engine/active.py        the active model's embedder and index
     recommendations  engine/recommendations.py   interactions, recommender versions, recommendations
 
@@ -42,17 +43,21 @@ from ..catalog.interactions import InteractionReport
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, Product
 from ..dedup import DuplicateReport
+from ..detection import Detection
+from ..detection.evaluate import DetectorReport
+from ..detection.tuning import DetectorTraining
 from ..errors import ProductLensError
 from ..evaluation.evaluate import EvalResult, evaluate
 from ..filters import as_filter
 from ..images import ImageSource
 from ..models import Embedder
 from ..ranking import Box
-from ..results import IngestReport, ProductHit, ProgressSink, Recognition
+from ..results import IngestReport, ObjectResult, ProductHit, ProgressSink, Recognition
 from ..training import TrainConfig, TrainResult, train
 from .active import ActiveModel
 from .batch import BatchAnswer, search_many
 from .calibrate import MAX_QUERIES
+from .detection import DEFAULT_MIN_SCORE, DetectionService
 from .duplicates import Duplicates
 from .indexing import IndexService
 from .ingest import Ingest
@@ -85,6 +90,8 @@ class Catalog:
         self.searcher = Searcher(store, self.active, self.index, products, text)
         self.recognition = RecognitionService(store, self.media, self.write_lock, self.active, self.searcher,
                                               partial(version_head, self.path / "models"))
+        self.detection = DetectionService(self.active, self.searcher, self.recognition,
+                                          self.path / "models" / "detector" / "detector.onnx", self._pictures)
         self.dedup = Duplicates(DuplicatesAdapter(store, self.media, self.write_lock, self.active, self.searcher))
         self.versions = ModelVersions(self.path, store, self.write_lock, self.active, saves,
                                       Refit(store, self.recognition, self.dedup))
@@ -214,6 +221,21 @@ class Catalog:
     def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
         """Name the product in the photo, or say it is not in the catalogue."""
         return self.recognition.recognize(image, k=k, box=box)
+
+    def detect(self, image: ImageSource, *, box: Box | None = None, max_objects: int = 20,
+               min_score: float | None = DEFAULT_MIN_SCORE) -> list[Detection]:
+        """The products in a photo: boxes in its pixels with calibrated scores (engine/detection.py)."""
+        return self.detection.detect(image, box=box, max_objects=max_objects, min_score=min_score)
+
+    def search_objects(self, image: ImageSource, *, k: int = 5, where: Where = None, box: Box | None = None,
+                       max_objects: int = 20, min_score: float | None = DEFAULT_MIN_SCORE) -> list[ObjectResult]:
+        """Each product in a photo searched and recognised; the whole frame when none is detected."""
+        return self.detection.search_objects(image, k=k, where=where, box=box, max_objects=max_objects,
+                                             min_score=min_score)
+
+    def _pictures(self) -> list[Path]:
+        """The catalogue's image files that are still on disk (composites for `detector train`)."""
+        return [f for f in map(self.media.file_of, self.get_images()) if f]
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = MAX_QUERIES,
                   seed: int = 0) -> recognition.Calibration:

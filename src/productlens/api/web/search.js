@@ -19,6 +19,7 @@ function renderSearch() {
   $("#search-btn").addEventListener("click", runSearch);
   for (const id of ["#where", "#text"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { state.facet = null; runSearch(); } });
   $("#k").addEventListener("change", runSearch);
+  $("#objects").addEventListener("change", runSearch);
   $("#clear-box").addEventListener("click", () => { setBox(null); runSearch(); });
   setupBoxDrawing();
   if (state.file) useFile(state.file);
@@ -53,7 +54,7 @@ function setupBoxDrawing() {
     return [Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (e.clientY - r.top) / r.height))];
   };
   const boxFrom = (a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
-  stage.addEventListener("pointerdown", (e) => { start = frac(e); stage.setPointerCapture(e.pointerId); e.preventDefault(); });
+  stage.addEventListener("pointerdown", (e) => { if (e.target.closest(".det")) return; start = frac(e); stage.setPointerCapture(e.pointerId); e.preventDefault(); });
   stage.addEventListener("pointermove", (e) => { if (start) setBox(boxFrom(start, frac(e))); });
   stage.addEventListener("pointerup", (e) => {
     if (!start) return;
@@ -66,6 +67,8 @@ function setupBoxDrawing() {
 async function runSearch() {
   const text = $("#text").value.trim();
   if (!state.file && !text) return;
+  clearObjects();
+  if (state.file && $("#objects").checked) return runObjects(state.file, state.box, $("#k").value, $("#where").value.trim());
   const status = $("#search-status");
   const form = (k) => {
     const data = new FormData();
