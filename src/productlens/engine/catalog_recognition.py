@@ -18,7 +18,7 @@ from ..catalog.store import CalibrationRecord, ImageRecord
 from ..errors import ProductLensError
 from ..images import ImageSource
 from ..ranking import Box
-from ..recognition import CANDIDATES, Recognizer
+from ..recognition import CANDIDATES, DEFAULT_POINT, OperatingPoint, Recognizer
 from ..results import Recognition
 from ..training.classify import load_head
 from . import calibrate, recognize
@@ -52,21 +52,23 @@ class RecognitionMethods:
         return recognize.recognize(recognizer, vector, candidates, head, k)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = calibrate.MAX_QUERIES,
-                  seed: int = 0) -> recognition.Calibration:
-        """Fit the active version's recognition confidence and threshold and store them for it:
-        on held-out burst groups of the catalogue's photos, or on labelled `photos` that are not
-        in the catalogue (engine/calibrate.py)."""
+                  seed: int = 0, point: OperatingPoint = DEFAULT_POINT) -> recognition.Calibration:
+        """Fit the active version's recognition confidence and threshold (at `point`) and store them
+        for it, on whole products left out of the catalogue in rotating folds: the catalogue's own
+        photos, or labelled `photos` that are not in the catalogue (engine/calibrate.py)."""
         model = self.active_model
         if model is None or self.live_index() is None:
             raise ProductLensError("nothing embedded yet: add images before calibrating")
         recognizer, head = self.recognizer()
         with self.writing():
             if photos is not None:
-                fitted = calibrate.on_photos(self.embedder(), self.search_vector, recognizer, head, list(photos))
+                products = sorted({im.product_id for im in self.store.get_images()})
+                fitted = calibrate.on_photos(self.embedder(), self.search_vector, recognizer, head, list(photos),
+                                             products, point, seed)
             else:
                 burst = calibrate.burst_threshold(self.store, self.media, self.embedder(), model, seed)
-                fitted = calibrate.on_groups(self.store, model, self.search_vector, recognizer, head, burst,
-                                             max_queries=max_queries, seed=seed)
+                fitted = calibrate.on_products(self.store, model, self.search_vector, recognizer, head, burst, point,
+                                               max_queries=max_queries, seed=seed)
             calibrate.save(self.store, model, fitted)
         return fitted.calibration
 
