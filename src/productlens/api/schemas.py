@@ -88,12 +88,14 @@ class SearchResponse(BaseModel):
 
 
 class RecognizeResponse(BaseModel):
-    """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
-    probability that it is the right product, named (`known`) when it reaches `threshold`."""
+    """`confidence`: the calibrated probability that the top product is right, named (`known`) when
+    it reaches `threshold` (same scale); `similarity`: its cosine (as /search reports it), never
+    compared with the threshold; `decision`: the verdict in words."""
 
     product: Optional[ProductOut]
     known: bool
-    score: float
+    decision: str
+    similarity: float
     confidence: float
     threshold: float
     category: Optional[str]
