@@ -11,8 +11,10 @@ from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
+from ..recognition import RECORD, Recognizer
 from ..training import TrainConfig
 from ..training import train as run_training
+from .catalog_cmds import calibration_lines
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, print_json, show_table
@@ -80,6 +82,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
                "comparison": result.comparison.to_dict() if result.comparison else None,
                "candidates": [t.to_dict() for t in result.trials], "notes": result.notes}
+        recognition = next((c.value for c in catalog.calibrations(result.version) if c.name == RECORD), None)
         if use_now:
             try:
                 out["activation"] = catalog.activate_model(result.version, force=force).to_dict()
@@ -89,6 +92,12 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
         print_json(out)
         return
     _print_training(state, result, out.get("activation"), use_now)
+    calibration = Recognizer.from_dict(recognition).calibration if recognition else None
+    if calibration is not None and calibration.fitted:
+        for line in calibration_lines(calibration):
+            click.echo(line)
+        click.echo("  (products the version learnt; `productlens calibrate` on the active version measures products "
+                   "left out of the catalogue and moves the operating point: --reject-unknown / --accept-right)")
 
 
 def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:

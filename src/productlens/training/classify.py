@@ -133,11 +133,13 @@ def choose_recognition(folds: list[Replay], scale: float, product_category: np.n
         return np.concatenate([getattr(answers[m], part) for _, answers, _ in replayed])
 
     accuracy = {m: float(pooled(m, "right").mean()) for m in MODES}
+    products = len(np.unique(np.concatenate([fold.val_labels[keep] for fold, _, keep in replayed])))
     mode = max(MODES, key=lambda m: (accuracy[m], m == "blend"))
 
     def fitted(m: str) -> recognition.Calibration | None:
         try:
-            return recognition.calibrate(pooled(m, "known"), pooled(m, "right"), pooled(m, "unknown"), source)
+            return recognition.calibrate(pooled(m, "known"), pooled(m, "right"), pooled(m, "unknown"),
+                                         f"{source}, each with its own product hidden", unknown_products=products)
         except ValueError:  # every answer right (or wrong): nothing to tell them apart by
             return None
 
