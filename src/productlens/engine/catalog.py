@@ -49,6 +49,7 @@ from . import indexing, ingest, models
 from .active import ActiveModel
 from .catalog_models import ModelMethods
 from .catalog_recognition import RecognitionMethods
+from .instance import InstanceSpace, instance_space
 from .lifecycle import DB_NAME, DEFAULT_INDEX, SaveThrottle, WriteLock, create_store, open_store, remove_stale_files
 from .products import ProductCache
 from .search import VectorSearch, mean_image_vector, product_hits, query_image
@@ -396,9 +397,14 @@ class Catalog(RecognitionMethods, ModelMethods):
 
     def calibrate_duplicates(self, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
         """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/calibrate.py)."""
-        cal = calibrate_on_copies(self, n=n, seed=seed, use_text=use_text)
-        store_calibration(self, cal)
+        cal, key = calibrate_on_copies(self, n=n, seed=seed, use_text=use_text)
+        store_calibration(self, cal, key)
         return cal
+
+    def near_copy_space(self) -> InstanceSpace:
+        """The vectors duplicates are found with: the off-the-shelf model's, whatever version is
+        active (engine/instance.py)."""
+        return instance_space(self.path, self.store, self.writing)
 
     # --- description -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ..recognition import RECORD, Recognizer
 from ..results import ActivationReport
 from ..text.search import HYBRID
 from . import models, promotion
+from .instance import instance_record
 from .recognize import recognizer_of
 
 
@@ -98,10 +99,14 @@ class ModelMethods:
                             "note": f"refitted on {cal.source}"})
             except ProductLensError as exc:
                 out.append({"name": RECORD, "stale": True, "note": f"{exc}; run: productlens calibrate --photos ..."})
-        if DEDUP in old and DEDUP not in new:
+        near = instance_record(self.store)
+        if DEDUP in old and near is not None and self.store.get_calibration(near.key, DEDUP) is not None:
+            out.append({"name": DEDUP, "note": f"kept: duplicates are found with {near.key}'s vectors, "
+                                               "whatever version is active"})
+        elif DEDUP in old and DEDUP not in new:
             try:
-                cal = calibrate_on_copies(self, seed=0)
-                store_calibration(self, cal)
+                cal, key = calibrate_on_copies(self, seed=0)
+                store_calibration(self, cal, key)
                 out.append({"name": DEDUP, "old": _dedup(old[DEDUP]), "new": _dedup(cal.to_dict()),
                             "note": f"refitted on {cal.pairs} synthetic copies"})
             except ProductLensError as exc:
