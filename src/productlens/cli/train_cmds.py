@@ -148,8 +148,9 @@ def parse_duration(text: str) -> float | None:
               help="Comma-separated baselines measured in the same run ('' for none).")
 @click.option("--cnn-epochs", type=click.IntRange(1, 500), default=10, show_default=True)
 @click.option("--catalog-images", "pattern", default=None,
-              help="Also score matching against only the catalogue images whose path contains this text "
-                   "(e.g. _Iconic for the Grocery Store's product shots).")
+              help="Also score matching against only the catalogue images whose path contains this text. Default: "
+                   "product shots found by file name (_Iconic, as Grocery's, or packshot) when the catalogue has "
+                   "them beside photos; '' for none.")
 @format_option
 @catalog_options
 def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str | None, baselines: str,
@@ -162,7 +163,7 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str 
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
-        result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
+        result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern,
                           cnn_epochs=cnn_epochs, progress=_say(state) if fmt == "table" else None)
         model = catalog.model_view(version).record if version else catalog.active_model
         curves = catalog.models_dir / model.version / "curves.png" if model and model.info.get("onnx") else None
