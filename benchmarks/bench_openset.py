@@ -8,6 +8,9 @@ its figures; then Grocery test photos are recognised: those of the 60 products (
 and named right) and of the 21 (unknown: rejected). The gap between what was printed and what
 the 21 products measure is the figure that matters. With --train, the same after a default
 `train --use --force` (the trained version's own calibration, then `calibrate` on it).
+Last, near-duplicates on whichever version is then active: `duplicates --calibrate`, how many
+of Granny-Smith's distinct photos are grouped as near-identical (target 0), then copies of 20
+catalogue photos injected and how many are found.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import numpy as np
 from productlens import Catalog, settings
 from productlens.catalog.datasets import write_grocery_csv
 from productlens.catalog.ingest import IngestItem, read_source
+from productlens.dedup.thresholds import make_copy
+from productlens.images import read_bytes
 from productlens.pipeline import embed_sources
 from productlens.recognition import Calibration, OperatingPoint
 
@@ -38,11 +43,11 @@ def subset(src: Path, out: Path, keep: set[str]) -> Path:
 
 def measure(catalog: Catalog, known: list[tuple[np.ndarray, str]], unknown: list[tuple[np.ndarray, str]]) -> dict:
     """Known photos accepted and named right, unknown photos rejected, as `recognize` answers them."""
-    key = catalog.active_model.key
-    answers = [(catalog.recognize_vector(v, model_key=key), p) for v, p in known]
+    key = catalog.versions.active.key
+    answers = [(catalog.recognition.recognize_vector(v, model_key=key), p) for v, p in known]
     right = sum(bool(r.known and r.product.id == p) for r, p in answers)
     top1 = sum(bool(r.candidates and r.candidates[0].product.id == p) for r, p in answers)
-    rejected = sum(not catalog.recognize_vector(v, model_key=key).known for v, _ in unknown)
+    rejected = sum(not catalog.recognition.recognize_vector(v, model_key=key).known for v, _ in unknown)
     return {"known_accepted_and_right": right / len(known), "known_top1": top1 / len(known),
             "unknown_rejected": rejected / len(unknown), "known_photos": len(known), "unknown_photos": len(unknown)}
 
@@ -69,6 +74,30 @@ def row(label: str, cal: Calibration, seen: dict) -> dict:
                         "threshold": cal.threshold, "source": cal.source}, "measured": seen, "gap": gap}
 
 
+def duplicates_part(catalog: Catalog, work: Path, copies: int = 20) -> dict:
+    """Distinct photos of one product grouped as near-identical, and injected copies found."""
+    cal = catalog.dedup.fit_thresholds(n=200)
+    granny = {im.id for im in catalog.store.get_images("Granny-Smith") if "_Iconic" not in (im.source or "")}
+    report = catalog.duplicates(use_text=False)
+    grouped = set().union(*[set(c.members) & granny for c in report.image_clusters if len(set(c.members) & granny) >= 2])
+    rng = np.random.default_rng(0)
+    images = catalog.store.get_images()
+    injected = []
+    (work / "copies").mkdir(exist_ok=True)
+    for n, i in enumerate(rng.choice(len(images), copies, replace=False)):
+        original = images[int(i)]
+        path = work / "copies" / f"copy-{n}.jpg"
+        path.write_bytes(make_copy(read_bytes(original.source), "crop+resize+reencode", rng))
+        injected.append((original.id, catalog.add_image(original.product_id, path)))
+    found_report = catalog.duplicates(use_text=False)
+    found = sum(any({a, b} <= set(c.members) for c in found_report.image_clusters) for a, b in injected)
+    print(f"duplicates on {catalog.versions.active.key} (found with {catalog.dedup.space().key}'s vectors): "
+          f"image threshold {cal.image_threshold:.4f}; Granny-Smith photos grouped as near-identical {len(grouped)} of "
+          f"{len(granny)} (target 0); injected copies found {found} of {copies}")
+    return {"image_threshold": cal.image_threshold, "granny_grouped": len(grouped), "granny_photos": len(granny),
+            "copies_found": found, "copies": copies, "active": catalog.versions.active.key}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path(str(settings.get("grocery_root"))))
@@ -86,7 +115,7 @@ def main() -> None:
     point = OperatingPoint.of(args.operating)
     out: dict = {}
     with Catalog.open(work / "shop", create=True) as catalog:
-        if catalog.active_model is None:
+        if catalog.versions.active is None:
             t = time.perf_counter()
             catalog.add(subset(work / "train.csv", work / "train60.csv", seen))
             print(f"catalogue of {len(seen)} products added in {time.perf_counter() - t:.0f}s", flush=True)
@@ -99,17 +128,18 @@ def main() -> None:
         out["off_the_shelf"] = row("off-the-shelf", cal, measure(catalog, known, unknown))
         if args.train:
             from productlens.cli.train_cmds import parse_duration
-            from productlens.training import train
 
-            result = train(catalog, budget_s=parse_duration(args.train), progress=lambda m: print(f"  [train] {m}", flush=True))
-            catalog.activate_model(result.version, force=True)
+            result = catalog.train(time_limit_s=parse_duration(args.train),
+                                   progress=lambda m: print(f"  [train] {m}", flush=True))
+            catalog.versions.activate(result.version, force=True)
             vectors = embedded(catalog, test)
             known = [(v, p) for v, p in vectors if p in seen]
             unknown = [(v, p) for v, p in vectors if p not in seen]
-            out["trained_own"] = row("trained, its training calibration", catalog.calibration,
+            out["trained_own"] = row("trained, its training calibration", catalog.recognition.calibration,
                                      measure(catalog, known, unknown))
             cal = catalog.calibrate(point=point)
             out["trained_calibrated"] = row("trained, then calibrate", cal, measure(catalog, known, unknown))
+        out["duplicates"] = duplicates_part(catalog, work)
     (work / "openset.json").write_text(json.dumps(out, indent=2, default=str))
     print(f"results: {work / 'openset.json'}")
 

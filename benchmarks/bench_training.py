@@ -35,8 +35,6 @@ from productlens.catalog.datasets import write_grocery_csv
 from productlens.catalog.ingest import IngestItem, read_source
 from productlens.cli.train_cmds import parse_duration
 from productlens.errors import ActivationRefusedError
-from productlens.evaluation.evaluate import evaluate
-from productlens.training import train
 
 TARGETS = {  # measure -> target
     "fine_top1": 0.90, "coarse_top1": 0.94, "R@1": 0.90, "mAP": 0.88, "iconic_top1": 0.88,
@@ -62,7 +60,7 @@ def products_of(path: Path) -> list[str]:
 def default_train(catalog: Catalog, budget: float | None, label: str) -> dict:
     """`productlens train` as a user runs it, timed; the result with its comparison and trials."""
     started = time.perf_counter()
-    result = train(catalog, budget_s=budget, progress=lambda m: print(f"  [{label}] {m}", flush=True))
+    result = catalog.train(time_limit_s=budget, progress=lambda m: print(f"  [{label}] {m}", flush=True))
     minutes = (time.perf_counter() - started) / 60
     print(f"  [{label}] trained {result.version} in {minutes:.1f} min: {result.config.backbone} crop "
           f"{result.config.crop:g} hidden {result.config.hidden} tta {result.config.flip_tta} "
@@ -74,10 +72,10 @@ def default_train(catalog: Catalog, budget: float | None, label: str) -> dict:
 def activate(catalog: Catalog, version: str) -> tuple[bool, str]:
     """Activate as `--use` would; if the gate refuses, force it so that the version can be measured."""
     try:
-        catalog.activate_model(version)
+        catalog.versions.activate(version)
         return True, "activated"
     except ActivationRefusedError as exc:
-        catalog.activate_model(version, force=True)
+        catalog.versions.activate(version, force=True)
         return False, f"refused by the gate ({exc}); forced here to measure it"
 
 
@@ -108,7 +106,7 @@ def main_part(work: Path, csvs: dict[str, Path], budget: float | None, baselines
         out["train_minutes"] = trained["minutes"]
         out["activated"], out["gate"] = activate(catalog, result.version)
         t = time.perf_counter()
-        evaluation = evaluate(catalog, list(read_source(csvs["test"])), baselines=baselines,
+        evaluation = catalog.evaluate(list(read_source(csvs["test"])), baselines=baselines,
                               catalog_image_pattern="_Iconic", progress=print)
         out["eval_minutes"] = (time.perf_counter() - t) / 60
     out["methods"] = evaluation.metrics["methods"]
@@ -142,7 +140,7 @@ def unseen_part(work: Path, csvs: dict[str, Path], budget: float | None) -> dict
         first5 = sorted(later)[:5]
         out["added_recognised"] = float(np.mean(hits))
         out["added_recognised_first5"] = float(np.mean([h for h, it in zip(hits, unknown) if it.product.id in first5]))
-        evaluation = evaluate(catalog, unknown, version="imagenet", baselines=())
+        evaluation = catalog.evaluate(unknown, version="imagenet", baselines=())
     methods = evaluation.metrics["methods"]
     out["unseen_r1_trained"] = next(v["R@1"] for k, v in methods.items() if k.startswith("active:"))
     out["unseen_r1_off_the_shelf"] = methods["version: imagenet"]["R@1"]
@@ -172,12 +170,12 @@ def small_part(work: Path, csvs: dict[str, Path], budget: float | None) -> dict:
         out["notes"] = result.notes
         out["verdict"] = result.comparison.verdict if result.comparison else None
         try:
-            catalog.activate_model(result.version)
+            catalog.versions.activate(result.version)
             out["activated"] = True
         except ActivationRefusedError as exc:
             out["activated"], out["refusal"] = False, str(exc)
         other = "imagenet" if out["activated"] else result.version.split("/")[1]  # both, in one run
-        evaluation = evaluate(catalog, queries, version=other, baselines=())
+        evaluation = catalog.evaluate(queries, version=other, baselines=())
     methods = evaluation.metrics["methods"]
     version = next(v for k, v in methods.items() if "ft-" in k)
     base = next(v for k, v in methods.items() if k.endswith("imagenet"))

@@ -15,7 +15,7 @@ from tiny import PRODUCTS, build_catalogue
 
 from productlens import Catalog
 from productlens.cli.main import cli
-from productlens.dedup.calibrate import make_copy
+from productlens.dedup.thresholds import make_copy
 from productlens.images import read_bytes
 
 pytestmark = pytest.mark.fast
@@ -56,18 +56,18 @@ def test_duplicates_on_a_trained_version_group_only_injected_copies(tiny_model, 
         copy = tmp_path / "copy.jpg"
         copy.write_bytes(make_copy(read_bytes(original.source), "reencode", np.random.default_rng(0)))
         copy_id = shop.add_image("red-blue", copy)
-        off_the_shelf = shop.active_model.key
+        off_the_shelf = shop.versions.active.key
     out = json.loads(run("--catalog", shop_path, "train", *SETTINGS, "--val", tmp_path / "val.csv", "--use",
                          "--force", "--json"))
     assert out["activation"]["switched"]
     run("--catalog", shop_path, "duplicates", "--calibrate", "--no-text")
     with Catalog.open(shop_path) as shop:
-        assert shop.active_model.info.get("onnx")  # the trained version is the one searches use
+        assert shop.versions.active.info.get("onnx")  # the trained version is the one searches use
         report = shop.duplicates(use_text=False)
         same_product = [im.id for im in shop.store.get_images("green-yellow")]
-        _, trained = shop.store.embeddings(shop.active_model.key, same_product)
+        _, trained = shop.store.embeddings(shop.versions.active.key, same_product)
         _, instance = shop.store.embeddings(off_the_shelf, same_product)
-        assert shop.near_copy_space().key == off_the_shelf
+        assert shop.dedup.space().key == off_the_shelf
         assert shop.store.get_calibration(off_the_shelf, "duplicates") is not None  # stored for that space
     assert [sorted(c.members) for c in report.image_clusters] == [sorted([original.id, copy_id])]
     # Why the trained space is the wrong one: it pulls one product's distinct photos together.

@@ -45,9 +45,9 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
         catalog = state.open(create=True, model=model, precision=precision, index=index_kind)
     with catalog:
         if items is None:  # an existing catalogue: a products-only table may update products that have photos
-            items = catalog.read_source(source, product=product, category=category, layout=layout)
+            items = catalog.ingest.read_source(source, product=product, category=category, layout=layout)
         with make_progress(state.quiet or as_json) as progress:
-            report = catalog.add_items(items, progress=progress)
+            report = catalog.ingest.add_items(items, progress=progress)
         if as_json:
             print_json(report.to_dict())
         elif not state.quiet:
@@ -96,7 +96,7 @@ def update(state: State, product_id: str | None, title, category, description, a
     edits = read_edits(edits_file) if edits_file is not None else {product_id: _changes(
         title, category, description, assignments, unset)}
     with state.open() as catalog:
-        known = {p.id for p in catalog.products()}
+        known = {p.id for p in catalog.list_products()}
         if unknown := [pid for pid in edits if pid not in known]:
             more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
             raise ProductNotFoundError(f"no product with id {unknown[0]!r}{more}; nothing was changed")

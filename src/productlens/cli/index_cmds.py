@@ -23,7 +23,7 @@ def index() -> None:
 def index_info(state: State, as_json: bool) -> None:
     """Kind, size and parameters of the index."""
     with state.open() as catalog:
-        info = catalog.index_info()
+        info = catalog.index.info()
     if as_json:
         print_json(info)
     else:
@@ -52,7 +52,7 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
     if whiten and not reduce_dim:
         raise click.UsageError("--whiten needs --reduce N")
     with state.open() as catalog:
-        result = catalog.rebuild_index(kind=kind, budget=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
+        result = catalog.index.rebuild(kind=kind, max_memory=budget, recall=recall, sample=sample, reduce_dim=reduce_dim,
                                        whiten=whiten, rerank=rerank)
     if as_json:
         print_json(result)
@@ -71,7 +71,7 @@ def index_build(state: State, kind: str, budget: str | None, recall: float, samp
 def index_import(state: State, job: Path, as_json: bool) -> None:
     """Add the vectors of a finished `embed` job folder (all shards) to the catalogue."""
     with state.open(create=True) as catalog:
-        counts = catalog.import_job(job)
+        counts = catalog.ingest.import_job(job)
     if as_json:
         print_json(counts)
     else:

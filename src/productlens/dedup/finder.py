@@ -13,19 +13,13 @@ Pairs at or above the thresholds are joined into clusters (union-find).
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from PIL import Image
-
-from ..catalog.store import CatalogStore, Product
 from ..errors import ModelError, StaleCalibrationError
-from ..text.search import TextSearch
+from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
 
@@ -33,36 +27,43 @@ NEIGHBOURS = 10
 IMAGE_WEIGHT = 0.7
 DEFAULT_IMAGE_THRESHOLD = 0.95
 DEFAULT_PRODUCT_THRESHOLD = 0.90
-CALIBRATION = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
+THRESHOLDS_RECORD = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
 
 
-class NearCopySpace(Protocol):
-    """Image vectors that keep photo-level differences (engine/instance.py)."""
+@dataclass
+class DuplicateThresholds:
+    """Duplicate thresholds with the precision and recall they had on labelled pairs."""
 
-    @property
-    def key(self) -> str: ...  # the model whose vectors these are (thresholds are stored for it)
+    image_threshold: float
+    image_precision: float
+    image_recall: float
+    product_threshold: float
+    product_precision: float
+    product_recall: float
+    pairs: int
+    source: str
 
-    @property
-    def draft_size(self) -> int | None: ...
-
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]: ...  # (image ids, unit vectors) of every image
-
-    def embed(self, images: Sequence[Image.Image]) -> np.ndarray: ...
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-class DuplicateSource(Protocol):
-    """What duplicate finding and its calibration read from a catalogue (the engine's Catalog is one)."""
+def stored_thresholds(catalog: DuplicateSource, key: str) -> DuplicateThresholds | None:
+    """The duplicate thresholds of the instance model `key`; None if never fitted (the defaults
+    hold). Thresholds fitted on another model are cosines of another space: StaleCalibrationError
+    says so rather than reading them."""
+    record = catalog.get_calibration(key, THRESHOLDS_RECORD)
+    if record is not None:
+        return DuplicateThresholds(**{k: v for k, v in record.value.items() if k in DuplicateThresholds.__dataclass_fields__})
+    others = [c.model_key for c in catalog.calibrations() if c.name == THRESHOLDS_RECORD]
+    if others:
+        raise StaleCalibrationError(f"the duplicate thresholds were fitted on {others[0]}, not on {key}; "
+                                    "run: productlens duplicates --calibrate (or pass the thresholds)")
+    return None
 
-    path: Path
-    store: CatalogStore
 
-    def near_copy_space(self) -> NearCopySpace: ...
-
-    def get_product(self, product_id: str) -> Product: ...
-
-    def text_search(self) -> TextSearch: ...
-
-    def writing(self) -> AbstractContextManager[None]: ...
+def store_thresholds(catalog: DuplicateSource, cal: DuplicateThresholds, key: str) -> None:
+    """Store the thresholds for the instance model `key` they were fitted in."""
+    catalog.save_calibration(key, THRESHOLDS_RECORD, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 
 
 class Neighbours:
@@ -85,43 +86,6 @@ class Neighbours:
         k = min(k, len(self.ids))
         scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores
-
-
-@dataclass
-class DedupCalibration:
-    """Duplicate thresholds with the precision and recall they had on labelled pairs."""
-
-    image_threshold: float
-    image_precision: float
-    image_recall: float
-    product_threshold: float
-    product_precision: float
-    product_recall: float
-    pairs: int
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-
-
-def stored_calibration(catalog: DuplicateSource, key: str) -> DedupCalibration | None:
-    """The duplicate thresholds of the instance model `key`; None if never calibrated (the defaults
-    hold). Thresholds fitted on another model are cosines of another space: StaleCalibrationError
-    says so rather than reading them."""
-    record = catalog.store.get_calibration(key, CALIBRATION)
-    if record is not None:
-        return DedupCalibration(**{k: v for k, v in record.value.items() if k in DedupCalibration.__dataclass_fields__})
-    others = [c.model_key for c in catalog.store.calibrations() if c.name == CALIBRATION]
-    if others:
-        raise StaleCalibrationError(f"the duplicate thresholds were fitted on {others[0]}, not on {key}; "
-                                    "run: productlens duplicates --calibrate (or pass the thresholds)")
-    return None
-
-
-def store_calibration(catalog: DuplicateSource, cal: DedupCalibration, key: str) -> None:
-    """Store the thresholds for the instance model `key` they were fitted in."""
-    with catalog.writing():
-        catalog.store.put_calibration(key, CALIBRATION, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 
 
 @dataclass
@@ -174,7 +138,7 @@ def image_pair_scores(catalog: DuplicateSource, near: Neighbours, floor: float,
                     continue
                 key = (min(image_id, other), max(image_id, other))
                 pairs[key] = max(pairs.get(key, -1.0), float(score))
-    for a, b in catalog.store.identical_image_pairs():
+    for a, b in catalog.identical_image_pairs():
         pairs[(a, b)] = 1.0
     return pairs
 
@@ -183,7 +147,7 @@ def product_pair_scores(
     catalog: DuplicateSource, image_pairs: dict[tuple[int, int], float], text_vectors: dict[str, np.ndarray] | None
 ) -> dict[tuple[str, str], dict[str, float]]:
     """{(product a, product b): {'image', 'text'?, 'score'}} for products linked by an image pair."""
-    owner = catalog.store.image_products([i for pair in image_pairs for i in pair])
+    owner = catalog.image_products([i for pair in image_pairs for i in pair])
     best: dict[tuple[str, str], float] = {}
     for (a, b), score in image_pairs.items():
         pa, pb = owner.get(a), owner.get(b)
@@ -246,14 +210,14 @@ def find_duplicates(
     stored in the catalogue (`productlens duplicates --calibrate`), or the defaults."""
     given = image_threshold is not None and product_threshold is not None
     space = catalog.near_copy_space()
-    cal = None if given else stored_calibration(catalog, space.key)
+    cal = None if given else stored_thresholds(catalog, space.key)
     t_img = image_threshold if image_threshold is not None else (cal.image_threshold if cal else DEFAULT_IMAGE_THRESHOLD)
     t_prod = product_threshold if product_threshold is not None else (cal.product_threshold if cal else DEFAULT_PRODUCT_THRESHOLD)
     floor = min(t_img, t_prod - (1 - IMAGE_WEIGHT)) if use_text else min(t_img, t_prod)
     image_pairs = image_pair_scores(catalog, Neighbours(*space.vectors()), floor)
     product_evidence = product_pair_scores(catalog, image_pairs, text_vectors_of(catalog) if use_text else None)
     image_clusters = clusters(image_pairs, t_img, "image")
-    owner = catalog.store.image_products([m for c in image_clusters for m in c.members])
+    owner = catalog.image_products([m for c in image_clusters for m in c.members])
     for c in image_clusters:
         c.products = sorted({owner[m] for m in c.members if m in owner})
     product_clusters = clusters({k: v["score"] for k, v in product_evidence.items()}, t_prod, "product")

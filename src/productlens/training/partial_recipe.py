@@ -25,7 +25,8 @@ from ..models.efficientnet import trainable_tail
 from ..models.embedder import open_session
 from ..models.export import INPUT_NAME
 from .classify import Replay, choose_recognition
-from .data import LabelledSet, Sample, TrainingSource
+from .data import LabelledSet, Sample
+from .port import TrainingPort
 from .features import FeatureCache, extract_features
 from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings
 from .heads import build_head, combined, proxy_loss
@@ -37,7 +38,7 @@ TAIL_LR = 0.1  # the trained blocks learn at this fraction of the head's rate
 EMBED_BATCH = 128
 
 
-def train_partial(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
                   progress: Callable[[str], None] | None) -> Fitted:
     """The partial recipe on the run's held-out validation photos (or none: `config.epochs`)."""
     import torch
@@ -103,7 +104,7 @@ class Activations:
     """The front of the network's output for every photo of a run (cached), and what the frozen
     rest of the network makes of it (for the untrained baseline)."""
 
-    def __init__(self, catalog: TrainingSource, data: LabelledSet, spec, config: TrainConfig,
+    def __init__(self, catalog: TrainingPort, data: LabelledSet, spec, config: TrainConfig,
                  progress: Callable[[str], None] | None) -> None:
         embedder = base_embedder(catalog, spec)
         outputs = block_outputs(embedder.onnx_path)
@@ -111,7 +112,7 @@ class Activations:
             raise TrainingError(f"unfreeze_blocks must be between 1 and {len(outputs) - 1}")
         cut = len(outputs) - config.unfreeze_blocks - 1
         slug = re.sub(r"[^A-Za-z0-9.-]+", "_", embedder.onnx_path.stem)
-        front = front_graph(embedder.onnx_path, outputs[cut], catalog.path / "cache" / f"{slug}.block{cut}.onnx")
+        front = front_graph(embedder.onnx_path, outputs[cut], catalog.work_dir / f"{slug}.block{cut}.onnx")
         session = open_session(front)
         size = spec.preprocess.input_size
         self.shape = session.run(None, {INPUT_NAME: np.zeros((1, 3, size, size), np.float32)})[0].shape[1:]
@@ -121,7 +122,7 @@ class Activations:
             (out,) = session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
             return out.reshape(len(batch), -1).astype(np.float16)
 
-        cache = FeatureCache(catalog.path / "cache" / "activations.sqlite", np.float16)
+        cache = FeatureCache(catalog.work_dir / "activations.sqlite", np.float16)
         key = f"{embedder.key}#block{cut}"
         self.rows: dict[int, np.ndarray] = {}
         try:

@@ -7,7 +7,8 @@ re-encoded, resized and cropped (`make_copy`), then
                  (that SKU, the best-scoring other product) = not
 and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold).
 The copies are embedded in memory; the catalogue is not changed, except that the chosen
-thresholds are stored in its meta table (`dedup_calibration`).
+thresholds are stored as the `duplicates` calibration record of the near-copy space's model
+(the off-the-shelf one, whatever version is active: finder.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from ..errors import ImageError, ProductLensError
 from ..images import load_image, read_bytes
 from ..text import semantic
 from ..text.hybrid import normalize_rows
-from .finder import IMAGE_WEIGHT, DedupCalibration, DuplicateSource, Neighbours, text_vectors_of
+from .finder import IMAGE_WEIGHT, DuplicateThresholds, Neighbours, text_vectors_of
+from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,8 @@ def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0,
-                        use_text: bool = True) -> tuple[DedupCalibration, str]:
+def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0,
+                             use_text: bool = True) -> tuple[DuplicateThresholds, str]:
     """Make `n` copies of random catalogue images, score them as above in the catalogue's
     near-copy space, choose both thresholds; returns them and the space's model key."""
     space = catalog.near_copy_space()
@@ -75,7 +77,7 @@ def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0
     if len(near) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
     rng = np.random.default_rng(seed)
-    images = catalog.store.get_images()
+    images = catalog.images()
     owner = {im.id: im.product_id for im in images}
     row_of = {int(i): r for r, i in enumerate(near.ids.tolist())}
     order = rng.permutation(len(images))
@@ -115,4 +117,4 @@ def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0
         raise ProductLensError("none of the catalogue's image files could be read to make calibration copies")
     t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
     t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
-    return DedupCalibration(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies"), space.key
+    return DuplicateThresholds(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies"), space.key
