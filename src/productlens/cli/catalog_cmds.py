@@ -11,11 +11,12 @@ from ..catalog.ingest import LAYOUTS, read_edits, read_source
 from ..errors import CatalogNotFoundError, ProductNotFoundError
 from ..recognition import Calibration, OperatingPoint
 from ..results import IngestReport
-from .formats import emit, format_option
+from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import make_progress, print_json, show_table, text
+from .output import make_progress, show_table, text
 
 PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
+CURVE_COLUMNS = ("threshold", "right_answers_accepted", "unknown_rejected", "accepted_and_right")
 
 
 @cli.command()
@@ -28,14 +29,15 @@ PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
 @click.option("--model", help="Embedder for a new catalogue (default efficientnet-lite0).")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), help="Inference precision for a new catalogue.")
 @click.option("--index", "index_kind", help="Index for a new catalogue: flat, hnsw, ivfpq or milvus://host:port.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@format_option
 @catalog_options
 def add(state: State, source: Path, product: str | None, category: str | None, layout: str, model: str | None,
-        precision: str | None, as_json: bool, index_kind: str | None = None) -> None:
+        precision: str | None, fmt: str, index_kind: str | None = None) -> None:
     """Add products and photos from a folder tree, a CSV/JSONL file, or one image.
 
     Creates the catalogue if it does not exist. Re-running is safe: photos already in the
     catalogue (same bytes) are skipped, so an interrupted add resumes where it stopped.
+    CSV, TSV and JSON lines give the report as one row.
     """
     items = None
     try:
@@ -46,12 +48,9 @@ def add(state: State, source: Path, product: str | None, category: str | None, l
     with catalog:
         if items is None:  # an existing catalogue: a products-only table may update products that have photos
             items = catalog.ingest.read_source(source, product=product, category=category, layout=layout)
-        with make_progress(state.quiet or as_json) as progress:
+        with make_progress(state.quiet or fmt != "table") as progress:
             report = catalog.ingest.add_items(items, progress=progress)
-        if as_json:
-            print_json(report.to_dict())
-        elif not state.quiet:
-            _print_report(report)
+    emit_record(fmt, report.to_dict(), show=lambda: None if state.quiet else _print_report(report))
 
 
 def _print_report(report: IngestReport) -> None:
@@ -65,13 +64,17 @@ def _print_report(report: IngestReport) -> None:
 
 @cli.command()
 @click.argument("product_ids", nargs=-1, required=True)
+@format_option
 @catalog_options
-def remove(state: State, product_ids: tuple[str, ...]) -> None:
-    """Remove products with all their images."""
+def remove(state: State, product_ids: tuple[str, ...], fmt: str) -> None:
+    """Remove products with all their images.
+
+    CSV, TSV and JSON lines give the counts removed as one row."""
     with state.open() as catalog:
         images = catalog.remove(product_ids)
-    if not state.quiet:
-        click.echo(f"removed {len(product_ids)} product(s) and {images} image(s)")
+    said = f"removed {len(product_ids)} product(s) and {images} image(s)"
+    emit_record(fmt, {"products": len(product_ids), "images": images},
+                show=lambda: None if state.quiet else click.echo(said))
 
 
 @cli.command()
@@ -84,11 +87,14 @@ def remove(state: State, product_ids: tuple[str, ...]) -> None:
 @click.option("--from", "edits_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Bulk edits: a CSV/JSONL file with a product_id column and the columns to set "
                    "(empty cells change nothing). Every product must exist, or nothing changes.")
-@click.option("--json", "as_json", is_flag=True, help="Print the changed products as JSON.")
+@format_option
 @catalog_options
 def update(state: State, product_id: str | None, title, category, description, assignments, unset,
-           edits_file: Path | None, as_json: bool) -> None:
-    """Change a product's fields or attributes, or many products' from a file (--from)."""
+           edits_file: Path | None, fmt: str) -> None:
+    """Change a product's fields or attributes, or many products' from a file (--from).
+
+    JSON gives the changed product (with --from, the list of them); CSV, TSV and JSON lines one
+    row per changed product."""
     if (product_id is None) == (edits_file is None):
         raise click.UsageError("give a PRODUCT_ID with the changes, or --from FILE")
     if edits_file is not None and (title or category or description or assignments or unset):
@@ -101,10 +107,10 @@ def update(state: State, product_id: str | None, title, category, description, a
             more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
             raise ProductNotFoundError(f"no product with id {unknown[0]!r}{more}; nothing was changed")
         products = [catalog.update_product(pid, **changes) for pid, changes in edits.items()]
-    if as_json:
-        print_json(products[0].to_dict() if edits_file is None else [p.to_dict() for p in products])
-    elif not state.quiet:
-        click.echo(f"updated {len(products)} product(s)" if edits_file is not None else f"updated {product_id}")
+    said = f"updated {len(products)} product(s)" if edits_file is not None else f"updated {product_id}"
+    emit(fmt, [p.to_dict() for p in products], columns=PRODUCT_COLUMNS,
+         show=lambda: None if state.quiet else click.echo(said),
+         document=products[0].to_dict() if edits_file is None else None)
 
 
 def _changes(title, category, description, assignments, unset) -> dict:
@@ -122,15 +128,18 @@ def _changes(title, category, description, assignments, unset) -> dict:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def info(state: State, as_json: bool) -> None:
-    """Describe the catalogue: size, model, index, recognition threshold."""
+def info(state: State, fmt: str) -> None:
+    """Describe the catalogue: size, model, index, recognition threshold.
+
+    CSV, TSV and JSON lines give it as one row."""
     with state.open() as catalog:
         data = catalog.info()
-    if as_json:
-        print_json(data)
-        return
+    emit_record(fmt, data, show=lambda: _show_info(data))
+
+
+def _show_info(data: dict) -> None:
     for key, value in data.items():
         if key == "recognition":
             value = f"threshold {value['threshold']:.3f} ({'calibrated' if value['known_queries'] else 'default'})"
@@ -168,15 +177,16 @@ def list_(state: State, where: str | None, limit: int | None, offset: int, fmt: 
               help="Operating point: the share of unknown products to reject (default 0.9).")
 @click.option("--accept-right", type=click.FloatRange(0, 1),
               help="Operating point instead: the share of known photos to accept and name right.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
 def calibrate(state: State, photos: Path | None, max_queries: int, reject_unknown: float | None,
-              accept_right: float | None, as_json: bool) -> None:
+              accept_right: float | None, fmt: str) -> None:
     """Fit the active model version's recognition confidence and "unknown" threshold, and store them for it.
 
     Whole products are left out of the catalogue in rotating folds: their photos are the unknown
     products, the other products' photos (whole burst groups held out) the known ones. Prints what
-    the threshold accepts and rejects on those left-out products, and the whole trade-off.
+    the threshold accepts and rejects on those left-out products, and the whole trade-off: CSV,
+    TSV and JSON lines give one row per threshold; JSON is the whole calibration.
     """
     try:
         point = OperatingPoint.of(reject_unknown, accept_right)
@@ -185,14 +195,17 @@ def calibrate(state: State, photos: Path | None, max_queries: int, reject_unknow
     with state.open() as catalog:
         items = read_source(photos) if photos is not None else None
         cal = catalog.calibrate(photos=items, max_queries=max_queries, point=point)
-    if as_json:
-        print_json(cal.to_dict())
-    elif not state.quiet:
-        for line in calibration_lines(cal):
-            click.echo(line)
-        click.echo("confidence  known photos accepted and right  unknown products rejected")
-        for threshold, _, rejected, right in cal.curve[::2]:
-            click.echo(f"{threshold:10.2f}  {right:31.1%}  {rejected:25.1%}")
+    curve = [dict(zip(CURVE_COLUMNS, row)) for row in cal.curve]
+    emit(fmt, curve, columns=CURVE_COLUMNS, show=lambda: None if state.quiet else _show_calibration(cal),
+         document=cal.to_dict())
+
+
+def _show_calibration(cal: Calibration) -> None:
+    for line in calibration_lines(cal):
+        click.echo(line)
+    click.echo("confidence  known photos accepted and right  unknown products rejected")
+    for threshold, _, rejected, right in cal.curve[::2]:
+        click.echo(f"{threshold:10.2f}  {right:31.1%}  {rejected:25.1%}")
 
 
 def calibration_lines(cal: Calibration) -> list[str]:

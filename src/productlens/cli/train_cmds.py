@@ -11,12 +11,13 @@ from rich.table import Table
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
-from ..recognition import RECORD, Recognizer
+from ..recognition import RECORD, Calibration, Recognizer
+from ..results import ActivationReport
 from ..training import RECIPES, TrainConfig
 from .catalog_cmds import calibration_lines
-from .formats import emit, format_option
+from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import err_console, print_json, show_table
+from .output import err_console, show_table
 
 
 def _say(state: State):
@@ -59,19 +60,20 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True,
               help="Activate the new version if it beats the active one on the same validation photos.")
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: bool, force: bool, as_json: bool,
+def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: bool, force: bool, fmt: str,
           **settings: Any) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version.
 
     Settings left open are chosen on validation photos held out of the catalogue in whole burst
     groups (or on --val photos), within --budget; the new version is compared with the active
     model on the same photos, and --use activates it only if it is better (or with --force).
+    CSV, TSV and JSON lines give the result as one row.
     """
     config = TrainConfig(**settings, precision="int8" if int8 else "fp32")  # every other option is a TrainConfig field
     val_items = list(read_source(val_csv)) if val_csv else None
-    say = _say(state) if not as_json else (lambda m: None)
+    say = _say(state) if fmt == "table" else (lambda m: None)
     with state.open() as catalog:
         result = catalog.train(config, val_items=val_items, time_limit_s=parse_duration(budget), progress=say)
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
@@ -83,19 +85,12 @@ def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: 
                 out["activation"] = catalog.versions.activate(result.version, force=force).to_dict()
             except ActivationRefusedError as exc:
                 out["activation"] = {"switched": False, "reason": str(exc)}
-    if as_json:
-        print_json(out)
-        return
-    _print_training(state, result, out.get("activation"), use_now)
     calibration = Recognizer.from_dict(recognition).calibration if recognition else None
-    if calibration is not None and calibration.fitted:
-        for line in calibration_lines(calibration):
-            click.echo(line)
-        click.echo("  (products the version learnt; `productlens calibrate` on the active version measures products "
-                   "left out of the catalogue and moves the operating point: --reject-unknown / --accept-right)")
+    emit_record(fmt, out, show=lambda: _print_training(state, result, out.get("activation"), use_now, calibration))
 
 
-def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
+def _print_training(state: State, result, activation: dict | None, use_now: bool,
+                    calibration: Calibration | None = None) -> None:
     m = result.metrics
     say = click.echo
     say(f"trained {result.version} in {result.seconds:.0f}s ({m.get('epochs_run')} epochs; "
@@ -115,6 +110,11 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
         say(f"active model: {result.version}" if activation.get("switched") else str(activation.get("reason")))
     elif not use_now and cmp is not None and cmp.better:
         say(f"activate it with: productlens --catalog {state.path()} models use {result.version.split('/')[1]}")
+    if calibration is not None and calibration.fitted:
+        for line in calibration_lines(calibration):
+            say(line)
+        say("  (products the version learnt; `productlens calibrate` on the active version measures products "
+            "left out of the catalogue and moves the operating point: --reject-unknown / --accept-right)")
 
 
 def parse_duration(text: str) -> float | None:
@@ -217,16 +217,17 @@ def _versions_table(rows: list[dict]) -> Table:
 @click.argument("version")
 @click.option("--allow-missing", is_flag=True, help="Switch even if some images cannot be embedded (their files are gone).")
 @click.option("--force", is_flag=True, help="Switch even if VERSION is not shown to beat the active one.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def models_use(state: State, version: str, allow_missing: bool, force: bool, as_json: bool) -> None:
+def models_use(state: State, version: str, allow_missing: bool, force: bool, fmt: str) -> None:
     """Make VERSION active (roll back or forward) if it beats the active one on the same validation
     photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""
     with state.open() as catalog:
         report = catalog.versions.activate(version, allow_missing=allow_missing, force=force)
-    if as_json:
-        print_json(report.to_dict())
-        return
+    emit_record(fmt, report.to_dict(), show=lambda: _show_activation(report))
+
+
+def _show_activation(report: ActivationReport) -> None:
     say = click.echo
     if not report.switched:
         say(f"{report.key} is already the active model")

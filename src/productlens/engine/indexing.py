@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import meta_keys
 from ..catalog.store import CatalogStore
-from ..errors import CatalogError, VectorIndexError
+from ..errors import NothingEmbeddedError, VectorIndexError
 from ..index import FaissIndex, VectorIndex, canonical_kind, choose_kind, is_remote, parse_bytes, tune
 from ..index.live import LiveIndex, refuse_remote_reduction
 from .active import ActiveModel
@@ -93,7 +93,7 @@ class IndexService:
         `recall`. The new kind, reduction and index file take effect together, in one store write."""
         live = self.live()
         if live is None:
-            raise CatalogError("the catalogue has no embeddings yet; add images first")
+            raise NothingEmbeddedError()
         with self.lock.hold():
             try:
                 return rebuild(self.store, live, self.saves, kind=kind, max_memory=max_memory, recall=recall,

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..catalog.store import CatalogStore, ModelRecord
-from ..errors import ProductLensError
+from ..errors import NothingEmbeddedError
 from ..models import Embedder
 from . import models
 
@@ -70,5 +70,5 @@ class InstanceSpace:
 def instance_space(path: Path, store: CatalogStore, writing: Callable[[], AbstractContextManager[None]]) -> InstanceSpace:
     record = instance_record(store)
     if record is None:
-        raise ProductLensError("nothing embedded yet: add images before looking for duplicates")
+        raise NothingEmbeddedError()
     return InstanceSpace(path, store, record, writing)

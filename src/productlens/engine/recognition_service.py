@@ -15,7 +15,7 @@ from .. import recognition
 from ..catalog.ingest import IngestItem
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord
-from ..errors import ProductLensError
+from ..errors import NothingEmbeddedError
 from ..images import ImageSource
 from ..ranking import Box
 from ..recognition import CANDIDATES, DEFAULT_POINT, OperatingPoint, Recognizer
@@ -68,7 +68,7 @@ class RecognitionService:
         photos, or labelled `photos` that are not in the catalogue (engine/calibrate.py)."""
         model = self.active.record()
         if model is None or self.active.index() is None:
-            raise ProductLensError("nothing embedded yet: add images before calibrating")
+            raise NothingEmbeddedError()
         recognizer, head = self.recognizer()
         search = self.searcher.vector
         with self.lock.hold():
@@ -88,7 +88,7 @@ class RecognitionService:
         version's embedding space: photos taken moments apart share one (training/groups.py)."""
         model = self.active.record()
         if model is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         images = self.store.get_images() if images is None else images
         with self.lock.hold():
             burst = calibrate.burst_threshold(self.store, self.media, self.active.embedder(), model, seed)

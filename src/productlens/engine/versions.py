@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import meta_keys
 from ..catalog.store import CatalogStore, ModelRecord
-from ..errors import ActivationRefusedError, ProductLensError
+from ..errors import ActivationRefusedError, NothingEmbeddedError
 from ..models import Embedder
 from ..pipeline import embed_sources
 from ..recognition import RECORD, Recognizer
@@ -174,7 +174,7 @@ class ModelVersions:
         active = self.active
         record = self.resolve(version) if version else active
         if record is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         if active is not None and record.key == active.key:
             embedder = self.loader.embedder()
         else:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..catalog.ingest import IngestItem
 from ..catalog.records import ImageRecord, ModelRecord, Product
-from ..errors import TrainingError
+from ..errors import NothingEmbeddedError, TrainingError
 from ..models import Embedder
 from ..pipeline import embed_sources
 from ..recognition import Recognizer
@@ -99,11 +99,11 @@ def load_gallery(catalog: EvaluationSource, model: ModelRecord | None = None) ->
     """The catalogue's images embedded with `model` (default: the active one)."""
     model = model or catalog.active_model
     if model is None:
-        raise TrainingError("the catalogue has no embeddings yet: add images before evaluating")
+        raise NothingEmbeddedError()
     images = {im.id: im for im in catalog.images()}
     ids, vectors = catalog.embeddings(model.key)
     if not len(ids):
-        raise TrainingError(f"no embeddings for the active model {model.key}")
+        raise NothingEmbeddedError()
     owners = [images[int(i)].product_id for i in ids]
     classes = sorted(set(owners))
     class_index = {p: i for i, p in enumerate(classes)}
