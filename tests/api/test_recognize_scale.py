@@ -10,19 +10,11 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
-from tiny import product_photo, write_photos
+from tiny import product_photo, run_cli, write_photos
 
 from productlens import Catalog
-from productlens.cli.main import cli
 
 pytestmark = pytest.mark.fast
-
-
-def run(*args) -> str:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def labelled_csv(tmp_path) -> str:
@@ -33,15 +25,15 @@ def labelled_csv(tmp_path) -> str:
 
 
 def test_recognize_says_one_decision_on_one_scale_everywhere(fast_catalog, fast_queries, serve_app, tmp_path):
-    run("--catalog", fast_catalog, "calibrate", "--photos", labelled_csv(tmp_path))
-    run("--catalog", fast_catalog, "remove", "purple-orange")  # its photo now shows a product the shop lacks
+    run_cli("--catalog", fast_catalog, "calibrate", "--photos", labelled_csv(tmp_path))
+    run_cli("--catalog", fast_catalog, "remove", "purple-orange")  # its photo now shows a product the shop lacks
     verdicts = []
     with serve_app(fast_catalog) as server, server.client(None) as client:
         for product in ("green-yellow", "purple-orange"):
             photo = fast_queries[product]
-            as_json = json.loads(run("--catalog", fast_catalog, "recognize", photo, "--json"))
-            [as_csv] = list(csv.DictReader(io.StringIO(run("--catalog", fast_catalog, "recognize", photo, "--format", "csv"))))
-            table = run("--catalog", fast_catalog, "recognize", photo)
+            as_json = json.loads(run_cli("--catalog", fast_catalog, "recognize", photo, "--json"))
+            [as_csv] = list(csv.DictReader(io.StringIO(run_cli("--catalog", fast_catalog, "recognize", photo, "--format", "csv"))))
+            table = run_cli("--catalog", fast_catalog, "recognize", photo)
             api = client.post("/recognize", files={"image": ("q.jpg", photo.read_bytes(), "image/jpeg")}).json()
             decision = as_json["decision"]
             assert api["decision"] == as_csv["decision"] == decision and table.splitlines()[0] == decision
@@ -60,7 +52,7 @@ def test_recognize_says_one_decision_on_one_scale_everywhere(fast_catalog, fast_
 def test_calibrate_prints_the_rejection_a_left_out_product_then_gets(fast_catalog, tmp_path):
     """Printed: unknown products rejected on products left out of the catalogue in folds. Then the
     catalogue really lacks one: fresh photos of it are rejected about as often as printed."""
-    printed = json.loads(run("--catalog", fast_catalog, "calibrate", "--photos", labelled_csv(tmp_path), "--json"))
+    printed = json.loads(run_cli("--catalog", fast_catalog, "calibrate", "--photos", labelled_csv(tmp_path), "--json"))
     assert printed["unknown_products"] == 4 and printed["unknown_queries"] == 16
     assert printed["operating_point"] == "reject 90% of unknown products" and printed["unknown_reject_rate"] >= 0.9
     with Catalog.open(fast_catalog) as shop:

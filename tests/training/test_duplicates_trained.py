@@ -9,25 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image, ImageDraw
-from tiny import PRODUCTS, build_catalogue
+from tiny import PRODUCTS, TRAIN_SETTINGS, build_catalogue, run_cli
 
 from productlens import Catalog
-from productlens.cli.main import cli
 from productlens.dedup.thresholds import make_copy
 from productlens.images import read_bytes
 
 pytestmark = pytest.mark.fast
-
-SETTINGS = ["--backbone", "tiny-test", "--crop", "1", "--hidden", "0", "--no-tta", "--epochs", "8", "--views", "1"]
-
-
-def run(*args) -> str:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
 
 CORNERS = [(0, 0), (36, 0), (0, 36), (36, 36), (18, 18)]  # where each shot's patch lands
 
@@ -57,10 +46,10 @@ def test_duplicates_on_a_trained_version_group_only_injected_copies(tiny_model, 
         copy.write_bytes(make_copy(read_bytes(original.source), "reencode", np.random.default_rng(0)))
         copy_id = shop.add_image("red-blue", copy)
         off_the_shelf = shop.versions.active.key
-    out = json.loads(run("--catalog", shop_path, "train", *SETTINGS, "--val", tmp_path / "val.csv", "--use",
+    out = json.loads(run_cli("--catalog", shop_path, "train", *TRAIN_SETTINGS, "--epochs", 8, "--val", tmp_path / "val.csv", "--use",
                          "--force", "--json"))
     assert out["activation"]["switched"]
-    run("--catalog", shop_path, "duplicates", "--calibrate", "--no-text")
+    run_cli("--catalog", shop_path, "duplicates", "--calibrate", "--no-text")
     with Catalog.open(shop_path) as shop:
         assert shop.versions.active.info.get("onnx")  # the trained version is the one searches use
         report = shop.duplicates(use_text=False)

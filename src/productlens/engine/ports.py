@@ -13,8 +13,6 @@ import numpy as np
 from .. import meta_keys
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
-from ..index.live import LiveIndex
-from ..models import Embedder
 from ..recognition import Recognizer
 from ..results import ProductHit
 from ..text.search import TextSearch
