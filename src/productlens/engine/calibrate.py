@@ -97,8 +97,8 @@ def photo_groups(store: CatalogStore, model: ModelRecord, images: Sequence[Image
 
 def group_queries(images: Sequence[ImageRecord], group: np.ndarray, max_queries: int,
                   seed: int) -> list[tuple[int, str, list[int]]]:
-    """(query image id, its product, the image ids of its group): one photo of up to `max_queries`
-    burst groups, spread over the products."""
+    """(query image id, its product, the image ids of its group): one random photo each of up to
+    `max_queries` burst groups picked at random."""
     rng = np.random.default_rng(seed)
     members: dict[int, list[ImageRecord]] = {}
     for im, g in zip(images, group.tolist()):
