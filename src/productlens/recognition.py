@@ -34,6 +34,15 @@ KNN_TEMPERATURE = 0.05
 CANDIDATES = 20  # nearest products a recogniser weighs
 CURVE_POINTS = 21
 RIDGE = 1e-2  # keeps the logistic fit finite when validation separates perfectly
+PRODUCT_FOLDS = 5  # unknown queries leave a whole fold of products out of the catalogue
+
+
+def product_folds(n: int, seed: int = 0, folds: int = PRODUCT_FOLDS) -> np.ndarray:
+    """The fold of each of `n` products: shuffled, then dealt round (at least 2 folds)."""
+    order = np.random.default_rng(seed).permutation(n)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.arange(n) % max(2, min(folds, n))
+    return out
 
 
 @dataclass(frozen=True)

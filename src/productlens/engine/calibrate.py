@@ -42,7 +42,6 @@ BURST = "burst"  # calibration record: a version's burst threshold (groups.burst
 BURST_IMAGES = 48  # catalogue photos copied to measure it
 MAX_QUERIES = 400
 RELATED_SAMPLE = 2000  # photos whose nearest other product sets the related threshold
-FOLDS = 5  # rotating folds of products left out of the catalogue
 
 SearchVector = Callable[..., list[ProductHit]]  # Catalog.search_vector(vector, *, k, exclude, exclude_images)
 Rows = dict[str, tuple[list[np.ndarray], list[bool], list[np.ndarray]]]  # mode -> known rows, right?, unknown rows
@@ -107,11 +106,10 @@ def group_queries(images: Sequence[ImageRecord], group: np.ndarray, max_queries:
     return [(ims[int(rng.integers(len(ims)))].id, ims[0].product_id, [im.id for im in ims]) for ims in picked]
 
 
-def product_folds(products: Sequence[str], seed: int, folds: int = FOLDS) -> dict[str, int]:
-    """The fold of each product: shuffled, then dealt round (at most one fold per product)."""
-    order = np.random.default_rng(seed).permutation(sorted(set(products)))
-    count = max(2, min(folds, len(order)))
-    return {str(p): n % count for n, p in enumerate(order)}
+def product_folds(products: Sequence[str], seed: int) -> dict[str, int]:
+    """The fold of each product (recognition.product_folds over the sorted ids)."""
+    ids = sorted(set(products))
+    return dict(zip(ids, recognition.product_folds(len(ids), seed).tolist()))
 
 
 def fold_queries(picked: Sequence[tuple[np.ndarray, str, Sequence[int]]], fold_of: Mapping[str, int],
