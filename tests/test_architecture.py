@@ -272,12 +272,31 @@ def test_catalog_is_a_facade_without_mixins():
 FEATURE_PACKAGES = ("text", "dedup", "training", "evaluation", "detection", "recommend")
 
 
-def test_feature_packages_use_their_ports_not_the_store():
+def store_reaches(path: Path) -> list[str]:
+    """Imports of `catalog.store` (however spelt) and `.store` attributes in a module."""
     found = []
-    for package in FEATURE_PACKAGES:
-        for path in modules(SRC / package) if (SRC / package).is_dir() else []:
-            found += [f"{path.relative_to(SRC)}:{imp.line} imports {imp.target}" for imp in imports(path)
-                      if imp.target == "productlens.catalog.store" or imp.target.startswith("productlens.catalog.store.")]
-            found += [f"{path.relative_to(SRC)}:{node.lineno} .{node.attr}" for node in ast.walk(ast.parse(path.read_text()))
-                      if isinstance(node, ast.Attribute) and node.attr == "store"]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names = {a.name for a in node.names}
+            if module.endswith("catalog.store") or (module.endswith("catalog") and "store" in names):
+                found.append(f"{where(path)}:{node.lineno} imports catalog.store")
+        elif isinstance(node, ast.Import):
+            found += [f"{where(path)}:{node.lineno} imports catalog.store" for a in node.names
+                      if a.name.endswith("catalog.store")]
+        elif isinstance(node, ast.Attribute) and node.attr == "store":
+            found.append(f"{where(path)}:{node.lineno} .store")
+    return found
+
+
+def test_feature_packages_use_their_ports_not_the_store():
+    found = [hit for package in FEATURE_PACKAGES if (SRC / package).is_dir()
+             for path in modules(SRC / package) for hit in store_reaches(path)]
     assert not found, "feature packages reaching the store (declare the operation in the package's port):\n" + "\n".join(found)
+
+
+def test_the_store_check_sees_planted_reaches(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("from ..catalog.store import CatalogStore\nfrom ..catalog import store\nimport productlens.catalog.store\n\n"
+                       "def f(catalog):\n    return catalog.store.get_meta('x')\n")
+    assert [hit.split(" ", 1)[1] for hit in store_reaches(planted)] == ["imports catalog.store"] * 3 + [".store"]

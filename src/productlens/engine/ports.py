@@ -122,12 +122,12 @@ class DuplicatesAdapter:
             self.store.put_calibration(model_key, name, value, fitted_on)
 
 
-class EvaluationAdapter:
-    """Evaluation's port (evaluation/data.py `EvaluationSource`)."""
+class CatalogueReader:
+    """What evaluation's and training's ports share: the backbone's work folder and name, the active
+    version and the catalogue's images."""
 
-    def __init__(self, path: Path, store: CatalogStore, active: ActiveModel, versions: ModelVersions,
-                 searcher: Searcher) -> None:
-        self.path, self.store, self.active, self.versions, self.searcher = path, store, active, versions, searcher
+    def __init__(self, path: Path, store: CatalogStore, active: ActiveModel, versions: ModelVersions) -> None:
+        self.path, self.store, self.active, self.versions = path, store, active, versions
 
     @property
     def work_dir(self) -> Path:
@@ -143,6 +143,15 @@ class EvaluationAdapter:
 
     def images(self) -> list[ImageRecord]:
         return self.store.get_images()
+
+
+class EvaluationAdapter(CatalogueReader):
+    """Evaluation's port (evaluation/data.py `EvaluationSource`)."""
+
+    def __init__(self, path: Path, store: CatalogStore, active: ActiveModel, versions: ModelVersions,
+                 searcher: Searcher) -> None:
+        super().__init__(path, store, active, versions)
+        self.searcher = searcher
 
     def embeddings(self, model_key: str) -> tuple[np.ndarray, np.ndarray]:
         return self.store.embeddings(model_key)
@@ -157,31 +166,16 @@ class EvaluationAdapter:
         return self.versions.view(version)
 
 
-class TrainingAdapter:
-    """What training uses (training/port.py `TrainingPort`)."""
+class TrainingAdapter(CatalogueReader):
+    """Training's port (training/port.py `TrainingPort`)."""
 
     def __init__(self, path: Path, store: CatalogStore, media: MediaStore, active: ActiveModel,
                  versions: ModelVersions, recognition: RecognitionService, products: ProductCache) -> None:
-        self.path, self.store, self.media, self.active = path, store, media, active
-        self.versions, self.recognition, self.cache = versions, recognition, products
-
-    @property
-    def work_dir(self) -> Path:
-        return self.path / WORK_DIR
-
-    @property
-    def model_name(self) -> str:
-        return self.versions.model_name
-
-    @property
-    def active_model(self) -> ModelRecord | None:
-        return self.active.record()
+        super().__init__(path, store, active, versions)
+        self.media, self.recognition, self.cache = media, recognition, products
 
     def products(self) -> list[Product]:
         return self.cache.view().products
-
-    def images(self) -> list[ImageRecord]:
-        return self.store.get_images()
 
     def image_file(self, image: ImageRecord) -> Path | None:
         return self.media.file_of(image)
