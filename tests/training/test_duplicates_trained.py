@@ -14,6 +14,7 @@ from tiny import PRODUCTS, TRAIN_SETTINGS, build_catalogue, run_cli
 
 from productlens import Catalog
 from productlens.dedup.thresholds import make_copy
+from productlens.errors import ProductLensError
 from productlens.images import read_bytes
 
 pytestmark = pytest.mark.fast
@@ -57,6 +58,8 @@ def test_duplicates_on_a_trained_version_group_only_injected_copies(tiny_model, 
         _, trained = shop.store.embeddings(shop.versions.active.key, same_product)
         _, instance = shop.store.embeddings(off_the_shelf, same_product)
         assert shop.dedup.space().key == off_the_shelf
+        with pytest.raises(ProductLensError, match="trained on the catalogue's products"):
+            shop.calibrate()  # leaving its own training products out would not make them unknown to it
         assert shop.store.get_calibration(off_the_shelf, "duplicates") is not None  # stored for that space
     assert [sorted(c.members) for c in report.image_clusters] == [sorted([original.id, copy_id])]
     # Why the trained space is the wrong one: it pulls one product's distinct photos together.

@@ -113,8 +113,8 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
     if calibration is not None and calibration.fitted:
         for line in calibration_lines(calibration):
             say(line)
-        say("  (products the version learnt; `productlens calibrate` on the active version measures products "
-            "left out of the catalogue and moves the operating point: --reject-unknown / --accept-right)")
+        say("  (validation photos of products the version learnt: products it never saw are rejected less "
+            "often; see docs/recognition.md)")
 
 
 def parse_duration(text: str) -> float | None:

@@ -70,6 +70,13 @@ class RecognitionService:
         if model is None or self.active.index() is None:
             raise NothingEmbeddedError()
         recognizer, head = self.recognizer()
+        if head is not None and photos is None:
+            # Measured on Grocery: calibrated this way, a trained version printed 90% of unknown products
+            # rejected and then rejected 36% of products it never learnt (benchmarks/bench_openset.py).
+            raise ProductLensError(
+                f"{model.version} was trained on the catalogue's products: leaving them out of the catalogue does not "
+                "make them unknown to it, so it keeps the calibration it was trained with; pass --photos with labelled "
+                "photos of products it never learnt, or calibrate an off-the-shelf version")
         search = self.searcher.vector
         with self.lock.hold():
             embedder = self.active.embedder()
