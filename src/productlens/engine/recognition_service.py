@@ -15,7 +15,7 @@ from .. import recognition
 from ..catalog.ingest import IngestItem
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord
-from ..errors import NothingEmbeddedError
+from ..errors import NothingEmbeddedError, ProductLensError
 from ..images import ImageSource
 from ..ranking import Box
 from ..recognition import CANDIDATES, DEFAULT_POINT, OperatingPoint, Recognizer
