@@ -133,7 +133,8 @@ NEEDS_VECTORS = {
     "index rebuild": lambda c: c.index.rebuild(kind="flat"),
     "duplicate thresholds": lambda c: c.dedup.fit_thresholds(n=10),
     "evaluation gallery": lambda c: load_gallery(c.evaluation_port),
-    "store duplicate thresholds": lambda c: store_thresholds(c.dedup.port, DuplicateThresholds(0.9, 1, 1, 0.9, 1, 1, 10, "test")),
+    "store duplicate thresholds": lambda c: store_thresholds(c.dedup.port, DuplicateThresholds(0.9, 1, 1, 0.9, 1, 1, 10, "test"),
+                                                             c.dedup.space().key),  # the off-the-shelf model's key
 }
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from productlens.recognition import (Calibration, Recognizer, calibrate, candidate_scores, category_vote,
-                                     choose_threshold, default_calibration, features, fit_logistic, softmax,
-                                     top_features)
+from productlens.recognition import (Calibration, OperatingPoint, Recognizer, calibrate, candidate_scores,
+                                     category_vote, choose_threshold, default_calibration, features, fit_logistic,
+                                     softmax, threshold_at, top_features)
 
 pytestmark = pytest.mark.fast
 
@@ -105,3 +105,46 @@ def test_a_recognizer_round_trips_and_ignores_a_cosine_threshold_from_before():
     legacy = Recognizer.from_dict({"mode": "blend", "calibration": {"threshold": 0.7, "slope": 6.0, "intercept": -5.0}})
     assert legacy.mode == "blend" and not legacy.calibration.fitted and legacy.knn_calibration is None
     assert again.calibration_for(trained_winner=False) is again.knn_calibration
+
+
+def test_operating_point_rejects_the_share_of_unknowns_asked_for():
+    # unknown confidences 0.1 .. 0.9 (9 of them, plus 1.0): rejecting 90% needs all of 0.1 .. 0.9 below the threshold
+    unknown = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    known = np.array([0.99, 0.85, 0.3])
+    right = np.array([True, True, False])
+    t = threshold_at(known, right, unknown, OperatingPoint(reject_unknown=0.9))
+    assert t == pytest.approx((0.9 + 0.95) / 2) and (unknown < t).mean() == 0.9
+    t = threshold_at(known, right, unknown, OperatingPoint(reject_unknown=0.5))
+    assert t == pytest.approx((0.5 + 0.6) / 2)
+
+
+def test_operating_point_accepts_the_share_of_known_photos_asked_for():
+    # 4 known photos, 3 right (0.9, 0.7, 0.4) and one wrong: accepting 50% right needs 0.9 and 0.7 accepted
+    known = np.array([0.9, 0.8, 0.7, 0.4])
+    right = np.array([True, False, True, True])
+    t = threshold_at(known, right, np.array([0.2, 0.6]), OperatingPoint(reject_unknown=None, accept_right=0.5))
+    assert t == pytest.approx((0.7 + 0.6) / 2) and ((known >= t) & right).mean() == 0.5
+    # more than the right answers can give: everything right is accepted
+    t = threshold_at(known, right, np.array([0.2]), OperatingPoint(reject_unknown=None, accept_right=0.9))
+    assert ((known >= t) & right).sum() == 3
+
+
+def test_operating_point_is_one_share():
+    assert OperatingPoint.of() == OperatingPoint(reject_unknown=0.9)
+    assert OperatingPoint.of(accept_right=0.8).describe() == "accept and name right 80% of known photos"
+    with pytest.raises(ValueError):
+        OperatingPoint.of(0.9, 0.8)
+    with pytest.raises(ValueError):
+        OperatingPoint(reject_unknown=1.5)
+
+
+def test_calibrate_reports_what_the_operating_point_gives():
+    rng = np.random.default_rng(0)
+    known = features(rng.uniform(0.7, 0.95, 40), rng.uniform(0.0, 0.2, 40), rng.uniform(0.3, 1.0, 40))
+    unknown = features(rng.uniform(0.5, 0.8, 40), rng.uniform(0.0, 0.1, 40), rng.uniform(0.1, 0.7, 40))
+    right = rng.uniform(size=40) < 0.8
+    cal = calibrate(known, right, unknown, "test", OperatingPoint(reject_unknown=0.75), unknown_products=7)
+    confidence = cal.confidence(unknown)
+    assert cal.unknown_reject_rate == (confidence < cal.threshold).mean() >= 0.75
+    assert cal.accepted_right_rate == ((cal.confidence(known) >= cal.threshold) & right).mean()
+    assert cal.operating_point == "reject 75% of unknown products" and cal.unknown_products == 7

@@ -119,3 +119,18 @@ def write_photos(root: Path, per_product: int = 3, first_seed: int = 0) -> Path:
             product_photo(product, 1000 * n + first_seed + i).save(root / product / f"{product}-{first_seed + i}.jpg",
                                                                    quality=95)
     return root
+
+
+# `train` settings that leave nothing to search: the tiny network, a few epochs, one view
+TRAIN_SETTINGS = ["--backbone", MODEL, "--crop", "1", "--hidden", "0", "--no-tta", "--views", "1"]
+
+
+def run_cli(*args) -> str:
+    """The CLI in this process (CliRunner), its output; the command must succeed."""
+    from click.testing import CliRunner
+
+    from productlens.cli.main import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output

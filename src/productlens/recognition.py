@@ -11,12 +11,12 @@ Candidates are the products nearest a photo (their best image's cosine, the sear
 Every model, off-the-shelf or trained, then answers on one scale: `confidence`, the probability
 that the top product is right, from a logistic model over three numbers of the candidate list
 (FEATURES: the top product's cosine, its lead over the next product's cosine, and its score).
-`calibrate` fits it on validation queries: each counts once as *known* (label: the top product is
-right) and once as *unknown*, its own product left out of the catalogue (label: wrong, since the
-right answer is "unknown"). The threshold is on the same probability scale and maximises balanced
-accuracy: half the share of right answers accepted, half the share of wrong answers rejected
-(unknown products, and known ones whose top product is wrong). The trade-off between right answers
-accepted and unknown products rejected is kept as `curve`.
+`calibrate` fits it on *known* queries (label: the top product is right) and *unknown* ones (photos
+of products left out of the catalogue; label: wrong, since the right answer is "unknown"). The
+threshold is on the same probability scale, placed at an `OperatingPoint`: by default the lowest
+that rejects 90% of the unknown queries (a wrong name costs a shop more than "not sure"), or one
+the shop chooses (a share of unknowns to reject, or of known photos to accept and name right).
+The whole trade-off is kept as `curve`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,49 @@ KNN_TEMPERATURE = 0.05
 CANDIDATES = 20  # nearest products a recogniser weighs
 CURVE_POINTS = 21
 RIDGE = 1e-2  # keeps the logistic fit finite when validation separates perfectly
+PRODUCT_FOLDS = 5  # unknown queries leave a whole fold of products out of the catalogue
+
+
+def product_folds(n: int, seed: int = 0, folds: int = PRODUCT_FOLDS) -> np.ndarray:
+    """The fold of each of `n` products: shuffled, then dealt round (at least 2 folds)."""
+    order = np.random.default_rng(seed).permutation(n)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.arange(n) % max(2, min(folds, n))
+    return out
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Where the threshold sits on the calibration queries: the lowest one that rejects at least
+    `reject_unknown` of the unknown queries, or (`accept_right`) the highest one that still
+    accepts and names right at least that share of the known queries."""
+
+    reject_unknown: float | None = 0.90
+    accept_right: float | None = None
+
+    def __post_init__(self) -> None:
+        chosen = [v for v in (self.reject_unknown, self.accept_right) if v is not None]
+        if len(chosen) != 1 or not 0.0 <= chosen[0] <= 1.0:
+            raise ValueError("an operating point is one share in [0, 1]: unknown products to reject, "
+                             "or known photos to accept and name right")
+
+    @classmethod
+    def of(cls, reject_unknown: float | None = None, accept_right: float | None = None) -> "OperatingPoint":
+        """The point a shop asked for (at most one of the two), else the default."""
+        if reject_unknown is not None and accept_right is not None:
+            raise ValueError("choose one operating point: a share of unknown products to reject, "
+                             "or of known photos to accept and name right")
+        if accept_right is not None:
+            return cls(reject_unknown=None, accept_right=accept_right)
+        return cls() if reject_unknown is None else cls(reject_unknown=reject_unknown)
+
+    def describe(self) -> str:
+        if self.accept_right is not None:
+            return f"accept and name right {self.accept_right:.0%} of known photos"
+        return f"reject {self.reject_unknown:.0%} of unknown products"
+
+
+DEFAULT_POINT = OperatingPoint()
 
 
 @dataclass
@@ -48,7 +91,11 @@ class Calibration:
     known_accept_rate: float = float("nan")  # right answers accepted, at the threshold
     unknown_reject_rate: float = float("nan")  # unknown queries rejected, at the threshold
     top1_accuracy: float = float("nan")  # known queries whose top product is right
-    curve: list[list[float]] = field(default_factory=list)  # [threshold, right accepted, unknown rejected]
+    # [threshold, right answers accepted, unknown rejected, known queries accepted and named right]
+    curve: list[list[float]] = field(default_factory=list)
+    accepted_right_rate: float = float("nan")  # known queries accepted and named right, at the threshold
+    unknown_products: int = 0  # products the unknown queries show (left out of the catalogue)
+    operating_point: str = ""  # OperatingPoint.describe() of the threshold
 
     @property
     def fitted(self) -> bool:
@@ -109,6 +156,35 @@ def trade_off(known_conf: np.ndarray, known_correct: np.ndarray, unknown_conf: n
     return accepted, rejected
 
 
+def accepted_right(known_conf: np.ndarray, known_correct: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Share of all known queries accepted with the right product, at each threshold."""
+    if not len(known_conf):
+        return np.full(len(thresholds), np.nan)
+    return ((known_conf[None, :] >= thresholds[:, None]) & known_correct[None, :]).mean(axis=1)
+
+
+def threshold_at(known_conf: np.ndarray, known_correct: np.ndarray, unknown_conf: np.ndarray,
+                 point: OperatingPoint) -> float:
+    """The threshold of an operating point, midway between the confidences on either side of it."""
+    values = np.unique(np.concatenate([known_conf, unknown_conf, [0.0, 1.0]]))
+    if point.accept_right is not None:
+        # the highest threshold still accepting enough right answers (all of them if even that falls short)
+        right = np.sort(known_conf[known_correct])[::-1]
+        need = int(np.ceil(point.accept_right * len(known_conf) - 1e-9))
+        if need == 0:
+            return 1.0
+        edge = right[min(need, len(right)) - 1] if len(right) else 0.0
+        below = values[values < edge]
+        return float((edge + below[-1]) / 2) if len(below) else float(edge)
+    # the lowest threshold rejecting enough unknown queries
+    need = int(np.ceil(point.reject_unknown * len(unknown_conf) - 1e-9))
+    if need == 0 or not len(unknown_conf):
+        return float(values[0])
+    edge = np.sort(unknown_conf)[need - 1]
+    above = values[values > edge]
+    return float((edge + above[0]) / 2) if len(above) else float(min(1.0, edge + 1e-6))
+
+
 def choose_threshold(known_conf: np.ndarray, known_correct: np.ndarray, unknown_conf: np.ndarray) -> float:
     """The confidence threshold with the best balanced accuracy, midway into the gap below it."""
     candidates = np.unique(np.concatenate([known_conf, unknown_conf, [1.0]]))
@@ -120,8 +196,10 @@ def choose_threshold(known_conf: np.ndarray, known_correct: np.ndarray, unknown_
     return float((lower + candidates[best]) / 2)
 
 
-def calibrate(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray, source: str) -> Calibration:
-    """Fit the confidence model and the threshold on known and unknown feature rows."""
+def calibrate(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray, source: str,
+              point: OperatingPoint | None = DEFAULT_POINT, unknown_products: int = 0) -> Calibration:
+    """Fit the confidence model on known and unknown feature rows and place the threshold at
+    `point` (None: the best balanced accuracy, `choose_threshold`)."""
     known = np.asarray(known, np.float64).reshape(-1, len(FEATURES))
     unknown = np.asarray(unknown, np.float64).reshape(-1, len(FEATURES))
     known_correct = np.asarray(known_correct, dtype=bool)
@@ -129,15 +207,22 @@ def calibrate(known: np.ndarray, known_correct: np.ndarray, unknown: np.ndarray,
     if not 0 < labels.sum() < len(labels):
         raise ValueError("calibration needs both right and wrong answers among its queries")
     cal = Calibration(fit_logistic(np.concatenate([known, unknown]), labels).tolist(), 0.5, source,
-                      len(known), len(unknown), top1_accuracy=float(known_correct.mean()))
+                      len(known), len(unknown), top1_accuracy=float(known_correct.mean()),
+                      unknown_products=unknown_products)
     known_conf, unknown_conf = cal.confidence(known), cal.confidence(unknown)
-    cal.threshold = choose_threshold(known_conf, known_correct, unknown_conf)
-    accepted, rejected = trade_off(known_conf, known_correct, unknown_conf, np.array([cal.threshold]))
+    if point is None:
+        cal.threshold, cal.operating_point = choose_threshold(known_conf, known_correct, unknown_conf), "balanced accuracy"
+    else:
+        cal.threshold, cal.operating_point = threshold_at(known_conf, known_correct, unknown_conf, point), point.describe()
+    at = np.array([cal.threshold])
+    accepted, rejected = trade_off(known_conf, known_correct, unknown_conf, at)
     cal.known_accept_rate, cal.unknown_reject_rate = float(accepted[0]), float(rejected[0])
+    cal.accepted_right_rate = float(accepted_right(known_conf, known_correct, at)[0])
     grid = np.linspace(0.0, 1.0, CURVE_POINTS)
     curve_accepted, curve_rejected = trade_off(known_conf, known_correct, unknown_conf, grid)
-    cal.curve = [[round(float(t), 3), round(float(a), 4), round(float(r), 4)]
-                 for t, a, r in zip(grid, curve_accepted, curve_rejected)]
+    curve_right = accepted_right(known_conf, known_correct, grid)
+    cal.curve = [[round(float(t), 3), round(float(a), 4), round(float(r), 4), round(float(ar), 4)]
+                 for t, a, r, ar in zip(grid, curve_accepted, curve_rejected, curve_right)]
     return cal
 
 

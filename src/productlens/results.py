@@ -54,7 +54,9 @@ class ObjectResult:
 
 @dataclass
 class Recognition:
-    """Which product a photo shows, or None for "not in the catalogue"."""
+    """Which product a photo shows, or None for "not in the catalogue". The decision is on the
+    probability scale (`confidence` against `threshold`); `score` is the top product's cosine
+    similarity (what search shows), never compared with the threshold."""
 
     product: Product | None
     score: float
@@ -69,11 +71,22 @@ class Recognition:
     def known(self) -> bool:
         return self.product is not None
 
+    @property
+    def decision(self) -> str:
+        """The verdict in words, e.g. "unknown: confidence 0.41 < 0.63 needed (similarity 0.760)"."""
+        if not self.candidates and self.product is None:
+            return "unknown: nothing in the catalogue to compare with"
+        sign = ">=" if self.confidence >= self.threshold else "<"
+        verdict = self.product.id if self.product is not None else "unknown"
+        return (f"{verdict}: confidence {self.confidence:.2f} {sign} {self.threshold:.2f} needed "
+                f"(similarity {self.score:.3f})")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "product": self.product.to_dict() if self.product else None,
             "known": self.known,
-            "score": round(self.score, 6),
+            "decision": self.decision,
+            "similarity": round(self.score, 6),
             "confidence": round(self.confidence, 6),
             "threshold": round(self.threshold, 6),
             "category": self.category,

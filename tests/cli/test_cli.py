@@ -64,7 +64,8 @@ def test_calibrate_and_similar(run, tmp_path):
     result = run("calibrate", "--photos", held_out, "--json")
     assert result.exit_code == 0 and 0 < json.loads(result.output)["threshold"] < 1
     table = run("calibrate", "--photos", held_out).output
-    assert "right answers accepted" in table and len(table.splitlines()) == 13  # summary, header, 11 thresholds
+    assert "unknown products rejected: " in table and "of 6 photos of 3 products" in table
+    assert len(table.splitlines()) == 15  # summary (3 lines), header, 11 thresholds
     similar = json.loads(run("similar", "Banana", "--json").output)
     assert "Banana" not in [r["id"] for r in similar["results"]]
 

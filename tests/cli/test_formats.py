@@ -61,7 +61,7 @@ def test_search_similar_and_recognize_formats(fast_catalog, fast_queries):
 
     [verdict] = rows(run("--catalog", fast_catalog, "recognize", photo, "--format", "csv").stdout)
     assert verdict["known"] == "true" and verdict["product_id"] == "green-yellow" and verdict["query"] == str(photo)
-    assert float(verdict["score"]) >= float(verdict["threshold"])
+    assert float(verdict["confidence"]) >= float(verdict["threshold"])  # the decision's scale, not the similarity's
     full = json.loads(run("--catalog", fast_catalog, "recognize", photo, "--json").stdout)
     assert full["product"]["id"] == "green-yellow" and full["candidates"][0]["id"] == "green-yellow"
 

@@ -31,8 +31,9 @@ def test_tables_and_lines_are_whole_when_piped(long_titled, piped, fast_queries)
     assert "…" not in found.stdout
 
     verdict = piped("--catalog", long_titled, "recognize", fast_queries["green-yellow"])
-    first = verdict.stdout.splitlines()[0]  # what `recognize ... | head -1` shows
-    assert first.startswith(f"green-yellow: {LONG_TITLE} (confidence") and ">=" in first and first.endswith(")")
+    first, second = verdict.stdout.splitlines()[:2]  # what `recognize ... | head -1` shows: the decision
+    assert first.startswith("green-yellow: confidence") and " needed (similarity " in first and first.endswith(")")
+    assert second == f"product: {LONG_TITLE}"  # the title whole
 
     versions = piped("--catalog", long_titled, "models").stdout.splitlines()
     assert versions[0].split()[:2] == ["version", "recipe"] and versions[1].split()[:2] == ["*", "imagenet"]

@@ -89,7 +89,7 @@ def test_recognition_is_calibrated_and_says_unknown(fast_catalog, fast_queries, 
         photos = list(read_source(write_photos(tmp_path / "held-out", first_seed=200)))
         cal = shop.calibrate(photos=photos)
         assert cal.known_queries == 12 and cal.unknown_queries == 12 and 0.0 < cal.threshold < 1.0
-        assert cal.source == "12 labelled photos"
+        assert cal.source.startswith("12 labelled photos of 4 products left out") and cal.unknown_products == 4
         assert shop.recognition.calibration == cal  # stored for the active model version
         assert [c.name for c in shop.recognition.calibrations(shop.versions.active.key)] == ["burst", "recognition"]
         known = shop.recognize(fast_queries["green-yellow"])

@@ -128,7 +128,8 @@ class DetectResponse(BaseModel):
 class RecognitionOut(BaseModel):
     product: Optional[ProductOut]
     known: bool
-    score: float
+    decision: str
+    similarity: float
     confidence: float
     threshold: float
     category: Optional[str]
@@ -151,8 +152,9 @@ class ObjectsResponse(BaseModel):
 
 
 class RecognizeResponse(RecognitionOut):
-    """`score`: the top product's similarity (as /search reports it); `confidence`: the calibrated
-    probability that it is the right product, named (`known`) when it reaches `threshold`."""
+    """`confidence`: the calibrated probability that the top product is right, named (`known`) when
+    it reaches `threshold` (same scale); `similarity`: its cosine (as /search reports it), never
+    compared with the threshold; `decision`: the verdict in words."""
 
     took_ms: float
 

@@ -9,14 +9,14 @@ from rich.table import Table
 
 from ..catalog.ingest import LAYOUTS, read_edits, read_source
 from ..errors import CatalogNotFoundError, ProductNotFoundError
-from ..recognition import Calibration
+from ..recognition import Calibration, OperatingPoint
 from ..results import IngestReport
 from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
 from .output import make_progress, show_table, text
 
 PRODUCT_COLUMNS = ("id", "title", "category", "description", "image_count")
-CURVE_COLUMNS = ("threshold", "right_answers_accepted", "unknown_rejected")
+CURVE_COLUMNS = ("threshold", "right_answers_accepted", "unknown_rejected", "accepted_and_right")
 OVERWRITES_SHOWN = 20  # overwritten values listed in add's summary
 
 
@@ -250,29 +250,47 @@ def list_(state: State, where: str | None, limit: int | None, offset: int, fmt: 
 @click.option("--photos", type=click.Path(exists=True, path_type=Path),
               help="Labelled photos NOT in the catalogue (folder tree or CSV/JSONL, like `add`).")
 @click.option("--queries", "max_queries", type=int, default=400, show_default=True,
-              help="Without --photos: burst groups of catalogue photos to hold out, one query each.")
+              help="Without --photos: burst groups of catalogue photos to query, one photo each.")
+@click.option("--reject-unknown", type=click.FloatRange(0, 1),
+              help="Operating point: the share of unknown products to reject (default 0.9).")
+@click.option("--accept-right", type=click.FloatRange(0, 1),
+              help="Operating point instead: the share of known photos to accept and name right.")
 @format_option
 @catalog_options
-def calibrate(state: State, photos: Path | None, max_queries: int, fmt: str) -> None:
+def calibrate(state: State, photos: Path | None, max_queries: int, reject_unknown: float | None,
+              accept_right: float | None, fmt: str) -> None:
     """Fit the active model version's recognition confidence and "unknown" threshold, and store them for it.
 
-    Without --photos, whole burst groups of the catalogue's photos are held out as queries.
-    Prints how many right answers and unknown products each confidence threshold accepts/rejects:
-    CSV, TSV and JSON lines give one row per threshold; JSON is the whole calibration.
+    Whole products are left out of the catalogue in rotating folds: their photos are the unknown
+    products, the other products' photos (whole burst groups held out) the known ones. Prints what
+    the threshold accepts and rejects on those left-out products, and the whole trade-off: CSV,
+    TSV and JSON lines give one row per threshold; JSON is the whole calibration.
     """
+    try:
+        point = OperatingPoint.of(reject_unknown, accept_right)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     with state.open() as catalog:
         items = read_source(photos) if photos is not None else None
-        cal = catalog.calibrate(photos=items, max_queries=max_queries)
-    curve = [{"threshold": t, "right_answers_accepted": accepted, "unknown_rejected": rejected}
-             for t, accepted, rejected in cal.curve]
+        cal = catalog.calibrate(photos=items, max_queries=max_queries, point=point)
+    curve = [dict(zip(CURVE_COLUMNS, row)) for row in cal.curve]
     emit(fmt, curve, columns=CURVE_COLUMNS, show=lambda: None if state.quiet else _show_calibration(cal),
          document=cal.to_dict())
 
 
 def _show_calibration(cal: Calibration) -> None:
-    click.echo(f"confidence threshold {cal.threshold:.3f}: accepts {cal.known_accept_rate:.1%} of right answers, "
-               f"rejects {cal.unknown_reject_rate:.1%} of unknown products "
-               f"({cal.known_queries} queries from {cal.source}; top-1 {cal.top1_accuracy:.1%})")
-    click.echo("threshold  right answers accepted  unknown products rejected")
-    for threshold, accepted, rejected in cal.curve[::2]:
-        click.echo(f"{threshold:9.2f}  {accepted:22.1%}  {rejected:25.1%}")
+    for line in calibration_lines(cal):
+        click.echo(line)
+    click.echo("confidence  known photos accepted and right  unknown products rejected")
+    for threshold, _, rejected, right in cal.curve[::2]:
+        click.echo(f"{threshold:10.2f}  {right:31.1%}  {rejected:25.1%}")
+
+
+def calibration_lines(cal: Calibration) -> list[str]:
+    """What a recognition calibration promises, with the photos behind each figure."""
+    return [f"confidence threshold {cal.threshold:.3f} ({cal.operating_point or 'balanced accuracy'}), "
+            f"measured on {cal.source}:",
+            f"  unknown products rejected: {cal.unknown_reject_rate:.1%} of {cal.unknown_queries} photos"
+            + (f" of {cal.unknown_products} products" if cal.unknown_products else ""),
+            f"  known photos accepted and named right: {cal.accepted_right_rate:.1%} of {cal.known_queries} photos "
+            f"(top product right for {cal.top1_accuracy:.1%})"]

@@ -17,8 +17,8 @@ from .objects import emit_objects
 from .output import hits_table, print_json, show_table
 
 HIT_COLUMNS = ("rank", "score", "id", "title", "category", "image_id")
-VERDICT_COLUMNS = ("query", "known", "product_id", "title", "score", "confidence", "threshold", "category",
-                   "category_confidence")
+VERDICT_COLUMNS = ("query", "known", "product_id", "title", "confidence", "threshold", "similarity", "decision",
+                   "category", "category_confidence")
 
 
 def ordered_box(ctx: click.Context, param: click.Parameter, value: str | None) -> Box | None:
@@ -111,17 +111,16 @@ def recognize(state: State, image: Path, k: int, box, fmt: str) -> None:
 def _verdict(image: Path, result: Recognition) -> dict:
     product = result.product
     return {"query": str(image), "known": result.known, "product_id": product.id if product else None,
-            "title": product.title if product else None, "score": round(result.score, 6),
-            "confidence": round(result.confidence, 6), "threshold": round(result.threshold, 6),
+            "title": product.title if product else None, "confidence": round(result.confidence, 6),
+            "threshold": round(result.threshold, 6), "similarity": round(result.score, 6), "decision": result.decision,
             "category": result.category, "category_confidence": round(result.category_confidence, 6)}
 
 
 def _show_verdict(result: Recognition) -> None:
+    click.echo(result.decision)
     if result.product is not None:
-        click.echo(f"{result.product.id}: {result.product.title} "
-                   f"(confidence {result.confidence:.2f}, score {result.score:.3f} >= {result.threshold:.3f})")
+        click.echo(f"product: {result.product.title}")
     else:
-        click.echo(f"unknown (best score {result.score:.3f} < threshold {result.threshold:.3f})")
         if result.candidates:
             closest = result.candidates[0].product
             click.echo(f"closest: {closest.id}: {closest.title}")

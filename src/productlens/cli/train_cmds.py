@@ -11,8 +11,10 @@ from rich.table import Table
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
+from ..recognition import RECORD, Calibration, Recognizer
 from ..results import ActivationReport
 from ..training import RECIPES, TrainConfig
+from .catalog_cmds import calibration_lines
 from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, show_table
@@ -77,15 +79,18 @@ def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: 
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
                "comparison": result.comparison.to_dict() if result.comparison else None,
                "candidates": [t.to_dict() for t in result.trials], "notes": result.notes}
+        recognition = next((c.value for c in catalog.recognition.calibrations(result.version) if c.name == RECORD), None)
         if use_now:
             try:
                 out["activation"] = catalog.versions.activate(result.version, force=force).to_dict()
             except ActivationRefusedError as exc:
                 out["activation"] = {"switched": False, "reason": str(exc)}
-    emit_record(fmt, out, show=lambda: _print_training(state, result, out.get("activation"), use_now))
+    calibration = Recognizer.from_dict(recognition).calibration if recognition else None
+    emit_record(fmt, out, show=lambda: _print_training(state, result, out.get("activation"), use_now, calibration))
 
 
-def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
+def _print_training(state: State, result, activation: dict | None, use_now: bool,
+                    calibration: Calibration | None = None) -> None:
     m = result.metrics
     say = click.echo
     say(f"trained {result.version} in {result.seconds:.0f}s ({m.get('epochs_run')} epochs; "
@@ -105,6 +110,11 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
         say(f"active model: {result.version}" if activation.get("switched") else str(activation.get("reason")))
     elif not use_now and cmp is not None and cmp.better:
         say(f"activate it with: productlens --catalog {state.path()} models use {result.version.split('/')[1]}")
+    if calibration is not None and calibration.fitted:
+        for line in calibration_lines(calibration):
+            say(line)
+        say("  (validation photos of products the version learnt: products it never saw are rejected less "
+            "often; see docs/recognition.md)")
 
 
 def parse_duration(text: str) -> float | None:
@@ -136,8 +146,9 @@ def parse_duration(text: str) -> float | None:
               help="Comma-separated baselines measured in the same run ('' for none).")
 @click.option("--cnn-epochs", type=click.IntRange(1, 500), default=10, show_default=True)
 @click.option("--catalog-images", "pattern", default=None,
-              help="Also score matching against only the catalogue images whose path contains this text "
-                   "(e.g. _Iconic for the Grocery Store's product shots).")
+              help="Also score matching against only the catalogue images whose path contains this text. Default: "
+                   "product shots found by file name (_Iconic, as Grocery's, or packshot) when the catalogue has "
+                   "them beside photos; '' for none.")
 @format_option
 @catalog_options
 def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str | None, baselines: str,
@@ -150,7 +161,7 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str 
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
-        result = catalog.evaluate(items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
+        result = catalog.evaluate(items, version=version, baselines=chosen, catalog_image_pattern=pattern,
                           cnn_epochs=cnn_epochs, progress=_say(state) if fmt == "table" else None)
         model = catalog.versions.view(version).record if version else catalog.versions.active
         history = catalog.versions.training_history(model)

@@ -1,7 +1,9 @@
 """Find duplicate images and duplicate products in a catalogue.
 
-Image evidence: every image's nearest neighbours in the vector index (cosine of the catalogue's
-image embeddings), plus identical bytes (same sha256) stored under two products, scored 1.0.
+Image evidence: every image's nearest neighbours among the catalogue's images in an *instance*
+space (the off-the-shelf model's embeddings, whatever version is active: a trained version pulls
+a product's photos together on purpose, so its space would call distinct photos near-copies),
+plus identical bytes (same sha256) stored under two products, scored 1.0.
 Product evidence for a pair (A, B): the best image cosine between any image of A and any of B,
 blended with the cosine of their text embeddings when both have text of their own:
     product score = IMAGE_WEIGHT * image + (1 - IMAGE_WEIGHT) * text   (image alone otherwise)
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, NothingEmbeddedError, StaleCalibrationError
+from ..errors import ModelError, StaleCalibrationError
 from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
@@ -45,28 +47,45 @@ class DuplicateThresholds:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def stored_thresholds(catalog: DuplicateSource) -> DuplicateThresholds | None:
-    """The active version's duplicate thresholds; None if no version was ever calibrated and the
-    model is off-the-shelf (the defaults hold). Thresholds fitted on another version are cosines
-    of another space: StaleCalibrationError says so rather than reading them."""
-    model = catalog.active_model
-    record = catalog.get_calibration(model.key, THRESHOLDS_RECORD) if model is not None else None
+def stored_thresholds(catalog: DuplicateSource, key: str) -> DuplicateThresholds | None:
+    """The duplicate thresholds of the instance model `key`; None if never fitted (the defaults
+    hold). Thresholds fitted on another model are cosines of another space: StaleCalibrationError
+    says so rather than reading them."""
+    record = catalog.get_calibration(key, THRESHOLDS_RECORD)
     if record is not None:
         return DuplicateThresholds(**{k: v for k, v in record.value.items() if k in DuplicateThresholds.__dataclass_fields__})
     others = [c.model_key for c in catalog.calibrations() if c.name == THRESHOLDS_RECORD]
-    if others or (model is not None and model.info.get("onnx")):
-        fitted = f"were fitted on {others[0]}" if others else "were never fitted for it"
-        raise StaleCalibrationError(f"the duplicate thresholds {fitted}, not on the active model {model.key}; "
+    if others:
+        raise StaleCalibrationError(f"the duplicate thresholds were fitted on {others[0]}, not on {key}; "
                                     "run: productlens duplicates --calibrate (or pass the thresholds)")
     return None
 
 
-def store_thresholds(catalog: DuplicateSource, cal: DuplicateThresholds) -> None:
-    """Store the thresholds for the active model version."""
-    model = catalog.active_model
-    if model is None:
-        raise NothingEmbeddedError()
-    catalog.save_calibration(model.key, THRESHOLDS_RECORD, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
+def store_thresholds(catalog: DuplicateSource, cal: DuplicateThresholds, key: str) -> None:
+    """Store the thresholds for the instance model `key` they were fitted in."""
+    catalog.save_calibration(key, THRESHOLDS_RECORD, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
+
+
+class Neighbours:
+    """Exact inner-product neighbours among the catalogue's images in a NearCopySpace."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        import faiss  # the core index library; imported here to keep `import productlens` light
+
+        self.ids = np.asarray(ids, np.int64)
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.index = faiss.IndexFlatIP(self.vectors.shape[1]) if len(self.vectors) else None
+        if self.index is not None:
+            self.index.add(self.vectors)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, cosines) of each query's k nearest images (-1 past the end), best first."""
+        k = min(k, len(self.ids))
+        scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return np.where(rows >= 0, self.ids[np.maximum(rows, 0)], -1), scores
 
 
 @dataclass
@@ -104,17 +123,17 @@ class DuplicateReport:
         }
 
 
-def image_pair_scores(catalog: DuplicateSource, floor: float, neighbours: int = NEIGHBOURS) -> dict[tuple[int, int], float]:
+def image_pair_scores(catalog: DuplicateSource, near: Neighbours, floor: float,
+                      neighbours: int = NEIGHBOURS) -> dict[tuple[int, int], float]:
     """{(image a, image b): cosine} for neighbour pairs scoring >= floor (a < b), plus byte-identical pairs."""
-    model, live = catalog.active_model, catalog.live_index()
     pairs: dict[tuple[int, int], float] = {}
-    if model is None or live is None or len(live) < 2:
+    if len(near) < 2:
         return pairs
-    k = min(neighbours + 1, len(live))
-    for ids, vectors in catalog.image_vectors(model.key, batch=1024):
-        hits = live.search(vectors, k)
+    for start in range(0, len(near), 1024):
+        ids = near.ids[start:start + 1024]
+        found, scores = near.search(near.vectors[start:start + 1024], neighbours + 1)
         for row, image_id in enumerate(ids.tolist()):
-            for other, score in zip(hits.ids[row].tolist(), hits.scores[row].tolist()):
+            for other, score in zip(found[row].tolist(), scores[row].tolist()):
                 if other < 0 or other == image_id or score < floor:
                     continue
                 key = (min(image_id, other), max(image_id, other))
@@ -190,11 +209,12 @@ def find_duplicates(
     """Image clusters and product clusters at the given thresholds, or the calibrated ones
     stored in the catalogue (`productlens duplicates --calibrate`), or the defaults."""
     given = image_threshold is not None and product_threshold is not None
-    cal = None if given else stored_thresholds(catalog)
+    space = catalog.near_copy_space()
+    cal = None if given else stored_thresholds(catalog, space.key)
     t_img = image_threshold if image_threshold is not None else (cal.image_threshold if cal else DEFAULT_IMAGE_THRESHOLD)
     t_prod = product_threshold if product_threshold is not None else (cal.product_threshold if cal else DEFAULT_PRODUCT_THRESHOLD)
     floor = min(t_img, t_prod - (1 - IMAGE_WEIGHT)) if use_text else min(t_img, t_prod)
-    image_pairs = image_pair_scores(catalog, floor)
+    image_pairs = image_pair_scores(catalog, Neighbours(*space.vectors()), floor)
     product_evidence = product_pair_scores(catalog, image_pairs, text_vectors_of(catalog) if use_text else None)
     image_clusters = clusters(image_pairs, t_img, "image")
     owner = catalog.image_products([m for c in image_clusters for m in c.members])

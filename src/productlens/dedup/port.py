@@ -3,50 +3,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+from PIL import Image
 
-from ..catalog.records import CalibrationRecord, ImageRecord, ModelRecord, Product
-from ..index.base import SearchHits
-from ..models import Embedder
-from ..results import ProductHit
+from ..catalog.records import CalibrationRecord, ImageRecord, Product
 from ..text.search import TextSearch
 
 
-class NeighbourIndex(Protocol):
-    """The active model's vector index, as duplicates use it."""
+class NearCopySpace(Protocol):
+    """Image vectors that keep photo-level differences: the off-the-shelf model's, whatever version
+    is active (engine/instance.py)."""
 
-    def search(self, vectors: np.ndarray, k: int) -> SearchHits: ...
+    @property
+    def key(self) -> str: ...  # the model whose vectors these are (thresholds are stored for it)
 
-    def __len__(self) -> int: ...
+    @property
+    def draft_size(self) -> int | None: ...
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, unit vectors) of every catalogue image."""
+        ...
+
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
 
 class DuplicateSource(Protocol):
     """The catalogue operations duplicate finding uses."""
 
-    @property
-    def active_model(self) -> ModelRecord | None: ...
-
-    def live_index(self) -> NeighbourIndex | None: ...
-
-    def embedder(self) -> Embedder: ...
+    def near_copy_space(self) -> NearCopySpace: ...
 
     def images(self, product_id: str | None = None) -> list[ImageRecord]: ...
-
-    def image_vectors(self, model_key: str, image_ids: Sequence[int] | None = None,
-                      batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Batches of (image ids, the model's vectors of them)."""
-        ...
 
     def identical_image_pairs(self) -> list[tuple[int, int]]: ...
 
     def image_products(self, image_ids: Sequence[int]) -> dict[int, str]: ...
 
     def get_product(self, product_id: str) -> Product: ...
-
-    def search_vector(self, vector: np.ndarray, *, k: int = 10, exclude: Any = ()) -> list[ProductHit]: ...
 
     def text_search(self) -> TextSearch: ...
 

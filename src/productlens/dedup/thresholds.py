@@ -7,7 +7,8 @@ re-encoded, resized and cropped (`make_copy`), then
                  (that SKU, the best-scoring other product) = not
 and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold).
 The copies are embedded in memory; the catalogue is not changed, except that the chosen
-thresholds are stored as the active version's `duplicates` calibration record.
+thresholds are stored as the `duplicates` calibration record of the near-copy space's model
+(the off-the-shelf one, whatever version is active: finder.py).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import logging
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError, NothingEmbeddedError, ProductLensError
+from ..errors import ImageError, ProductLensError
 from ..images import load_image, read_bytes
 from ..text import semantic
 from ..text.hybrid import normalize_rows
-from .finder import IMAGE_WEIGHT, DuplicateThresholds, text_vectors_of
+from .finder import IMAGE_WEIGHT, DuplicateThresholds, Neighbours, text_vectors_of
 from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
@@ -67,17 +68,19 @@ def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DuplicateThresholds:
-    """Make `n` copies of random catalogue images, score them as above, choose both thresholds."""
-    model, live = catalog.active_model, catalog.live_index()
-    if model is None or live is None:
-        raise NothingEmbeddedError()
-    if len(live) < 3:
+def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0,
+                             use_text: bool = True) -> tuple[DuplicateThresholds, str]:
+    """Make `n` copies of random catalogue images, score them as above in the catalogue's
+    near-copy space, choose both thresholds; returns them and the space's model key."""
+    space = catalog.near_copy_space()
+    near = Neighbours(*space.vectors())
+    if len(near) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
     rng = np.random.default_rng(seed)
     images = catalog.images()
+    owner = {im.id: im.product_id for im in images}
+    row_of = {int(i): r for r, i in enumerate(near.ids.tolist())}
     order = rng.permutation(len(images))
-    embedder = catalog.embedder()
     texts = text_vectors_of(catalog) if use_text else None
     encoder = semantic.get_encoder() if texts else None
     img_scores, img_labels, prod_scores, prod_labels = [], [], [], []
@@ -86,25 +89,25 @@ def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: in
         if used >= n:
             break
         record = images[int(i)]
+        if record.id not in row_of:
+            continue  # no vector in the near-copy space (its file is gone)
         try:
             copy = make_copy(read_bytes(record.source or ""), COPY_KINDS[used % len(COPY_KINDS)], rng)
         except (ImageError, OSError):
             continue  # the original file is gone or unreadable: not usable for calibration
-        vector = embedder.embed([load_image(copy, draft_size=embedder.draft_size).image])[0]
+        vector = space.embed([load_image(copy, draft_size=space.draft_size).image])[0]
         used += 1
-        original = next(catalog.image_vectors(model.key, [record.id]))[1][0]
-        hits = live.search(vector[None, :], 2)
-        other = [s for j, s in zip(hits.ids[0].tolist(), hits.scores[0].tolist()) if j not in (record.id, -1)]
-        img_scores += [float(vector @ original), other[0] if other else -1.0]
+        found, scores = near.search(vector[None, :], min(len(near), 64))
+        others = [(j, s) for j, s in zip(found[0].tolist(), scores[0].tolist()) if j not in (record.id, -1)]
+        img_scores += [float(vector @ near.vectors[row_of[record.id]]), others[0][1] if others else -1.0]
         img_labels += [True, False]
         product = catalog.get_product(record.product_id)
-        own_ids = [im.id for im in catalog.images(record.product_id)]
-        own_best = max(float((v @ vector).max()) for _, v in catalog.image_vectors(model.key, own_ids))
-        rival = catalog.search_vector(vector, k=1, exclude=[record.product_id])
+        own_best = max(s for j, s in [(record.id, img_scores[-2])] + others if owner.get(j) == record.product_id)
+        rival = next(((owner[j], s) for j, s in others if owner.get(j) not in (None, record.product_id)), None)
         sku_text = None
         if encoder is not None and record.product_id in texts:
             sku_text = normalize_rows(encoder.encode([product.title]))[0]
-        candidates = [(record.product_id, own_best, True)] + [(h.product.id, h.score, False) for h in rival]
+        candidates = [(record.product_id, own_best, True)] + ([(rival[0], rival[1], False)] if rival else [])
         for pid, score, label in candidates:
             if sku_text is not None and pid in texts:
                 score = IMAGE_WEIGHT * score + (1 - IMAGE_WEIGHT) * float(sku_text @ texts[pid])
@@ -114,4 +117,4 @@ def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: in
         raise ProductLensError("none of the catalogue's image files could be read to make calibration copies")
     t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
     t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
-    return DuplicateThresholds(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies")
+    return DuplicateThresholds(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies"), space.key

@@ -238,9 +238,10 @@ class Catalog:
         return [f for f in map(self.media.file_of, self.get_images()) if f]
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = MAX_QUERIES,
-                  seed: int = 0) -> recognition.Calibration:
-        """Fit the active version's recognition confidence and threshold (engine/recognition_service.py)."""
-        return self.recognition.calibrate(photos=photos, max_queries=max_queries, seed=seed)
+                  seed: int = 0, point: recognition.OperatingPoint = recognition.DEFAULT_POINT) -> recognition.Calibration:
+        """Fit the active version's recognition confidence and threshold at the operating point
+        `point`, on products left out of the catalogue (engine/recognition_service.py)."""
+        return self.recognition.calibrate(photos=photos, max_queries=max_queries, seed=seed, point=point)
 
     def duplicates(self, *, image_threshold: float | None = None, product_threshold: float | None = None,
                    use_text: bool = True) -> DuplicateReport:

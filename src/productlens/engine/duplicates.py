@@ -5,11 +5,13 @@ probably-identical products (dedup/finder.py), the thresholds fitted on syntheti
 from __future__ import annotations
 
 from ..dedup import DuplicateThresholds, DuplicateReport, fit_thresholds_on_copies, find_duplicates, render_review, store_thresholds
+from .instance import InstanceSpace
 from .ports import DuplicatesAdapter
 
 
 class Duplicates:
-    """Finding duplicates and fitting their thresholds, for the active model version."""
+    """Finding duplicates and fitting their thresholds, in the off-the-shelf model's space whatever
+    version is active (engine/instance.py)."""
 
     def __init__(self, port: DuplicatesAdapter) -> None:
         self.port = port
@@ -20,10 +22,15 @@ class Duplicates:
                                use_text=use_text)
 
     def fit_thresholds(self, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DuplicateThresholds:
-        """Choose and store the duplicate thresholds on `n` synthetic copies (dedup/thresholds.py)."""
-        fitted = fit_thresholds_on_copies(self.port, n=n, seed=seed, use_text=use_text)
-        store_thresholds(self.port, fitted)
+        """Choose the duplicate thresholds on `n` synthetic copies (dedup/thresholds.py) and store
+        them for the near-copy space's model (the off-the-shelf one, engine/instance.py)."""
+        fitted, key = fit_thresholds_on_copies(self.port, n=n, seed=seed, use_text=use_text)
+        store_thresholds(self.port, fitted, key)
         return fitted
+
+    def space(self) -> InstanceSpace:
+        """The vectors duplicates are found with: the off-the-shelf model's (engine/instance.py)."""
+        return self.port.near_copy_space()
 
     def review_page(self, report: DuplicateReport) -> str:
         """The HTML page to review a report's clusters (dedup/review.py)."""

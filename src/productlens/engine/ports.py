@@ -13,14 +13,13 @@ import numpy as np
 from .. import meta_keys
 from ..catalog.media import MediaStore
 from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord, Product
-from ..index.live import LiveIndex
-from ..models import Embedder
 from ..recognition import Recognizer
 from ..results import ProductHit
 from ..text.search import TextSearch
 from ..training.compare import FoldAnswers
 from ..training.port import Photo, TrainedVersion
 from .active import ActiveModel
+from .instance import InstanceSpace, instance_space
 from .lifecycle import WriteLock
 from .products import ProductCache
 from .recognition_service import RecognitionService
@@ -84,25 +83,15 @@ class DuplicatesAdapter:
                  searcher: Searcher) -> None:
         self.store, self.media, self.lock, self.active, self.searcher = store, media, lock, active, searcher
 
-    @property
-    def active_model(self) -> ModelRecord | None:
-        return self.active.record()
-
-    def live_index(self) -> LiveIndex | None:
-        return self.active.index()
-
-    def embedder(self) -> Embedder:
-        return self.active.embedder()
+    def near_copy_space(self) -> InstanceSpace:
+        """The off-the-shelf model's vectors, whatever version is active (engine/instance.py)."""
+        return instance_space(self.active.path, self.store, self.lock.hold)
 
     def images(self, product_id: str | None = None) -> list[ImageRecord]:
         return self.store.get_images(product_id)
 
     def images_by_id(self, image_ids: Sequence[int]) -> list[ImageRecord]:
         return self.store.get_images(image_ids=image_ids)
-
-    def image_vectors(self, model_key: str, image_ids: Sequence[int] | None = None,
-                      batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return self.store.iter_embeddings(model_key, image_ids, batch)
 
     def identical_image_pairs(self) -> list[tuple[int, int]]:
         return self.store.identical_image_pairs()
@@ -118,9 +107,6 @@ class DuplicatesAdapter:
 
     def get_products(self, product_ids: Sequence[str]) -> list[Product]:
         return self.store.get_products(product_ids)
-
-    def search_vector(self, vector: np.ndarray, *, k: int = 10, exclude: Any = ()) -> list[ProductHit]:
-        return self.searcher.vector(vector, k=k, exclude=exclude)
 
     def text_search(self) -> TextSearch:
         return self.searcher.text_search()

@@ -11,6 +11,7 @@ from ..errors import ProductLensError
 from ..recognition import RECORD
 from ..text.search import HYBRID
 from .duplicates import Duplicates
+from .instance import instance_record
 from .recognition_service import RecognitionService
 
 
@@ -34,7 +35,11 @@ class Refit:
                             "note": f"refitted on {cal.source}"})
             except ProductLensError as exc:
                 out.append({"name": RECORD, "stale": True, "note": f"{exc}; run: productlens calibrate --photos ..."})
-        if DEDUP in old and DEDUP not in new:
+        near = instance_record(self.store)
+        if DEDUP in old and near is not None and self.store.get_calibration(near.key, DEDUP) is not None:
+            out.append({"name": DEDUP, "note": f"kept: duplicates are found with {near.key}'s vectors, "
+                                               "whatever version is active"})
+        elif DEDUP in old and DEDUP not in new:
             try:
                 fitted = self.duplicates.fit_thresholds(seed=0)
                 out.append({"name": DEDUP, "old": _dedup(old[DEDUP]), "new": _dedup(fitted.to_dict()),

@@ -51,6 +51,9 @@ class ModelUnderTest(Protocol):
     head: dict[str, Any] | None
 
 
+PRODUCT_SHOT_MARKERS = ("_Iconic", "_iconic", "packshot", "product-shot")  # in a catalogue image's file name
+
+
 @dataclass
 class Gallery:
     """The catalogue side: one row per embedded image, labelled by product (class) index."""
@@ -69,6 +72,15 @@ class Gallery:
         """Mask of the images whose source contains `pattern` (a catalogue's product shots); all
         False without a pattern."""
         return np.array([bool(pattern and s and pattern in s) for s in self.sources], dtype=bool)
+
+    def product_shot_pattern(self) -> str | None:
+        """The first PRODUCT_SHOT_MARKERS that names some of the gallery's images but not all of
+        them (product shots beside photos, as Grocery's iconic images), else None."""
+        for marker in PRODUCT_SHOT_MARKERS:
+            shots = self.catalog_images(marker)
+            if shots.any() and not shots.all():
+                return marker
+        return None
 
 
 @dataclass

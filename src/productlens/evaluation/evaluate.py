@@ -4,9 +4,10 @@ Data loading is data.py (gallery = the catalogue's images; queries embedded with
 model); this module scores. Retrieval is image-level (R@k, mAP, mAP@R); fine accuracy is the
 recogniser's product ranking (a trained version's classifier / kNN / blend as chosen on
 validation, else nearest product); coarse accuracy uses the trained version's category mode (also
-chosen on validation) or the best product per category. Catalogue-image matching, when a
-`catalog_image_pattern` is given, restricts the gallery to the images whose source contains it
-(e.g. a dataset's product shots) and reports it separately (the `iconic_*` metrics).
+chosen on validation) or the best product per category. Catalogue-image matching restricts the
+gallery to the images whose source contains `catalog_image_pattern` (a catalogue's product
+shots; by default found from their file names, as Grocery's `_Iconic` images; "" for none) and
+reports it separately (the `iconic_*` metrics).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def evaluate(
     details: dict[str, Any] = {}
     for view in views:
         gallery = load_gallery(catalog, view.record)
+        if catalog_image_pattern is None:
+            catalog_image_pattern = gallery.product_shot_pattern() or ""
         view_qs = embed_queries(view.embedder, gallery, queries, say)
         fine, coarse, mode = trained_scores(view, gallery, view_qs) if view.head is not None else (None, None, "nearest product")
         say(f"scoring {view.record.version}")
@@ -99,6 +102,7 @@ def evaluate(
         "model": gallery.model.key, "active_model": active.record.key, "queries": len(qs.items),
         "queries_skipped": qs.skipped, "gallery_images": len(gallery.vectors), "products": len(gallery.classes),
         "categories": len(gallery.categories), "catalog_images_for_matching": int(matching.sum()),
+        "catalog_images_pattern": catalog_image_pattern or None,
         "embed_throughput_img_s": round(len(qs.items) / max(qs.embed_seconds, 1e-9), 1),
         # End-to-end search latency is the active model's (search runs on its index).
         "latency_ms": search_latency(catalog, [it.image for it in qs.items[:latency_samples]]), "methods": results,

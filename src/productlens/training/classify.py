@@ -5,7 +5,8 @@ confidence of each, all chosen on validation when the version is trained.
 Replaying works on matrices: per validation photo, the best cosine of every product's training
 images (`product_similarities`), the classifier's probabilities, and from them the scores the
 engine would give the same photo's top `recognition.CANDIDATES` products. *Unknown* queries are the
-same photos with their own product left out, as if the catalogue lacked it.
+same photos with their own product's fold of products left out (recognition.product_folds), as
+if the catalogue lacked them.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def _replay(fold: Replay, scale: float) -> tuple[dict[str, _Answers], np.ndarray
     p_cls = classifier_probs(emb, fold.proxies, scale)
     sims = product_similarities(emb, fold.gallery, fold.gallery_labels, len(fold.proxies))
     unknown_sims = sims.copy()
-    unknown_sims[np.arange(len(sims)), labels] = -np.inf
+    fold_of = recognition.product_folds(sims.shape[1])
+    unknown_sims[fold_of[labels][:, None] == fold_of[None, :]] = -np.inf  # the own product's whole fold
     answers = {}
     for m in MODES:
         scores = recognizer_scores(sims, m, p_cls)
@@ -133,11 +135,14 @@ def choose_recognition(folds: list[Replay], scale: float, product_category: np.n
         return np.concatenate([getattr(answers[m], part) for _, answers, _ in replayed])
 
     accuracy = {m: float(pooled(m, "right").mean()) for m in MODES}
+    products = len(np.unique(np.concatenate([fold.val_labels[keep] for fold, _, keep in replayed])))
     mode = max(MODES, key=lambda m: (accuracy[m], m == "blend"))
 
     def fitted(m: str) -> recognition.Calibration | None:
         try:
-            return recognition.calibrate(pooled(m, "known"), pooled(m, "right"), pooled(m, "unknown"), source)
+            return recognition.calibrate(pooled(m, "known"), pooled(m, "right"), pooled(m, "unknown"),
+                                         f"{source}, each with its own product's fold of products hidden",
+                                         unknown_products=products)
         except ValueError:  # every answer right (or wrong): nothing to tell them apart by
             return None
 

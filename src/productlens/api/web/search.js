@@ -109,10 +109,10 @@ async function runSearch() {
 }
 
 // How the verdict was reached: `confidence`, the calibrated chance that the best guess is right,
-// against the threshold on the same scale (`score` is the guess's similarity, as in the list).
+// against the confidence needed (same scale); the cosine only as "similarity", as in the list.
 function verdictNumbers(r) {
   const sign = r.confidence >= r.threshold ? "≥" : "<";
-  return `confidence ${num(r.confidence)} ${sign} threshold ${num(r.threshold)}`;
+  return `confidence ${num(r.confidence)} ${sign} ${num(r.threshold)} needed (similarity ${r.similarity.toFixed(3)})`;
 }
 
 // Recognition's verdict, worded so that it agrees with the ranked list below it.
