@@ -12,23 +12,24 @@ from productlens.catalog.ingest import read_source
 from productlens.training import TrainConfig, train
 
 
-def test_partial_recipe_trains_the_last_block_and_lowers_validation_loss(look_alike):
+def test_partial_recipe_trains_the_last_stages_and_lowers_validation_loss(look_alike):
     shop, queries = look_alike
     val = list(read_source(queries))
     config = TrainConfig(recipe="partial", epochs=4, views=2, backbone="efficientnet-lite0", crop=0.65, hidden=256,
-                         flip_tta=False)
+                         flip_tta=False, cut="mid")
     with Catalog.open(shop) as catalog:
         result = train(catalog, config, val_items=val)
         losses = [h["val_loss"] for h in result.history]
         assert min(losses[1:]) < losses[0]
-        assert result.metrics["unfreeze_blocks"] == 1 and result.metrics["validation"] == "photos"
+        assert result.metrics["unfreeze_blocks"] == 5 and result.metrics["cut_after_block"] == 11
+        assert result.metrics["validation"] == "photos"
         catalog.activate_model(result.version, force=True)
         photo = val[0].image
         embedded = catalog.embed_query(photo)
         assert embedded.shape == (512,) and abs(np.linalg.norm(embedded) - 1) < 1e-4
         assert catalog.recognize(photo).candidates
     cache = shop / "cache"
-    assert (cache / "activations.sqlite").exists() and list(cache.glob("*.block14.onnx"))
+    assert len(list((cache / "activations").glob("*.f16"))) == 2 and list(cache.glob("*.block10.onnx"))
 
 
 def test_the_search_tries_each_open_setting_and_records_it(look_alike):

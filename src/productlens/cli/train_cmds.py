@@ -13,6 +13,7 @@ from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
 from ..training import TrainConfig
 from ..training import train as run_training
+from ..training.stage_clock import AUTO
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 from .output import err_console, print_json, show_table
@@ -37,8 +38,9 @@ def _say(state: State):
                    "Default: on only if it validates clearly better.")
 @click.option("--hidden", type=click.IntRange(0, 8192),
               help="Hidden layer width of the head (0 = linear projection). Default: 1024 or 0, whichever validates better.")
-@click.option("--budget", default="10m", show_default=True,
-              help="Time for choosing the open settings and training, e.g. 20m, 900s, or 'none' for no limit.")
+@click.option("--budget", default="auto", show_default=True,
+              help="Time for choosing the open settings and training, e.g. 20m, 900s, or 'none' for no limit; "
+                   "auto: 10 minutes up to 1,500 photos, growing to 20 minutes at 2,721 and more.")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Default 30 (head) / 5 (full); early stopping may end sooner.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, help="Peak learning rate (default 3e-3 head / 3e-4 full).")
@@ -113,9 +115,12 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
         say(f"activate it with: productlens --catalog {state.path()} models use {result.version.split('/')[1]}")
 
 
-def parse_duration(text: str) -> float | None:
-    """'10m', '900s', '1.5h' or a number of seconds -> seconds; 'none' -> None (no limit)."""
+def parse_duration(text: str) -> float | str | None:
+    """'10m', '900s', '1.5h' or a number of seconds -> seconds; 'none' -> None (no limit); 'auto'
+    stays 'auto' (train scales it with the catalogue)."""
     text = text.strip().lower()
+    if text == AUTO:
+        return AUTO
     if text in ("none", "0", "off", "unlimited"):
         return None
     scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(text[-1:], 1.0)
