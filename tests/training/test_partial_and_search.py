@@ -54,3 +54,27 @@ def test_the_search_tries_each_open_setting_and_records_it(look_alike):
         assert [t.stage for t in fixed.trials] == ["crop", "backbone"]
         assert all(t.score is None and "over the time budget" in t.note for t in fixed.trials)
         assert fixed.config.crop == 0.875 and fixed.config.views == 1  # the budget was spent: one view
+
+
+def test_a_default_run_adapts_the_backbone_at_the_deepest_cut_that_fits(look_alike, monkeypatch):
+    from productlens.training import backbone_stage
+
+    monkeypatch.setattr(backbone_stage, "EPOCHS", 2)  # the recipe's length is not what this test is about
+    shop, queries = look_alike
+    val = list(read_source(queries))
+    with Catalog.open(shop) as catalog:
+        fixed = TrainConfig(crop=0.875, hidden=0, flip_tta=False, backbone="efficientnet-lite0")
+        result = train(catalog, fixed, val_items=val, budget_s=None)
+        (tried,) = [t for t in result.trials if t.stage == "depth"]  # no limit: the deepest cut, the most views
+        assert tried.score is not None and tried.note.startswith("deep cut (8 blocks), 4 views")
+        head_score = float(tried.note.rsplit(" ", 1)[1])
+        assert result.config.recipe == ("partial" if tried.score > head_score else "head")
+        if result.config.recipe == "partial":
+            assert result.metrics["cut_after_block"] == 8 and result.config.views == 4
+        stages = result.metrics["stage_seconds"]
+        assert stages["partial recipe"] > 0 and "settings search" in stages
+        # A budget too short for any cut says, cut by cut, why each was skipped.
+        short = train(catalog, fixed, val_items=val, budget_s=1)
+        skipped = [t for t in short.trials if t.stage == "depth"]
+        assert len(skipped) == 9 and all("skipped" in t.note and t.score is None for t in skipped)
+        assert short.config.recipe == "head"
