@@ -11,6 +11,7 @@ from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
 from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
+from ..models.cut import CUTS
 from ..training import TrainConfig
 from ..training import train as run_training
 from ..training.stage_clock import AUTO
@@ -25,9 +26,12 @@ def _say(state: State):
 
 @cli.command()
 @click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
-              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
-                   "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
-                   "as well if the budget allows (the better one on validation).")
+              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the backbone's last "
+                   "stages, on cached activations; full: fine-tune the backbone's last stages on images. Default: "
+                   "head, then partial at the deepest cut the budget allows (the better one on validation).")
+@click.option("--cut", type=click.Choice(list(CUTS)),
+              help="partial recipe: where the network is cut (deep / mid / shallow: after Lite0's blocks 8 / 11 / 14). "
+                   "Default: mid with --recipe partial; chosen by the budget otherwise.")
 @click.option("--backbone", help="Network to train on, NAME or NAME@SIZE (e.g. efficientnet-lite2@320). "
               "Default: the catalogue's model or efficientnet-lite2@320, whichever validates better in the budget.")
 @click.option("--crop", type=click.FloatRange(0.2, 1.0),
@@ -62,7 +66,7 @@ def _say(state: State):
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
 @click.option("--json", "as_json", is_flag=True)
 @catalog_options
-def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
+def train(state: State, recipe, cut, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
           batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
           as_json) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version.
@@ -71,7 +75,7 @@ def train(state: State, recipe, backbone, crop, flip_tta, hidden, budget, epochs
     groups (or on --val photos), within --budget; the new version is compared with the active
     model on the same photos, and --use activates it only if it is better (or with --force).
     """
-    config = TrainConfig(recipe=recipe, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
+    config = TrainConfig(recipe=recipe, cut=cut, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
                          optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
                          label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
                          patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")

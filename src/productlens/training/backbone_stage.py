@@ -78,7 +78,7 @@ def try_partial(catalog: TrainingSource, data: LabelledSet, head: Fitted, config
     spec = backbone_spec(base)
     view_s = search.seconds_per_view(setting)
     chosen = None
-    for cut in CUTS:
+    for cut in ([config.cut] if config.cut else CUTS):
         try:
             front = Front(catalog, spec, cut)
         except ModelError as exc:  # a network without stages to cut at
