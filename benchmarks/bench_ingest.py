@@ -26,7 +26,7 @@ from productlens.pipeline import embed_sources
 
 TARGETS = {"fp32": 120.0, "int8": 250.0}  # images/s, 2 cores
 LATENCY_TARGET_MS = 12.0
-CALIBRATION_IMAGES = 200
+QUANTIZATION_IMAGES = 200
 QUERIES = 100
 
 
@@ -92,7 +92,7 @@ def main() -> None:
     dataset = args.root / "dataset"
     train = split(dataset, "train")
     timed = train[: args.limit]
-    calibration_paths = (train[args.limit :] or train[::-1])[:CALIBRATION_IMAGES]
+    calibration_paths = (train[args.limit :] or train[::-1])[:QUANTIZATION_IMAGES]
     queries = split(dataset, "test")[:: max(1, len(split(dataset, "test")) // QUERIES)][:QUERIES]
     print(f"{len(timed)} train images timed, {len(calibration_paths)} for int8 calibration, "
           f"{len(queries)} test queries; batch {args.batch_size}, {args.workers} decode threads")
@@ -104,7 +104,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             calibration = [load_image(p, draft_size=fp32.draft_size).image for p in calibration_paths]
             started = time.perf_counter()
-            int8 = create_embedder(name, "int8", model_dir=folder, calibration_images=calibration, threads=args.threads)
+            int8 = create_embedder(name, "int8", model_dir=folder, quantization_images=calibration, threads=args.threads)
             quantise_s = time.perf_counter() - started
             vectors = {}
             for embedder in (fp32, int8):

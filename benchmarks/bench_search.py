@@ -21,7 +21,7 @@ import numpy as np
 from productlens import Catalog, settings
 from productlens.catalog.datasets import grocery_store_rows, write_grocery_csv
 from productlens.catalog.ingest import read_source
-from productlens.engine.ingest import CALIBRATION_IMAGES, calibration_sources
+from productlens.engine.ingest import QUANTIZATION_IMAGES, quantization_sources
 from productlens.evaluation.evaluate import search_latency
 from productlens.evaluation.metrics import mean_average_precision, recall_at_k
 from productlens.images import load_image
@@ -76,7 +76,7 @@ def large_photo_decode_ms(photo: Path, draft_size: int) -> tuple[float, float]:
 
 def retrieval(shop: Catalog, queries: list, gallery_labels: dict[int, str]) -> dict[str, float]:
     """Image-level R@1/R@5/mAP over the full gallery, and product-level R@1."""
-    live = shop.live_index()
+    live = shop.index.live()
     counts: dict[str, int] = {}
     for label in gallery_labels.values():
         counts[label] = counts.get(label, 0) + 1
@@ -86,7 +86,7 @@ def retrieval(shop: Catalog, queries: list, gallery_labels: dict[int, str]) -> d
     for r in results:
         hits = live.search(r.vector[None, :], len(live))
         ranked_images.append([gallery_labels[i] for i in hits.ids[0].tolist() if i >= 0])
-        ranked_products.append([h.product.id for h in shop.search_vector(r.vector, k=1)])
+        ranked_products.append([h.product.id for h in shop.searcher.vector(r.vector, k=1)])
     return {
         "R@1": recall_at_k(ranked_images, labels, 1),
         "R@5": recall_at_k(ranked_images, labels, 5),
@@ -119,11 +119,11 @@ def main() -> None:
     for precision in args.precisions:
         path = workdir / f"shop-{precision}"
         with Catalog.open(path, create=True, model=args.model, precision=precision) as shop:
-            if precision == "int8" and shop.active_model is None:  # time calibration apart from ingest
+            if precision == "int8" and shop.versions.active is None:  # time calibration apart from ingest
                 started = time.perf_counter()
-                shop.embedder(calibration=calibration_sources(list(read_source(csv))))
+                shop.embedder(quantization_images=quantization_sources(list(read_source(csv))))
                 rows.append(("ORT int8", "INT8 calibration (once per catalogue)",
-                             f"{time.perf_counter() - started:6.1f} s on {CALIBRATION_IMAGES} catalogue photos", ""))
+                             f"{time.perf_counter() - started:6.1f} s on {QUANTIZATION_IMAGES} catalogue photos", ""))
             report = shop.add(csv)
             rate = report.added / report.seconds if report.added else float("nan")
             rows.append((f"ORT {precision}", "catalogue build (Catalog.add)",

@@ -36,7 +36,7 @@ from productlens import Catalog, settings
 from productlens.catalog.datasets import grocery_classes, grocery_store_rows, write_grocery_csv
 from productlens.catalog.ingest import title_from_name
 from productlens.catalog.store import Product
-from productlens.dedup.calibrate import COPY_KINDS, make_copy
+from productlens.dedup.thresholds import COPY_KINDS, make_copy
 from productlens.dedup.finder import image_pair_scores, product_pair_scores, text_vectors_of
 from productlens.images import read_bytes
 from productlens.pipeline import embed_sources
@@ -118,7 +118,7 @@ def bridge(path: Path, work: Path, root: Path, seed: int = 0) -> dict:
                           "visible_MRR": round(mv, 4), "visible_R@1": round(rv, 4)}
             print(f"  bridge {label:22s} products without text: MRR {mh:.3f} R@1 {rh:.3f} | "
                   f"with text: MRR {mv:.3f} R@1 {rv:.3f}")
-        searcher = catalog.text_search()
+        searcher = catalog.searcher.text_search()
         bridge_only = [rank_in([p for p, _ in searcher.rankings(title_from_name(c.name), pool=81)["bridge"]], sku[c.name])
                        for c in classes if c.name in hidden]
         state = searcher.state()
@@ -139,15 +139,15 @@ def embed_split(catalog: Catalog, root: Path, split: str, limit: int | None, see
 
 
 def hybrid(catalog: Catalog, root: Path, max_test: int) -> dict:
-    searcher: TextSearch = catalog.text_search()
+    searcher: TextSearch = catalog.searcher.text_search()
 
     def r1(queries, fusion, beta=0.1) -> float:
         hits = []
         for cls, vector in queries:
             if fusion == "photo":
-                top = catalog.search_vector(vector, k=1)[0].product.id
+                top = catalog.searcher.vector(vector, k=1)[0].product.id
             else:
-                photo = [(h.product.id, h.score, h.image_id) for h in catalog.search_vector(vector, k=POOL)]
+                photo = [(h.product.id, h.score, h.image_id) for h in catalog.searcher.vector(vector, k=POOL)]
                 top = searcher.fuse(photo, cls.coarse_name, 1, None, fusion=fusion, beta=beta)[0][0]
             hits.append(top == cls.name)
         return float(np.mean(hits))
@@ -175,7 +175,7 @@ def duplicates(path: Path, work: Path, copies: int, seed: int = 1) -> dict:
     rng = np.random.default_rng(seed)
     with Catalog.open(dup) as catalog:
         started = time.perf_counter()
-        cal = catalog.calibrate_duplicates(n=copies, seed=seed + 100)
+        cal = catalog.dedup.fit_thresholds(n=copies, seed=seed + 100)
         print(f"  calibrated on {cal.pairs} copies in {time.perf_counter() - started:.0f}s: "
               f"image >= {cal.image_threshold:.4f} (P {cal.image_precision:.3f} R {cal.image_recall:.3f}), "
               f"product >= {cal.product_threshold:.4f} (P {cal.product_precision:.3f} R {cal.product_recall:.3f})")
@@ -240,7 +240,7 @@ def main() -> None:
     results: dict = {}
     with Catalog.open(path) as catalog:
         started = time.perf_counter()
-        catalog.text_search().state()
+        catalog.searcher.text_search().state()
         print(f"text embeddings + state ready in {time.perf_counter() - started:.1f}s")
         if "text" in args.parts:
             results["text"] = text_queries(catalog, args.root)

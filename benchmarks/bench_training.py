@@ -40,8 +40,7 @@ from productlens.catalog.datasets import write_grocery_csv
 from productlens.catalog.ingest import IngestItem, read_source
 from productlens.cli.train_cmds import parse_duration
 from productlens.errors import ActivationRefusedError
-from productlens.evaluation.evaluate import evaluate
-from productlens.training import TrainConfig, train
+from productlens.training import TrainConfig
 
 TARGETS = {  # measure -> target
     "fine_top1": 0.90, "coarse_top1": 0.94, "R@1": 0.90, "mAP": 0.88, "iconic_top1": 0.88,
@@ -68,8 +67,8 @@ def default_train(catalog: Catalog, budget: float | str | None, label: str, val:
                   config: TrainConfig | None = None) -> dict:
     """`productlens train` as a user runs it, timed; the result with its comparison and trials."""
     started = time.perf_counter()
-    result = train(catalog, config, val_items=val, budget_s=budget,
-                   progress=lambda m: print(f"  [{label}] {m}", flush=True))
+    result = catalog.train(config, val_items=val, time_limit_s=budget,
+                           progress=lambda m: print(f"  [{label}] {m}", flush=True))
     minutes = (time.perf_counter() - started) / 60
     print(f"  [{label}] trained {result.version} in {minutes:.1f} min: {result.config.backbone} crop "
           f"{result.config.crop:g} hidden {result.config.hidden} tta {result.config.flip_tta} "
@@ -81,10 +80,10 @@ def default_train(catalog: Catalog, budget: float | str | None, label: str, val:
 def activate(catalog: Catalog, version: str) -> tuple[bool, str]:
     """Activate as `--use` would; if the gate refuses, force it so that the version can be measured."""
     try:
-        catalog.activate_model(version)
+        catalog.versions.activate(version)
         return True, "activated"
     except ActivationRefusedError as exc:
-        catalog.activate_model(version, force=True)
+        catalog.versions.activate(version, force=True)
         return False, f"refused by the gate ({exc}); forced here to measure it"
 
 
@@ -116,7 +115,7 @@ def main_part(work: Path, csvs: dict[str, Path], budget: float | None, baselines
         out["train_minutes"] = trained["minutes"]
         out["activated"], out["gate"] = activate(catalog, result.version)
         t = time.perf_counter()
-        evaluation = evaluate(catalog, list(read_source(csvs["test"])), baselines=baselines,
+        evaluation = catalog.evaluate(list(read_source(csvs["test"])), baselines=baselines,
                               catalog_image_pattern="_Iconic", progress=print)
         out["eval_minutes"] = (time.perf_counter() - t) / 60
     out["methods"] = evaluation.metrics["methods"]
@@ -163,8 +162,8 @@ def broad_part(work: Path, csvs: dict[str, Path], budget: float | str | None) ->
         out["default_recipe"] = default["result"].config.recipe
         out["default_stage_seconds"] = default["result"].metrics.get("stage_seconds")
         out["default_trials"] = [t.to_dict() for t in default["result"].trials]
-        catalog.activate_model(default["result"].version, force=True)
-        evaluation = evaluate(catalog, queries, version=head["result"].version.split("/")[1], baselines=())
+        catalog.versions.activate(default["result"].version, force=True)
+        evaluation = catalog.evaluate(queries, version=head["result"].version.split("/")[1], baselines=())
     methods = evaluation.metrics["methods"]
     out["default_top1"] = next(v for k, v in methods.items() if k.startswith("active:"))["fine_top1"]
     out["head_top1"] = next(v for k, v in methods.items() if k.startswith("version:"))["fine_top1"]
@@ -196,7 +195,7 @@ def unseen_part(work: Path, csvs: dict[str, Path], budget: float | None) -> dict
         first5 = sorted(later)[:5]
         out["added_recognised"] = float(np.mean(hits))
         out["added_recognised_first5"] = float(np.mean([h for h, it in zip(hits, unknown) if it.product.id in first5]))
-        evaluation = evaluate(catalog, unknown, version="imagenet", baselines=())
+        evaluation = catalog.evaluate(unknown, version="imagenet", baselines=())
     methods = evaluation.metrics["methods"]
     out["unseen_r1_trained"] = next(v["R@1"] for k, v in methods.items() if k.startswith("active:"))
     out["unseen_r1_off_the_shelf"] = methods["version: imagenet"]["R@1"]
@@ -226,12 +225,12 @@ def small_part(work: Path, csvs: dict[str, Path], budget: float | None) -> dict:
         out["notes"] = result.notes
         out["verdict"] = result.comparison.verdict if result.comparison else None
         try:
-            catalog.activate_model(result.version)
+            catalog.versions.activate(result.version)
             out["activated"] = True
         except ActivationRefusedError as exc:
             out["activated"], out["refusal"] = False, str(exc)
         other = "imagenet" if out["activated"] else result.version.split("/")[1]  # both, in one run
-        evaluation = evaluate(catalog, queries, version=other, baselines=())
+        evaluation = catalog.evaluate(queries, version=other, baselines=())
     methods = evaluation.metrics["methods"]
     version = next(v for k, v in methods.items() if "ft-" in k)
     base = next(v for k, v in methods.items() if k.endswith("imagenet"))

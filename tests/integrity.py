@@ -26,10 +26,10 @@ def check_catalogue(path: Path) -> dict[str, int]:
     with Catalog.open(path) as shop:
         info = shop.info()
         images = {im.id for im in shop.get_images()}
-        model = shop.active_model
+        model = shop.versions.active
         if model is not None:
             assert shop.store.images_missing_embedding(model.key) == [], "images without the active model's embedding"
-            live = shop.live_index()
+            live = shop.index.live()
             assert set(live.index.ids().tolist()) == images, "index and catalogue disagree"
         assert info["images"] == info["indexed_vectors"] == len(images)
     assert temp_files(path) == [], f"temp files left: {temp_files(path)}"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from productlens.engine.catalog import Catalog
+
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,7 @@ LAZY_IMPORTS = {
 }
 
 # The bottom layer: these modules import only each other.
-LEAVES = {"errors", "settings", "images", "filters", "ranking", "recognition", "budget", "atomic"}
+LEAVES = {"errors", "settings", "images", "filters", "ranking", "recognition", "budget", "atomic", "meta_keys"}
 # What each package above them must never import.
 NEVER_IMPORTS = {
     "engine": {"cli", "api"},
@@ -254,3 +256,47 @@ def test_the_checks_see_planted_violations(tmp_path):
     planted.write_text("from x import _hidden\n\nclass A:\n    def __init__(self):\n        self._mine = 1\n\n"
                        "def f(store, a):\n    return store._query(''), a._mine\n")
     assert [hit.split(" ", 1)[1] for hit in private_reaches(planted)] == ["imports _hidden", "._query"]
+
+
+MAX_FACADE_METHODS = 30  # Catalog: one thin method per user-facing operation; the rest is its services'
+
+
+def test_catalog_is_a_facade_without_mixins():
+    assert Catalog.__bases__ == (object,), f"Catalog mixes in {Catalog.__bases__}: compose a service instead"
+    public = sorted(name for name in vars(Catalog) if not name.startswith("_"))
+    assert len(public) <= MAX_FACADE_METHODS, f"Catalog has {len(public)} public methods: {public}"
+
+
+# Feature packages declare the operations they need as a typing.Protocol port; the engine adapts
+# the catalogue to it (engine/ports.py). They never import the store nor reach for one.
+FEATURE_PACKAGES = ("text", "dedup", "training", "evaluation", "detection", "recommend")
+
+
+def store_reaches(path: Path) -> list[str]:
+    """Imports of `catalog.store` (however spelt) and `.store` attributes in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names = {a.name for a in node.names}
+            if module.endswith("catalog.store") or (module.endswith("catalog") and "store" in names):
+                found.append(f"{where(path)}:{node.lineno} imports catalog.store")
+        elif isinstance(node, ast.Import):
+            found += [f"{where(path)}:{node.lineno} imports catalog.store" for a in node.names
+                      if a.name.endswith("catalog.store")]
+        elif isinstance(node, ast.Attribute) and node.attr == "store":
+            found.append(f"{where(path)}:{node.lineno} .store")
+    return found
+
+
+def test_feature_packages_use_their_ports_not_the_store():
+    found = [hit for package in FEATURE_PACKAGES if (SRC / package).is_dir()
+             for path in modules(SRC / package) for hit in store_reaches(path)]
+    assert not found, "feature packages reaching the store (declare the operation in the package's port):\n" + "\n".join(found)
+
+
+def test_the_store_check_sees_planted_reaches(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("from ..catalog.store import CatalogStore\nfrom ..catalog import store\nimport productlens.catalog.store\n\n"
+                       "def f(catalog):\n    return catalog.store.get_meta('x')\n")
+    assert [hit.split(" ", 1)[1] for hit in store_reaches(planted)] == ["imports catalog.store"] * 3 + [".store"]

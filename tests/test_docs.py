@@ -1,8 +1,10 @@
-"""Docs that cannot drift: the CLI reference and the settings page are what scripts/gen_docs.py
-writes now, and every PRODUCTLENS_* variable the package reads is a declared setting."""
+"""Docs that cannot drift: the CLI reference, the settings page and the generated sections of the
+architecture page are what scripts/gen_docs.py writes now, every PRODUCTLENS_* variable the
+package reads is a declared setting, and every registry has a "How to add" section."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -23,7 +25,7 @@ def load_generator():
     return module
 
 
-@pytest.mark.parametrize("page", ["cli.md", "settings.md"])
+@pytest.mark.parametrize("page", ["cli.md", "settings.md", "architecture.md"])
 def test_generated_page_is_current(page):
     generator = load_generator()
     expected = generator.PAGES[page]()
@@ -68,3 +70,30 @@ def test_the_readme_lists_every_skip_reason():
     section = (ROOT / "README.md").read_text().split("## Bad input", 1)[1].split("\n## ", 1)[0]
     assert {"not-a-file", "read-timeout"} <= reasons
     assert not {r for r in reasons if f"`{r}`" not in section}, "README's Bad input section misses a skip reason"
+
+
+def registries() -> dict[str, str]:
+    """Every registry in the package: a module-level `register_*` function whose first parameter
+    is `name` (what it registers under) -> the module defining it."""
+    found = {}
+    for path in sorted((ROOT / "src" / "productlens").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if (isinstance(node, ast.FunctionDef) and node.name.startswith("register_") and node.args.args
+                    and node.args.args[0].arg == "name"):
+                found[node.name] = str(path.relative_to(ROOT))
+    return found
+
+
+def how_to_add_sections() -> list[str]:
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    return [part.split("\n## ", 1)[0] for part in page.split("\n### How to add ")[1:]]
+
+
+def test_every_registry_has_a_how_to_add_section():
+    found = registries()
+    assert {"register_index", "register_embedder"} <= set(found), found  # the scan sees the known ones
+    sections = how_to_add_sections()
+    assert len(sections) >= 4  # index kind, embedder, detector, recommender
+    undocumented = [f"{name} ({where})" for name, where in found.items()
+                    if not any(f"{name}(" in section for section in sections)]
+    assert not undocumented, "registries without a 'How to add' section in docs/architecture.md: " + ", ".join(undocumented)

@@ -12,7 +12,7 @@ from productlens import Catalog
 from productlens.catalog.store import Product
 from productlens.cli import cli
 from productlens.dedup import choose_threshold
-from productlens.dedup.calibrate import make_copy
+from productlens.dedup.thresholds import make_copy
 from productlens.images import read_bytes
 
 
@@ -69,7 +69,7 @@ def test_byte_identical_photo_under_two_skus(tiny_catalog):
 def test_calibration_is_stored_and_used(with_copies):
     path, banana_pair, _ = with_copies
     with Catalog.open(path) as catalog:
-        cal = catalog.calibrate_duplicates(n=8, seed=0)
+        cal = catalog.dedup.fit_thresholds(n=8, seed=0)
         assert cal.pairs == 8 and cal.source == "copies"
         for value in (cal.image_precision, cal.image_recall, cal.product_precision, cal.product_recall):
             assert 0.0 <= value <= 1.0
@@ -79,7 +79,7 @@ def test_calibration_is_stored_and_used(with_copies):
         assert report.image_threshold == pytest.approx(cal.image_threshold)
         assert report.calibration["pairs"] == 8
         # Asking for more copies than there are readable files uses what there is.
-        assert catalog.calibrate_duplicates(n=50).pairs == 9
+        assert catalog.dedup.fit_thresholds(n=50).pairs == 9
 
 
 def test_cli_json_and_html_review(with_copies, tmp_path):

@@ -48,8 +48,8 @@ def test_search_accepts_bytes_and_a_box(tiny_catalog, query_photos):
         by_path = shop.search(photo, k=1)[0]
         by_bytes = shop.search(photo.read_bytes(), k=1)[0]
         assert by_path.product.id == by_bytes.product.id and by_path.score == pytest.approx(by_bytes.score, abs=1e-5)
-        whole = shop.embed_query(photo)
-        boxed = shop.embed_query(photo, box=(0.0, 0.0, 0.5, 0.5))
+        whole = shop.searcher.embed_query(photo)
+        boxed = shop.searcher.embed_query(photo, box=(0.0, 0.0, 0.5, 0.5))
         assert float(whole @ boxed) < 0.99  # the crop really changed the query
 
 
@@ -77,7 +77,7 @@ def test_recognize_known_and_unknown(tiny_catalog, query_photos):
         cal = shop.calibrate(photos=held_out)
         assert cal.known_queries == 9 and cal.unknown_queries == 9
         assert 0.0 < cal.threshold < 1.0
-        record = shop.store.get_calibration(shop.active_model.key, "recognition")
+        record = shop.store.get_calibration(shop.versions.active.key, "recognition")
         assert record.value["calibration"]["threshold"] == cal.threshold and record.fitted_on == "9 labelled photos"
         known = shop.recognize(query_photos["Granny-Smith"])
         assert known.candidates[0].product.id == "Granny-Smith"
@@ -193,11 +193,11 @@ def test_catalogue_errors(tmp_path, tiny_catalog):
 
 def test_products_without_images_and_title_handling(tmp_path):
     with Catalog.create(tmp_path / "shop") as shop:
-        shop.add_items([IngestItem(Product("SKU-1", "Oat Milk 1 l", "Milk", None, {"brand": "Oatly"}), None)])
-        shop.add_items([IngestItem(Product("SKU-1", "SKU 1"), None, title_derived=True)])
+        shop.ingest.add_items([IngestItem(Product("SKU-1", "Oat Milk 1 l", "Milk", None, {"brand": "Oatly"}), None)])
+        shop.ingest.add_items([IngestItem(Product("SKU-1", "SKU 1"), None, title_derived=True)])
         product = shop.get_product("SKU-1")
         assert product.title == "Oat Milk 1 l" and product.attributes == {"brand": "Oatly"}
-        assert shop.search_vector(np.ones(1280, np.float32), k=3) == []
+        assert shop.searcher.vector(np.ones(1280, np.float32), k=3) == []
 
 
 def test_int8_catalogue_calibrates_on_its_own_images(tmp_path, tiny_photos_dir, query_photos):
@@ -216,7 +216,7 @@ def test_calibrate_on_held_out_photos(tiny_catalog, query_photos):
     with Catalog.open(tiny_catalog) as shop:
         cal = shop.calibrate(photos=photos)
         assert cal.known_queries == 3 and cal.top1_accuracy == 1.0
-        assert shop.calibration.threshold == cal.threshold
+        assert shop.recognition.calibration.threshold == cal.threshold
         assert shop.recognize(query_photos["Banana"]).threshold == cal.threshold
 
 

@@ -23,7 +23,7 @@ def test_grocery_retrieval_recall_at_1(tmp_path):
         queries = list(grocery_store_rows(GROCERY, "test"))
         results = list(embed_sources(create_embedder(), queries, source_of=lambda row: row[1]))
         assert all(r.ok for r in results)
-        ranked = [[h.product.id for h in shop.search_vector(r.vector, k=5)] for r in results]
+        ranked = [[h.product.id for h in shop.searcher.vector(r.vector, k=5)] for r in results]
         labels = [cls.name for cls, _, _ in queries]
         r1, r5 = recall_at_k(ranked, labels, 1), recall_at_k(ranked, labels, 5)
         print(f"Grocery test->train with efficientnet-lite0: R@1 {r1:.3f}, R@5 {r5:.3f}")

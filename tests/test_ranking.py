@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from productlens.errors import ProductLensError
+from productlens.errors import InputError
 from productlens.ranking import aggregate_best_image, crop_to_box, parse_box
 
 pytestmark = pytest.mark.fast
@@ -22,7 +22,7 @@ def test_parse_and_crop_boxes():
     assert crop_to_box(img, (10, 20, 110, 70)).size == (100, 50)
     assert crop_to_box(img, (0.5, 0.0, 1.0, 1.0)).size == (100, 100)
     assert crop_to_box(img, (110, 70, 10, 20)).size == (100, 50)  # corners in any order
-    with pytest.raises(ProductLensError):
+    with pytest.raises(InputError):
         parse_box("1,2,3")
-    with pytest.raises(ProductLensError):
+    with pytest.raises(InputError):
         crop_to_box(img, (0, 0, 3, 3))

@@ -17,6 +17,7 @@ from onnx import TensorProto, helper
 from PIL import Image, ImageDraw
 
 from productlens.catalog.store import ModelRecord
+from productlens.engine.versions import VersionFolder
 from productlens.models import PreprocessConfig, list_embedders, register_embedder
 from productlens.models.embedder import fp32_path
 from productlens.models.export import INPUT_NAME, OUTPUT_NAME
@@ -61,7 +62,7 @@ def add_version(shop, version: str, cell: int = 16) -> str:
     """Register a model version of a tiny-network catalogue as training would: an ONNX file in its
     models folder and a models row. The pooling over `cell`-pixel cells is another embedding
     space (12-d for 16); returns the version's model key."""
-    onnx = shop.models_dir / version / "model.fp32.onnx"
+    onnx = VersionFolder(shop.versions.models_dir / version).onnx("fp32")
     write_pooling_network(onnx, cell=cell)
     key = f"tiny-test/{version}/fp32"
     shop.store.add_model(ModelRecord(key, "tiny-test", version, "fp32", 3 * (SIZE // cell) ** 2,

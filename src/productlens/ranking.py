@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .errors import ProductLensError
+from .errors import InputError
 
 Box = tuple[float, float, float, float]
 
@@ -36,9 +36,9 @@ def parse_box(text: str) -> Box:
     try:
         parts = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ProductLensError(f"box {text!r}: expected four numbers x0,y0,x1,y1") from None
+        raise InputError(f"box {text!r}: expected four numbers x0,y0,x1,y1") from None
     if len(parts) != 4:
-        raise ProductLensError(f"box {text!r}: expected four numbers x0,y0,x1,y1")
+        raise InputError(f"box {text!r}: expected four numbers x0,y0,x1,y1")
     return parts  # type: ignore[return-value]
 
 
@@ -51,7 +51,7 @@ def crop_to_box(image: Image.Image, box: Sequence[float]) -> Image.Image:
     x0, x1 = sorted((max(0.0, x0), min(float(image.width), x1)))
     y0, y1 = sorted((max(0.0, y0), min(float(image.height), y1)))
     if x1 - x0 < 8 or y1 - y0 < 8:
-        raise ProductLensError(
+        raise InputError(
             f"box {tuple(box)} leaves less than 8x8 pixels of a {image.width}x{image.height} image"
         )
     return image.crop((round(x0), round(y0), round(x1), round(y1)))

@@ -90,7 +90,7 @@ class IngestReport:
 
 @dataclass
 class ActivationReport:
-    """What switching the active model version did (`Catalog.activate_model`)."""
+    """What switching the active model version did (`Catalog.versions.activate`)."""
 
     key: str
     embedded: int = 0

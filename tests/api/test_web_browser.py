@@ -107,7 +107,7 @@ def verdict_server(request, serve_app, tiny_catalog_template, tmp_path_factory):
         calibration = default_calibration()
         calibration.threshold = request.param
         recognizer = Recognizer(calibration=calibration)
-        catalog.store.put_calibration(catalog.active_model.key, "recognition", recognizer.to_dict(), "the test")
+        catalog.store.put_calibration(catalog.versions.active.key, "recognition", recognizer.to_dict(), "the test")
     with serve_app(path, api_key=KEY) as server:
         yield server, request.param
 

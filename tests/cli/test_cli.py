@@ -85,6 +85,8 @@ def test_datasets_adapter_then_add(run, tmp_path):
     out = tmp_path / "val.csv"
     assert run("datasets", "grocery-store", "--split", "val", "-o", out, catalog=None).exit_code == 0
     assert len(out.read_text().splitlines()) == 297
+    written = run("datasets", "grocery-store", "--split", "val", "-o", out, "--json", catalog=None)
+    assert json.loads(written.output) == {"rows": 296, "out": str(out)}  # rows under the header
 
 
 def _cli(*args, env=None):

@@ -20,7 +20,7 @@ def run(*args):
 def contents(shop) -> tuple[list[tuple], dict[str, set[str]]]:
     """(id, title, category, description, attributes) per product, and each product's image hashes."""
     with Catalog.open(shop) as catalog:
-        products = [(p.id, p.title, p.category, p.description, p.attributes) for p in catalog.products()]
+        products = [(p.id, p.title, p.category, p.description, p.attributes) for p in catalog.list_products()]
         hashes: dict[str, set[str]] = {}
         for image in catalog.get_images():
             hashes.setdefault(image.product_id, set()).add(image.sha256)

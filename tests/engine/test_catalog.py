@@ -23,8 +23,8 @@ def test_catalogue_contents_and_index(fast_catalog):
         info = shop.info()
         assert info["products"] == 4 and info["images"] == 12 and info["indexed_vectors"] == 12
         assert info["model_key"] == "tiny-test/imagenet/fp32" and info["dim"] == 48 and info["index"] == "memory"
-        assert shop.index_info() == {"kind": "memory", "count": 12, "dim": 48, "reduce": None, "rerank": 0, "file": None}
-        assert {p.id: p.category for p in shop.products()} == {p: c for p, (c, *_) in PRODUCTS.items()}
+        assert shop.index.info() == {"kind": "memory", "count": 12, "dim": 48, "reduce": None, "rerank": 0, "file": None}
+        assert {p.id: p.category for p in shop.list_products()} == {p: c for p, (c, *_) in PRODUCTS.items()}
 
 
 def test_search_finds_each_product_from_a_held_out_photo(fast_catalog, fast_queries):
@@ -90,8 +90,8 @@ def test_recognition_is_calibrated_and_says_unknown(fast_catalog, fast_queries, 
         cal = shop.calibrate(photos=photos)
         assert cal.known_queries == 12 and cal.unknown_queries == 12 and 0.0 < cal.threshold < 1.0
         assert cal.source == "12 labelled photos"
-        assert shop.calibration == cal  # stored for the active model version
-        assert [c.name for c in shop.calibrations(shop.active_model.key)] == ["burst", "recognition"]
+        assert shop.recognition.calibration == cal  # stored for the active model version
+        assert [c.name for c in shop.recognition.calibrations(shop.versions.active.key)] == ["burst", "recognition"]
         known = shop.recognize(fast_queries["green-yellow"])
         assert known.known and known.product.id == "green-yellow" and known.category == "Milk"
         assert cal.threshold <= known.confidence < 1.0 and known.calibration == cal.source

@@ -19,24 +19,24 @@ def test_activate_switches_every_open_catalogue_and_rolls_back(fast_catalog, fas
         key = add_version(writer, "v2")
         assert reader.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # on the first version
         with pytest.raises(ActivationRefusedError, match="no validation photos"):
-            writer.activate_model("v2")  # nothing shows it is better
+            writer.versions.activate("v2")  # nothing shows it is better
         assert writer.info()["model_key"] == "tiny-test/imagenet/fp32"
         assert len(writer.store.embedding_ids(key)) == 12  # embedded to compare, and kept for next time
-        report = writer.activate_model("v2", force=True)
+        report = writer.versions.activate("v2", force=True)
         assert report.switched and report.embedded == 0 and report.reused == 0 and not report.missing_sources
         assert writer.info()["model_key"] == key and writer.info()["indexed_vectors"] == 12
         # The other catalogue object notices the switch and reloads embedder and index for v2.
-        assert reader.embed_query(fast_queries["red-blue"]).shape == (12,)
+        assert reader.searcher.embed_query(fast_queries["red-blue"]).shape == (12,)
         assert reader.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
         assert reader.info()["model_key"] == key and reader.info()["dim"] == 12
-        rows = {r["version"]: r for r in reader.model_versions()}
+        rows = {r["version"]: r for r in reader.versions.describe()}
         assert rows["v2"]["active"] and not rows["imagenet"]["active"] and rows["v2"]["embedded_images"] == 12
         recalibrated = {r["name"]: r for r in report.recalibrated}
         assert recalibrated["recognition"]["stale"]  # one burst per product: no honest calibration
-        back = writer.activate_model("imagenet", force=True)  # its embeddings are all still there
+        back = writer.versions.activate("imagenet", force=True)  # its embeddings are all still there
         assert back.switched and back.embedded == 0
-        assert writer.activate_model("imagenet").switched is False  # already active: nothing to do
-        assert reader.embed_query(fast_queries["red-blue"]).shape == (48,)
+        assert writer.versions.activate("imagenet").switched is False  # already active: nothing to do
+        assert reader.searcher.embed_query(fast_queries["red-blue"]).shape == (48,)
 
 
 def test_a_version_that_would_lose_images_is_refused(fast_catalog, fast_photos, fast_queries):
@@ -47,15 +47,15 @@ def test_a_version_that_would_lose_images_is_refused(fast_catalog, fast_photos, 
         gone.rename(moved)
         try:
             with pytest.raises(TrainingError, match="could not be embedded"):
-                shop.activate_model("v3", force=True)
+                shop.versions.activate("v3", force=True)
             assert shop.info()["model_key"] == "tiny-test/imagenet/fp32"  # nothing switched
-            report = shop.activate_model("v3", allow_missing=True, force=True)
+            report = shop.versions.activate("v3", allow_missing=True, force=True)
             assert report.switched and report.missing_sources == [str(gone)]
             assert shop.search(fast_queries["black-white"], k=1)[0].product.id == "black-white"
         finally:
             moved.rename(gone)
         with pytest.raises(TrainingError, match="no model version"):
-            shop.activate_model("v-missing")
+            shop.versions.activate("v-missing")
 
 
 def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_queries):
@@ -68,7 +68,7 @@ def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_querie
         image_id = shop.add_upload("red-blue", buf.getvalue())
         assert shop.get_images(image_ids=[image_id])[0].source.startswith("upload:")
         add_version(shop, "v2")
-        report = shop.activate_model("v2", force=True)
+        report = shop.versions.activate("v2", force=True)
         assert report.switched and report.embedded == 13 and not report.missing_sources and not report.failed
         assert shop.info()["indexed_vectors"] == shop.info()["images"] == 13
         assert shop.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"
@@ -77,10 +77,10 @@ def test_activation_reads_uploads_from_the_media_store(fast_catalog, fast_querie
 def test_a_query_embedded_before_another_process_switched_is_refused_not_mixed(fast_catalog, fast_queries):
     with Catalog.open(fast_catalog) as writer, Catalog.open(fast_catalog) as server:
         embedder = server.embedder()
-        vector = server.embed_query(fast_queries["red-blue"], embedder=embedder)  # the old model's 48-d vector
+        vector = server.searcher.embed_query(fast_queries["red-blue"], embedder=embedder)  # the old model's 48-d vector
         add_version(writer, "v2", cell=8)  # the same width: only the key can tell the two spaces apart
-        writer.activate_model("v2", force=True)
+        writer.versions.activate("v2", force=True)
         with pytest.raises(ModelChangedError, match="switched to model tiny-test/v2/fp32"):
-            server.search_vector(vector, k=1, model_key=embedder.key)
+            server.searcher.vector(vector, k=1, model_key=embedder.key)
         assert server.search(fast_queries["red-blue"], k=1)[0].product.id == "red-blue"  # embedded again with v2
-        assert server.model_and_index()[0].key == "tiny-test/v2/fp32"
+        assert server.active.pair()[0].key == "tiny-test/v2/fp32"

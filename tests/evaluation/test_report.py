@@ -153,11 +153,8 @@ def test_failures_and_pairs_computed_by_hand(tmp_path, query_photos):
         (0, 1, 1, 2), (1, 0, 1, 2), (2, 1, 1, 2)]
     assert len(find_failures(result.details, 2)) == 2
 
-    version = tmp_path / "v1"
-    version.mkdir()
-    (version / "history.json").write_text(json.dumps(
-        [{"epoch": e, "train_loss": 1 / e, "val_r1": 0.5 + e / 20, "val_cls_acc": 0.4 + e / 20} for e in (1, 2, 3)]))
-    files = write_report(result, tmp_path / "report", curves=version / "curves.png")
+    history = [{"epoch": e, "train_loss": 1 / e, "val_r1": 0.5 + e / 20, "val_cls_acc": 0.4 + e / 20} for e in (1, 2, 3)]
+    files = write_report(result, tmp_path / "report", history=history)
     assert {"training_curves.png", "phone/training_curves.png"} <= set(files)
     for name, path in files.items():
         assert path.is_file()
@@ -187,7 +184,7 @@ def test_evaluate_counts_and_baselines(tiny_catalog, query_photos, tmp_path):
             w.writerow([pid, str(photo)])
         w.writerow(["Not-In-Catalogue", str(next(iter(query_photos.values())))])
     with Catalog.open(tiny_catalog) as catalog:
-        result = evaluate(catalog, list(read_source(queries)), cnn_epochs=2, latency_samples=3)
+        result = catalog.evaluate(list(read_source(queries)), cnn_epochs=2, latency_samples=3)
     m = result.metrics
     assert m["queries"] == 3 and m["queries_skipped"] == 1
     assert set(m["methods"]) == {"active: imagenet", "off-the-shelf", "colour-histogram", "small-cnn (scratch)"}

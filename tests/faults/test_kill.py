@@ -76,7 +76,7 @@ def test_kill_9_during_index_build_with_reduction(big_catalog_template, tmp_path
         kill_after(build, delay)
         check_catalogue(shop)
         with Catalog.open(shop) as catalog:
-            info = catalog.index_info()
+            info = catalog.index.info()
             state = (info["kind"], (info["reduce"] or {}).get("dim"))
             assert state in {("faiss-flat", None), ("faiss-hnsw", 16)}, state  # never the new reducer on the old kind
             if info["reduce"]:
@@ -84,7 +84,7 @@ def test_kill_9_during_index_build_with_reduction(big_catalog_template, tmp_path
         states.append(f"{state[0]}+{len(list((shop / 'models').glob('*.npz')))} reducer file(s)")
     assert run_cli("--catalog", shop, "-q", "index", "build", "--kind", "hnsw", "--reduce", "16").returncode == 0
     with Catalog.open(shop) as catalog:
-        info = catalog.index_info()
+        info = catalog.index.info()
         assert (info["kind"], info["reduce"]["dim"], info["count"]) == ("faiss-hnsw", 16, 1012)
         assert [p.name for p in (shop / "models").glob("*.npz")] == [info["reduce"]["file"].split("/")[-1]]  # orphans gone
     check_catalogue(shop)
@@ -103,13 +103,13 @@ def test_kill_9_during_models_use(big_catalog_template, fast_queries, tmp_path, 
         kill_after(use, delay)
         check_catalogue(shop)
         with Catalog.open(shop) as catalog:
-            active.append(catalog.active_model.version)
+            active.append(catalog.versions.active.version)
             embedded = len(catalog.store.embedding_ids(v2))
         assert active[-1] in ("imagenet", "v2")
     assert run_cli("--catalog", shop, "-q", "models", "use", "v2", "--force").returncode == 0
     counts = check_catalogue(shop)
     with Catalog.open(shop) as catalog:
-        assert catalog.active_model.key == v2 and counts["images"] == 1012
+        assert catalog.versions.active.key == v2 and counts["images"] == 1012
         assert catalog.search(fast_queries["green-yellow"], k=1)[0].product.id == "green-yellow"
     assert run_cli("--catalog", shop, "-q", "models", "use", "imagenet", "--force").returncode == 0  # rolling back needs no embedding
     check_catalogue(shop)
@@ -127,7 +127,7 @@ def test_kill_9_during_train(trainable_catalog_template, tmp_path, rng):
         kill_after(train, delay)
         assert check_catalogue(shop)["images"] == before["images"]
         with Catalog.open(shop) as catalog:
-            rows = catalog.model_versions()
+            rows = catalog.versions.describe()
             for record in catalog.store.list_models():
                 if record.info.get("onnx"):
                     assert (shop / record.info["onnx"]).exists()  # a version is listed only once saved whole
@@ -140,7 +140,7 @@ def test_kill_9_during_train(trainable_catalog_template, tmp_path, rng):
     done = run_cli("--catalog", shop, "-q", "train", *TRAIN_ARGS, "--json")
     assert done.returncode == 0, done.stderr
     with Catalog.open(shop) as catalog:
-        assert len(catalog.model_versions()) == versions[-1] + 1
+        assert len(catalog.versions.describe()) == versions[-1] + 1
     orphans = [p.name for p in (shop / "models").iterdir() if p.is_dir() and not (p / "version.json").exists()]
     report("train", kills=4, uninterrupted_s=round(took, 1), versions_after_each_kill=versions,
            unlisted_version_folders=len(orphans))

@@ -87,7 +87,7 @@ def test_an_index_that_disagrees_with_the_store_at_the_same_generation_is_caught
     warned, info = reopen_warnings(shop, caplog)
     assert "holds 7 vectors but the catalogue has 12" in warned and info["indexed_vectors"] == 12
     with Catalog.open(shop) as catalog:
-        assert set(catalog.live_index().index.ids().tolist()) == {im.id for im in catalog.get_images()}
+        assert set(catalog.index.live().index.ids().tolist()) == {im.id for im in catalog.get_images()}
     assert reopen_warnings(shop, caplog)[0] == ""
 
 

@@ -38,14 +38,14 @@ def shops(tiny_catalog, query_photos, milvus_server):
     with Catalog.open(tiny_catalog) as shop:
         for pid, changes in FIELDS.items():
             shop.update_product(pid, **changes)
-        queries = {pid: shop.embed_query(photo) for pid, photo in query_photos.items()}
-        expected = {(where, pid): ids(shop.search_vector(q, k=3, where=where))
+        queries = {pid: shop.searcher.embed_query(photo) for pid, photo in query_photos.items()}
+        expected = {(where, pid): ids(shop.searcher.vector(q, k=3, where=where))
                     for where in PUSHED + NOT_PUSHED for pid, q in queries.items()}
         expected_similar = {pid: ids(shop.similar(pid, k=2)) for pid in FIELDS}
-        shop.live_index().rebuild(milvus_server)
+        shop.index.live().rebuild(milvus_server)
         shop.store.set_meta({"index_kind": milvus_server})
     shop = Catalog.open(tiny_catalog)
-    live = shop.live_index()
+    live = shop.index.live()
     assert live.remote and len(live) == 9
     spy = SearchSpy(live.index)
     live.index.search = spy
@@ -61,7 +61,7 @@ def searches_with(shops, where: str) -> list[dict]:
     shop, queries, expected, _, spy = shops
     spy.calls.clear()
     for pid, q in queries.items():
-        assert ids(shop.search_vector(q, k=3, where=where)) == expected[(where, pid)], where
+        assert ids(shop.searcher.vector(q, k=3, where=where)) == expected[(where, pid)], where
     assert spy.calls, where
     return list(spy.calls)
 
@@ -91,12 +91,12 @@ def test_excluded_products_are_pushed_down_too(shops):
 def test_product_edits_reach_the_server_before_the_next_search(shops, tiny_catalog):
     shop, queries, _, _, spy = shops
     shop.update_product("Banana", category="Snack", attributes={"brand": "Orchard"})
-    assert ids(shop.search_vector(queries["Banana"], k=3, where="category = 'Snack'")) == ["Banana"]
-    assert ids(shop.search_vector(queries["Banana"], k=3, where="category = 'Fruit'")) == ["Granny-Smith"]
-    found = ids(shop.search_vector(queries["Banana"], k=3, where="brand = 'Orchard'"))
+    assert ids(shop.searcher.vector(queries["Banana"], k=3, where="category = 'Snack'")) == ["Banana"]
+    assert ids(shop.searcher.vector(queries["Banana"], k=3, where="category = 'Fruit'")) == ["Granny-Smith"]
+    found = ids(shop.searcher.vector(queries["Banana"], k=3, where="brand = 'Orchard'"))
     assert found == ["Banana", "Granny-Smith"]
     assert spy.calls[-1]["expression"] == '(attributes["brand"] == "Orchard")'
-    live = shop.live_index()
+    live = shop.index.live()
     rows = live.index.fields(shop.store.image_ids_of_products(["Banana"]))
     assert {r["category"] for r in rows.values()} == {"Snack"}
 
@@ -104,12 +104,12 @@ def test_product_edits_reach_the_server_before_the_next_search(shops, tiny_catal
 def test_an_edit_a_crash_kept_from_the_server_is_sent_on_open(shops, tiny_catalog):
     """The product ids are recorded before the edit: a crash before the re-send is repaired on open."""
     shop, _, _, _, _ = shops
-    live = shop.live_index()
+    live = shop.index.live()
     live.sync_fields = lambda: 0  # the crash: the edit commits, the server is never told
     shop.update_product("Banana", category="Snack")
     images = shop.store.image_ids_of_products(["Banana"])
     assert {r["category"] for r in live.index.fields(images).values()} == {"Fruit"}
     with Catalog.open(tiny_catalog) as reopened:
-        rows = reopened.live_index().index.fields(images)
+        rows = reopened.index.live().index.fields(images)
         assert {r["category"] for r in rows.values()} == {"Snack"}
         assert reopened.store.get_meta(f"fields_pending:{live.model_key}") is None

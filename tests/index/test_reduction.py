@@ -9,26 +9,27 @@ import numpy as np
 import pytest
 
 from productlens import Catalog
-from productlens.index.live import DEFAULT_RERANK, REDUCER_META
+from productlens.index.live import DEFAULT_RERANK
+from productlens.meta_keys import INDEX_KIND, REDUCER
 from productlens.errors import VectorIndexError
 
 DIM = 6  # the tiny catalogue has 9 vectors: a PCA fits at most that many components
 
 
 def top(shop: Catalog, queries: dict[str, np.ndarray], k: int = 3) -> dict[str, list[str]]:
-    return {pid: [h.product.id for h in shop.search_vector(q, k=k)] for pid, q in queries.items()}
+    return {pid: [h.product.id for h in shop.searcher.vector(q, k=k)] for pid, q in queries.items()}
 
 
 @pytest.fixture
 def queries(tiny_catalog, query_photos) -> dict[str, np.ndarray]:
     with Catalog.open(tiny_catalog) as shop:
-        return {pid: shop.embed_query(photo) for pid, photo in query_photos.items()}
+        return {pid: shop.searcher.embed_query(photo) for pid, photo in query_photos.items()}
 
 
 def reduce_index(shop: Catalog, kind: str | None = None, dim: int = DIM):
-    live = shop.live_index()
+    live = shop.index.live()
     live.rebuild(kind, reducer=live.fit_reducer(dim))
-    live.save({"index_kind": live.kind})  # as Catalog.rebuild_index records it
+    live.save({INDEX_KIND: live.kind})  # as Catalog.index.rebuild records it
     return live
 
 
@@ -49,10 +50,10 @@ def test_add_and_remove_after_a_reduced_build(kind, tiny_catalog, tiny_photos_di
         live = reduce_index(shop, kind)
         shop.remove(["Banana"])
         assert len(live) == 6
-        assert "Banana" not in [h.product.id for h in shop.search_vector(queries["Banana"], k=3)]
+        assert "Banana" not in [h.product.id for h in shop.searcher.vector(queries["Banana"], k=3)]
         report = shop.add(tiny_photos_dir / "Banana", product="Banana")
         assert report.added == 3 and len(live) == 9
-        assert shop.search_vector(queries["Banana"], k=1)[0].product.id == "Banana"
+        assert shop.searcher.vector(queries["Banana"], k=1)[0].product.id == "Banana"
         assert shop.similar("Banana", k=2)[0].product.id != "Banana"
 
 
@@ -66,7 +67,7 @@ def test_reopen_keeps_the_reducer(tiny_catalog, queries):
     meta = json.loads(next((tiny_catalog / "index").glob("*.json")).read_text())
     assert meta["reducer"] == reducer_file and meta["dim"] == DIM and meta["model_dim"] == 1280
     with Catalog.open(tiny_catalog) as shop:
-        live = shop.live_index()
+        live = shop.index.live()
         assert live.reducer is not None and live.dim == DIM and live.index.dim == DIM
         assert live.reduction() == {"dim": DIM, "from_dim": 1280, "whiten": False, "file": reducer_file}
         assert top(shop, queries) == before
@@ -76,21 +77,21 @@ def test_dropping_the_reduction_goes_back_to_full_vectors(tiny_catalog, queries)
     with Catalog.open(tiny_catalog) as shop:
         full = top(shop, queries)
         reducer_file = reduce_index(shop).reducer_file
-        live = shop.live_index()
+        live = shop.index.live()
         live.rebuild(reducer=None)
         live.save()
         assert live.dim == 1280 and live.reducer is None and live.reduction() is None
         assert not (tiny_catalog / reducer_file).exists()
-        assert shop.store.get_meta(REDUCER_META.format(live.model_key)) is None
+        assert shop.store.get_meta(REDUCER.format(live.model_key)) is None
         assert top(shop, queries) == full
     with Catalog.open(tiny_catalog) as shop:
-        assert shop.live_index().dim == 1280
+        assert shop.index.live().dim == 1280
 
 
 def test_a_new_reducer_replaces_the_old_file(tiny_catalog):
     with Catalog.open(tiny_catalog) as shop:
         first = reduce_index(shop).reducer_file
-        live = shop.live_index()
+        live = shop.index.live()
         live.rebuild(reducer=live.fit_reducer(4, whiten=True), whiten=True)
         assert live.dim == 4 and live.reduction()["whiten"] is True
         assert (tiny_catalog / first).exists()  # the store still names it until the rebuild is saved
@@ -104,9 +105,9 @@ def test_index_file_of_another_space_is_rebuilt_not_trusted(tiny_catalog, querie
     with Catalog.open(tiny_catalog) as shop:
         full = top(shop, queries)
         live = reduce_index(shop)
-        shop.store.delete_meta([REDUCER_META.format(live.model_key)])  # as if the reduction were undone
+        shop.store.delete_meta([REDUCER.format(live.model_key)])  # as if the reduction were undone
     with Catalog.open(tiny_catalog) as shop:
-        assert shop.live_index().dim == 1280 and len(shop.live_index()) == 9
+        assert shop.index.live().dim == 1280 and len(shop.index.live()) == 9
         assert top(shop, queries) == full
 
 
@@ -117,7 +118,7 @@ def test_index_file_of_the_wrong_width_is_rebuilt_and_saved(tiny_catalog, querie
     meta_path = next((tiny_catalog / "index").glob("*.json"))
     meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "dim": 5}))
     with caplog.at_level(logging.WARNING), Catalog.open(tiny_catalog) as shop:
-        assert shop.live_index().dim == DIM and top(shop, queries) == before
+        assert shop.index.live().dim == DIM and top(shop, queries) == before
     assert "holds 5-d vectors but model" in caplog.text and "reduced from 1280" in caplog.text
     assert json.loads(meta_path.read_text())["dim"] == DIM  # saved: the next command does not rebuild again
 
@@ -128,17 +129,17 @@ def test_a_missing_reducer_file_falls_back_to_full_vectors(tiny_catalog, queries
         reducer_file = reduce_index(shop).reducer_file
     (tiny_catalog / reducer_file).unlink()
     with caplog.at_level(logging.WARNING), Catalog.open(tiny_catalog) as shop:
-        live = shop.live_index()
+        live = shop.index.live()
         assert live.reducer is None and live.dim == 1280 and "cannot read reducer" in caplog.text
         assert top(shop, queries) == full
         live.rebuild(reducer=None)  # what `index build` without --reduce does: forgets the lost file
         live.save()
-        assert shop.store.get_meta(REDUCER_META.format(live.model_key)) is None
+        assert shop.store.get_meta(REDUCER.format(live.model_key)) is None
 
 
 def test_milvus_refuses_a_reduction(tiny_catalog):
     with Catalog.open(tiny_catalog) as shop:
-        live = shop.live_index()
+        live = shop.index.live()
         with pytest.raises(VectorIndexError, match="holds full vectors"):
             live.rebuild("milvus://127.0.0.1:1", reducer=live.fit_reducer(DIM))
         assert live.reducer is None and live.kind == "faiss-flat"  # nothing changed
@@ -146,12 +147,12 @@ def test_milvus_refuses_a_reduction(tiny_catalog):
 
 def test_reducer_needs_enough_vectors(tiny_catalog):
     with Catalog.open(tiny_catalog) as shop, pytest.raises(VectorIndexError, match="256-d PCA on 9 vectors"):
-        shop.live_index().fit_reducer(256)
+        shop.index.live().fit_reducer(256)
 
 
 def test_reduced_hits_are_rescored_with_the_stores_exact_vectors(tiny_catalog, queries):
     with Catalog.open(tiny_catalog) as shop:
-        assert shop.live_index().rerank_depth == 0  # full vectors, exact index: nothing to re-rank
+        assert shop.index.live().rerank_depth == 0  # full vectors, exact index: nothing to re-rank
         live = reduce_index(shop)
         assert live.rerank_depth == DEFAULT_RERANK
         ids, vectors = shop.store.embeddings(live.model_key)
@@ -163,6 +164,6 @@ def test_reduced_hits_are_rescored_with_the_stores_exact_vectors(tiny_catalog, q
         raw = live.search(queries["Banana"], 3)  # cosines in the 6-d space, not the model's
         assert not np.allclose(raw.scores[0], hits.scores[0], atol=1e-3)
     with Catalog.open(tiny_catalog) as shop:
-        assert shop.live_index().rerank_depth == 0
+        assert shop.index.live().rerank_depth == 0
         with pytest.raises(VectorIndexError, match=">= 0"):
-            shop.live_index().set_rerank(-1)
+            shop.index.live().set_rerank(-1)

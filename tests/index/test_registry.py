@@ -79,15 +79,15 @@ def npz_kind() -> str:
 def test_a_new_backend_is_one_class_and_one_call(npz_kind, tiny_model, fast_photos, fast_queries, tmp_path):
     assert canonical_kind("npz") == npz_kind and npz_kind in list_kinds()
     with Catalog.open(tmp_path / "shop", create=True, model=tiny_model, index="npz") as shop:
-        assert shop.index_kind == npz_kind
+        assert shop.index.kind == npz_kind
         shop.add(fast_photos)
         assert shop.search(fast_queries["black-white"], k=1)[0].product.id == "black-white"
     saved = list((tmp_path / "shop" / "index").glob("*.npz-test"))
     assert len(saved) == 1 and len(NpzIndex.open(npz_kind, saved[0], 48)) == 12  # kept in its own file
     with Catalog.open(tmp_path / "shop") as shop:
         assert shop.search(fast_queries["black-white"], k=1)[0].product.id == "black-white"
-        built = shop.rebuild_index(kind="memory")
-        assert built["kind"] == "memory" and built["count"] == 12 and shop.index_kind == "memory"
+        built = shop.index.rebuild(kind="memory")
+        assert built["kind"] == "memory" and built["count"] == 12 and shop.index.kind == "memory"
         assert shop.search(fast_queries["black-white"], k=1)[0].product.id == "black-white"
     assert not list((tmp_path / "shop" / "index").glob("*.npz-test"))  # the previous kind's file is gone
 

@@ -64,14 +64,14 @@ def test_sharded_job_resumes_and_imports_into_a_catalogue(image_list, tmp_path, 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["added"] == 9
     with Catalog.open(catalog_path) as imported, Catalog.open(tiny_catalog_template) as reference:
-        assert sorted(p.id for p in imported.products()) == sorted(p.id for p in reference.products())
+        assert sorted(p.id for p in imported.list_products()) == sorted(p.id for p in reference.list_products())
         ref = {im.sha256: im.id for im in reference.store.get_images()}
-        key = reference.active_model.key
+        key = reference.versions.active.key
         for im in imported.store.get_images():
             mine = next(reference.store.iter_embeddings(key, [ref[im.sha256]]))[1][0]
             theirs = next(imported.store.iter_embeddings(key, [im.id]))[1][0]
             np.testing.assert_allclose(theirs, mine, atol=1e-5)  # same vectors as a plain `add`
-        pid = imported.products()[0].id
+        pid = imported.list_products()[0].id
         assert imported.similar(pid, k=1)
 
 

@@ -58,7 +58,7 @@ def test_onnx_matches_torch(lite0, grocery_images):
 
 def test_int8_agrees_with_fp32_and_is_reused(lite0, grocery_images, tmp_path):
     images = grocery_images["golden"] + grocery_images["oatghurt"]
-    int8 = create_embedder(precision="int8", model_dir=tmp_path, calibration_images=images)
+    int8 = create_embedder(precision="int8", model_dir=tmp_path, quantization_images=images)
     assert int8.key == "efficientnet-lite0/imagenet/int8"
     cosines = (int8.embed(images) * lite0.embed(images)).sum(axis=1)
     assert cosines.min() > 0.9

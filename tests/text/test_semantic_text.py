@@ -113,9 +113,9 @@ def test_text_only_query_reaches_products_without_text_through_images(tiny_catal
     with Catalog.open(tiny_catalog) as catalog:
         catalog.update_product("Granny-Smith", title="Granny Smith", description="Green apple, crisp and sour.")
         catalog.update_product("Arla-Standard-Milk", title="Standard milk", description="Fresh cow milk in a carton.")
-        state = catalog.text_search().state()
+        state = catalog.searcher.text_search().state()
         assert state.bridge_ids == ["Banana"] and state.mapping is not None
-        ranks = catalog.text_search().rankings("banana")
+        ranks = catalog.searcher.text_search().rankings("banana")
         assert [p for p, _ in ranks["bridge"]] == ["Banana"]
         assert "Banana" in [h.product.id for h in catalog.search_text("banana", k=3)]
         assert "Banana" not in [h.product.id for h in catalog.search_text("banana", k=3, mode="semantic")]

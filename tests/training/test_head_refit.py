@@ -22,13 +22,13 @@ CONFIG = TrainConfig(backbone="tiny-test", crop=1.0, hidden=0, flip_tta=False, r
 
 def test_held_out_groups_validate_then_every_photo_trains_the_version(fast_catalog):
     with Catalog.open(fast_catalog) as catalog:
-        data = catalogue_samples(catalog, None, CONFIG.val_fraction, CONFIG.seed)
+        data = catalogue_samples(catalog.training_port, None, CONFIG.val_fraction, CONFIG.seed)
         products = np.array([s.product_id for s in data.samples])
         held = np.array([np.flatnonzero(products == p)[0] for p in np.unique(products)])  # one photo per product
         kept = np.setdiff1d(np.arange(len(products)), held)
         data = replace(data, plan=ValidationPlan("groups", [(kept, held)], products=len(data.classes)))
         said: list[str] = []
-        fitted = train_head(catalog, data, CONFIG, said.append)
+        fitted = train_head(catalog.training_port, data, CONFIG, said.append)
     validated = [row for row in fitted.history if "val_score" in row]
     assert validated == fitted.history  # the curves are the validated run's
     best = max(validated, key=lambda row: row["val_score"])["epoch"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from productlens import Catalog
 from productlens.catalog.ingest import read_source
-from productlens.training import TrainConfig, train
+from productlens.training import TrainConfig
 
 
 def test_partial_recipe_trains_the_last_stages_and_lowers_validation_loss(look_alike):
@@ -18,14 +18,14 @@ def test_partial_recipe_trains_the_last_stages_and_lowers_validation_loss(look_a
     config = TrainConfig(recipe="partial", epochs=4, views=2, backbone="efficientnet-lite0", crop=0.65, hidden=256,
                          flip_tta=False, cut="mid")
     with Catalog.open(shop) as catalog:
-        result = train(catalog, config, val_items=val)
+        result = catalog.train(config, val_items=val)
         losses = [h["val_loss"] for h in result.history]
         assert min(losses[1:]) < losses[0]
         assert result.metrics["unfreeze_blocks"] == 5 and result.metrics["cut_after_block"] == 11
         assert result.metrics["validation"] == "photos"
-        catalog.activate_model(result.version, force=True)
+        catalog.versions.activate(result.version, force=True)
         photo = val[0].image
-        embedded = catalog.embed_query(photo)
+        embedded = catalog.searcher.embed_query(photo)
         assert embedded.shape == (512,) and abs(np.linalg.norm(embedded) - 1) < 1e-4
         assert catalog.recognize(photo).candidates
     cache = shop / "cache"
@@ -36,7 +36,7 @@ def test_the_search_tries_each_open_setting_and_records_it(look_alike):
     shop, queries = look_alike
     val = list(read_source(queries))
     with Catalog.open(shop) as catalog:
-        result = train(catalog, TrainConfig(epochs=3, views=2, recipe="head"), val_items=val, budget_s=600)
+        result = catalog.train(TrainConfig(epochs=3, views=2, recipe="head"), val_items=val, time_limit_s=600)
         stages = [t.stage for t in result.trials]
         assert stages[:3] == ["crop", "crop", "crop"] and {"backbone", "head", "tta"} <= set(stages)
         scored = [t for t in result.trials if t.score is not None]
@@ -46,11 +46,11 @@ def test_the_search_tries_each_open_setting_and_records_it(look_alike):
         assert chosen in {(t.setting.backbone, t.setting.crop, t.setting.hidden, t.setting.tta) for t in scored}
         assert best.score - 0.01 <= next(t.score for t in scored if
                                          (t.setting.backbone, t.setting.crop, t.setting.hidden, t.setting.tta) == chosen)
-        meta = json.loads((catalog.models_dir / result.version.split("/")[1] / "version.json").read_text())
+        meta = json.loads((catalog.versions.models_dir / result.version.split("/")[1] / "version.json").read_text())
         assert len(meta["candidates"]) == len(result.trials) and meta["config"]["crop"] == result.config.crop
         # Given settings are not searched; a tiny budget skips what does not fit and says so.
-        fixed = train(catalog, TrainConfig(epochs=2, views=4, recipe="head", crop=0.875, hidden=0, flip_tta=False),
-                      val_items=val, budget_s=1)
+        fixed = catalog.train(TrainConfig(epochs=2, views=4, recipe="head", crop=0.875, hidden=0, flip_tta=False),
+                      val_items=val, time_limit_s=1)
         assert [t.stage for t in fixed.trials] == ["crop", "backbone"]
         assert all(t.score is None and "over the time budget" in t.note for t in fixed.trials)
         assert fixed.config.crop == 0.875 and fixed.config.views == 1  # the budget was spent: one view
@@ -64,7 +64,7 @@ def test_a_default_run_adapts_the_backbone_at_the_deepest_cut_that_fits(look_ali
     val = list(read_source(queries))
     with Catalog.open(shop) as catalog:
         fixed = TrainConfig(crop=0.875, hidden=0, flip_tta=False, backbone="efficientnet-lite0")
-        result = train(catalog, fixed, val_items=val, budget_s=None)
+        result = catalog.train(fixed, val_items=val, time_limit_s=None)
         (tried,) = [t for t in result.trials if t.stage == "depth"]  # no limit: the deepest cut, the most views
         assert tried.score is not None and tried.note.startswith("deep cut (8 blocks), 4 views")
         head_score = float(tried.note.rsplit(" ", 1)[1])
@@ -74,7 +74,7 @@ def test_a_default_run_adapts_the_backbone_at_the_deepest_cut_that_fits(look_ali
         stages = result.metrics["stage_seconds"]
         assert stages["partial recipe"] > 0 and "settings search" in stages
         # A budget too short for any cut says, cut by cut, why each was skipped.
-        short = train(catalog, fixed, val_items=val, budget_s=1)
+        short = catalog.train(fixed, val_items=val, time_limit_s=1)
         skipped = [t for t in short.trials if t.stage == "depth"]
         assert len(skipped) == 9 and all("skipped" in t.note and t.score is None for t in skipped)
         assert short.config.recipe == "head"

@@ -32,11 +32,12 @@ def test_the_exported_whole_network_embeds_as_torch_and_as_the_trained_tail(look
     config = TrainConfig(recipe="partial", epochs=2, views=2, backbone="efficientnet-lite0", crop=0.875, hidden=0,
                          flip_tta=False, cut="shallow", precision="int8").resolved()
     with Catalog.open(shop) as catalog:
-        data = catalogue_samples(catalog, list(read_source(queries)), config.val_fraction, config.seed)
-        fitted = train_partial(catalog, data, config, None)
+        port = catalog.training_port
+        data = catalogue_samples(port, list(read_source(queries)), config.val_fraction, config.seed)
+        fitted = train_partial(port, data, config, None)
         assert fitted.metrics["unfreeze_blocks"] == 2 and fitted.metrics["cut_after_block"] == 14
-        key = save_version(catalog, fitted, data, config)
-        folder = catalog.models_dir / key.split("/")[1]
+        key = save_version(port, fitted, data, config)
+        folder = catalog.versions.models_dir / key.split("/")[1]
         fold = fitted.folds[0]
         photos = fold.val[:6]
         batch = np.stack([prepare(load_image(s.source).image, fitted.preprocess) for s in photos])

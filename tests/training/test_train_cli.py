@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from productlens import Catalog
 from productlens.cli.main import cli
-from productlens.training import TrainConfig, train
+from productlens.training import TrainConfig
 
 
 def run(*args: str) -> str:
@@ -50,7 +50,7 @@ def test_cli_train_models_use_eval(look_alike, tmp_path):
 def test_full_recipe_fine_tunes_backbone(look_alike):
     shop, _ = look_alike
     with Catalog.open(shop) as catalog:
-        result = train(catalog, TrainConfig(recipe="full", epochs=2, max_images=16, batch_size=8, unfreeze_blocks=1,
+        result = catalog.train(TrainConfig(recipe="full", epochs=2, max_images=16, batch_size=8, unfreeze_blocks=1,
                                             lr=1e-3))
     assert result.metrics["device"] in ("cpu", "cuda")
     assert len(result.history) == 2 and all(h["train_loss"] > 0 for h in result.history)
@@ -66,10 +66,10 @@ def test_train_on_another_backbone_and_crop_size(look_alike):
     assert out["version"].startswith("efficientnet-lite0@192/ft-")
     assert out["activation"]["switched"] and out["activation"]["embedded"] == 80
     with Catalog.open(shop) as catalog:
-        record = catalog.active_model
+        record = catalog.versions.active
         assert record.preprocess["input_size"] == 192 and record.preprocess["resize_size"] == 240
         assert record.preprocess["flip_tta"] is True and catalog.embedder().preprocess.flip_tta
         photo = next(line.split(",")[1] for line in queries.read_text().splitlines()[1:])
-        assert catalog.embed_query(photo).shape == (record.dim,)
+        assert catalog.searcher.embed_query(photo).shape == (record.dim,)
     bad = CliRunner().invoke(cli, ["--catalog", str(shop), "train", "--backbone", "resnet@300"])
     assert bad.exit_code == 1 and "NAME@SIZE" in bad.output

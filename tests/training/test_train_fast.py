@@ -40,7 +40,7 @@ def test_without_honest_validation_a_version_is_not_activated(fast_catalog):
     assert out["comparison"]["verdict"] == "unvalidated"
     assert out["activation"]["switched"] is False and "--force" in out["activation"]["reason"]
     with Catalog.open(fast_catalog) as shop:
-        assert shop.active_model.version == "imagenet"
+        assert shop.versions.active.version == "imagenet"
 
 
 def test_saturated_validation_warns_and_force_activates(fast_catalog, tmp_path):
@@ -84,7 +84,7 @@ def test_one_score_scale_in_recognize_and_info(fast_catalog, fast_queries, tmp_p
     cli_result = json.loads(run("--catalog", fast_catalog, "recognize", fast_queries["red-blue"], "--json"))
     with Catalog.open(fast_catalog) as shop:
         api_result = shop.recognize(fast_queries["red-blue"]).to_dict()
-        threshold = shop.calibration.threshold
+        threshold = shop.recognition.calibration.threshold
     assert info["recognition"]["threshold"] == pytest.approx(threshold) == pytest.approx(cli_result["threshold"])
     assert cli_result["confidence"] == pytest.approx(api_result["confidence"])
     assert cli_result["calibration"] == info["recognition"]["source"] == "12 labelled photos"
@@ -101,5 +101,5 @@ def test_eval_model_leaves_the_active_version_alone(fast_catalog, tmp_path):
     assert set(metrics["methods"]) == {f"version: {version}", "active: imagenet"}
     assert metrics["model"] == out["version"] and metrics["active_model"] == "tiny-test/imagenet/fp32"
     with Catalog.open(fast_catalog) as shop:
-        assert shop.active_model.version == "imagenet"
+        assert shop.versions.active.version == "imagenet"
         assert len(shop.store.embedding_ids(out["version"])) == 12  # embedded to be measured, kept for later

@@ -12,9 +12,8 @@ import pytest
 from productlens import Catalog
 from productlens.catalog.ingest import read_source
 from productlens.errors import TrainingError
-from productlens.evaluation.evaluate import evaluate
 from productlens.images import load_image
-from productlens.training import TrainConfig, train
+from productlens.training import TrainConfig
 
 FIXED = dict(backbone="efficientnet-lite0", crop=0.65, hidden=1024, flip_tta=False, recipe="head")  # no search
 CONFIG = TrainConfig(epochs=15, views=4, **FIXED)
@@ -30,10 +29,10 @@ def trained(look_alike_template, tmp_path_factory):
     shutil.copytree(shop, path)
     items = list(read_source(queries))
     with Catalog.open(path) as catalog:
-        before = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]["active: imagenet"]
-        result = train(catalog, CONFIG)
-        report = catalog.activate_model(result.version, force=True)
-        after = evaluate(catalog, items, baselines=(), latency_samples=1).metrics["methods"]
+        before = catalog.evaluate(items, baselines=(), latency_samples=1).metrics["methods"]["active: imagenet"]
+        result = catalog.train(CONFIG)
+        report = catalog.versions.activate(result.version, force=True)
+        after = catalog.evaluate(items, baselines=(), latency_samples=1).metrics["methods"]
     return path, queries, result, report, before, next(iter(after.values()))
 
 
@@ -71,7 +70,7 @@ def test_version_files_and_registration(trained):
     assert meta["preprocess"]["resize_size"] == round(meta["preprocess"]["input_size"] / meta["config"]["crop"])
     assert report.embedded == 80 and report.switched
     with Catalog.open(path) as catalog:
-        rows = {r["version"]: r for r in catalog.model_versions()}
+        rows = {r["version"]: r for r in catalog.versions.describe()}
     assert rows[version]["active"] and not rows["imagenet"]["active"]
 
 
@@ -79,16 +78,16 @@ def test_reloaded_version_gives_identical_embeddings(trained):
     path, queries, result, _, _, _ = trained
     photo = next(iter(read_source(queries))).image
     with Catalog.open(path) as catalog:
-        first = catalog.embed_query(photo)
-        model = catalog.active_model
+        first = catalog.searcher.embed_query(photo)
+        model = catalog.versions.active
         image = catalog.store.get_images()[0]
         stored = next(catalog.store.iter_embeddings(model.key, [image.id]))[1][0]
         embedder = catalog.embedder()
         fresh = embedder.embed([load_image(image.source, draft_size=embedder.draft_size).image])[0]
     with Catalog.open(path) as again:
-        assert again.active_model.key == result.version
+        assert again.versions.active.key == result.version
         assert again.embedder().dim == CONFIG.dim
-        np.testing.assert_array_equal(again.embed_query(photo), first)
+        np.testing.assert_array_equal(again.searcher.embed_query(photo), first)
     np.testing.assert_allclose(fresh, stored, atol=1e-6)
 
 
@@ -131,10 +130,10 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
     photo = next(iter(read_source(queries))).image
     with Catalog.open(shop) as catalog:
         with pytest.raises(TrainingError, match="not activated"):
-            catalog.activate_model("imagenet")  # rolling back is compared on the version's validation photos
-        catalog.activate_model("imagenet", force=True)  # roll back: its embeddings are still there
-        assert catalog.active_model.version == "imagenet"
-        assert catalog.embed_query(photo).shape == (1280,)
+            catalog.versions.activate("imagenet")  # rolling back is compared on the version's validation photos
+        catalog.versions.activate("imagenet", force=True)  # roll back: its embeddings are still there
+        assert catalog.versions.active.version == "imagenet"
+        assert catalog.searcher.embed_query(photo).shape == (1280,)
         assert catalog.search(photo, k=3)
         # A version that must re-embed an image whose file is gone is refused, nothing switched.
         image = catalog.store.get_images()[0]
@@ -142,13 +141,13 @@ def test_rollback_and_missing_source_refused(trained, tmp_path):
             db.execute("UPDATE images SET source = ? WHERE id = ?", (str(tmp_path / "gone.jpg"), image.id))
             db.execute("DELETE FROM embeddings WHERE image_id = ? AND model_key = ?", (image.id, result.version))
         with pytest.raises(TrainingError, match="could not be embedded"):
-            catalog.activate_model(result.version.split("/")[1], force=True)
-        assert catalog.active_model.version == "imagenet"
-        rep = catalog.activate_model(result.version, allow_missing=True, force=True)
+            catalog.versions.activate(result.version.split("/")[1], force=True)
+        assert catalog.versions.active.version == "imagenet"
+        rep = catalog.versions.activate(result.version, allow_missing=True, force=True)
         assert rep.missing_sources == [str(tmp_path / "gone.jpg")] and rep.switched
     with pytest.raises(TrainingError, match="no model version"):
         with Catalog.open(shop) as catalog:
-            catalog.activate_model("ft-nope")
+            catalog.versions.activate("ft-nope")
 
 
 def test_bad_settings_are_refused(look_alike):
@@ -157,7 +156,7 @@ def test_bad_settings_are_refused(look_alike):
         for bad in (TrainConfig(recipe="nope"), TrainConfig(optimizer="rmsprop"), TrainConfig(loss="x"),
                     TrainConfig(epochs=0)):
             with pytest.raises(TrainingError):
-                train(catalog, bad)
+                catalog.train(bad)
         assert [m.version for m in catalog.store.list_models()] == ["imagenet"]
         assert not os.path.exists(shop / "models")
 
@@ -169,8 +168,8 @@ def test_a_last_batch_of_one_image_is_skipped_not_a_crash(look_alike):
 
     shop, _ = look_alike
     with Catalog.open(shop) as catalog:
-        n_train = len(catalogue_samples(catalog, None, 0.15, 0).train)
-        result = train(catalog, TrainConfig(epochs=1, views=1, batch_size=n_train - 1, **FIXED))
+        n_train = len(catalogue_samples(catalog.training_port, None, 0.15, 0).train)
+        result = catalog.train(TrainConfig(epochs=1, views=1, batch_size=n_train - 1, **FIXED))
     assert result.history and result.history[0]["train_loss"] > 0
 
 
@@ -182,14 +181,14 @@ def test_int8_version_tracks_its_fp32_graph(look_alike):
     shop, queries = look_alike
     photos = [line.split(",")[1] for line in queries.read_text().splitlines()[1:9]]
     with Catalog.open(shop) as catalog:
-        result = train(catalog, TrainConfig(epochs=2, views=1, precision="int8", **FIXED))
+        result = catalog.train(TrainConfig(epochs=2, views=1, precision="int8", **FIXED))
         assert result.version.endswith("/int8")
-        catalog.activate_model(result.version, force=True)
-        record = catalog.active_model
+        catalog.versions.activate(result.version, force=True)
+        record = catalog.versions.active
         assert record.info["onnx"].endswith("model.int8.onnx") and record.precision == "int8"
         fp32 = load_embedder_file(shop / record.info["onnx"].replace("int8", "fp32"), record.name, record.version,
                                   record.dim, PreprocessConfig.from_dict(record.preprocess))
-        quantised = np.stack([catalog.embed_query(p) for p in photos])
+        quantised = np.stack([catalog.searcher.embed_query(p) for p in photos])
         full = fp32.embed([load_image(p).image for p in photos])
     cosine = (quantised * full).sum(1) / np.linalg.norm(quantised, axis=1) / np.linalg.norm(full, axis=1)
     assert cosine.min() > 0.95, cosine

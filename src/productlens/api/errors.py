@@ -9,20 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
-    CatalogBusyError,
-    CatalogError,
-    FilterSyntaxError,
-    ImageError,
-    ImageTooLargeError,
-    ModelChangedError,
-    ModelError,
-    ProductLensError,
-    ProductNotFoundError,
-    StorageError,
-    TimeBudgetError,
-    VectorIndexError,
-)
+from ..errors import ProductLensError
 
 log = logging.getLogger(__name__)
 
@@ -47,31 +34,11 @@ _HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "
                405: "method-not-allowed", 413: "too-large", 415: "unsupported-media-type"}
 
 
-RETRY_AFTER = {CatalogBusyError: "5", ModelChangedError: "1"}  # seconds a client should wait before retrying
-
-
-def _status_of(exc: ProductLensError) -> tuple[int, str]:
-    """Map the library's exception tree to HTTP: the client's fault is 4xx, ours 5xx; 503 when a
-    retry will do (another writer busy, a model switch in the middle), 504 past the time budget."""
-    if isinstance(exc, CatalogBusyError):
-        return 503, "busy"
-    if isinstance(exc, ModelChangedError):
-        return 503, "model-changed"
-    if isinstance(exc, TimeBudgetError):
-        return 504, "timeout"
-    if isinstance(exc, StorageError):
-        return 500, "storage"
-    if isinstance(exc, ImageTooLargeError):
-        return 413, exc.reason
-    if isinstance(exc, ImageError):
-        return 422, exc.reason
-    if isinstance(exc, ProductNotFoundError):
-        return 404, "product-not-found"
-    if isinstance(exc, FilterSyntaxError):
-        return 400, "bad-filter"
-    if isinstance(exc, (ModelError, VectorIndexError, CatalogError)):
-        return 500, type(exc).__name__
-    return 400, "bad-request"  # e.g. a box that does not parse or leaves too few pixels
+def library_error_response(exc: ProductLensError) -> JSONResponse:
+    """The answer to a library error, as its class declares it (errors.py: `http_status`, `code`,
+    `retry_after`): the client's fault is 4xx, ours 5xx, 503 when a retry will do."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return error_response(exc.http_status, exc.error_code(), str(exc), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -81,11 +48,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProductLensError)
     async def _library_error(request: Request, exc: ProductLensError) -> JSONResponse:
-        status, code = _status_of(exc)
-        if status >= 500:
+        if exc.http_status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        retry = next((after for kind, after in RETRY_AFTER.items() if isinstance(exc, kind)), None)
-        return error_response(status, code, str(exc), headers={"Retry-After": retry} if retry else None)
+        return library_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

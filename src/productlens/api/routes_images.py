@@ -40,7 +40,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         """A JPEG no larger than size x size, cached in the catalogue's media folder."""
         if size not in THUMB_SIZES:
             raise ApiError(422, "invalid-request", f"size must be one of {THUMB_SIZES}")
-        path = state.catalog.thumbnail(record(state, image_id), size)
+        path = state.catalog.media.thumbnail(record(state, image_id), size)
         if path is None:
             raise ApiError(404, "image-file-missing", f"the file of image {image_id} is no longer available")
         return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"})

@@ -50,7 +50,7 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
         """Products in id order, optionally filtered; `total` counts all that match."""
         matching = state.catalog.list_products(where)
         page = matching[offset: offset + limit]
-        first = state.catalog.first_images([p.id for p in page])
+        first = state.catalog.product_cache.first_images([p.id for p in page])
         return {"products": [{**p.to_dict(), "thumb_url": thumb_url(first[p.id]) if p.id in first else None}
                              for p in page],
                 "total": len(matching), "offset": offset, "limit": limit}
@@ -101,7 +101,6 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
                  responses=WRITE_ERRORS)
     def add_image(product_id: str, image: UploadFile = File(...), state: ServerState = Depends(get_state)):
         """Add a photo to a product; the same bytes twice are reported as a duplicate (200)."""
-        state.catalog.get_product(product_id)
         image_id = state.catalog.add_upload(product_id, state.read_upload(image), max_pixels=state.max_pixels)
         body = {"image_id": image_id, "product_id": product_id, "duplicate": image_id is None}
         return body if image_id is not None else JSONResponse(body, status_code=200)

@@ -8,7 +8,6 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
-from ..dedup import render_review
 from .auth import Guard
 from .errors import ApiError
 from .schemas import ErrorBody, RecognizeResponse, SearchResponse
@@ -39,9 +38,9 @@ def build_router(require_read: Guard) -> APIRouter:
         else:
             vector, model_key = state.query_vector(state.read_upload(image), parse_query_box(box))
             if text is None:  # the common case
-                hits = state.catalog.search_vector(vector, k=k, where=where, model_key=model_key)
+                hits = state.catalog.searcher.vector(vector, k=k, where=where, model_key=model_key)
             else:  # photo and text rankings fused by the engine
-                hits = state.catalog.search_hybrid(vector, text, k=k, where=where, model_key=model_key)
+                hits = state.catalog.searcher.hybrid(vector, text, k=k, where=where, model_key=model_key)
         return {"results": [hit_dict(h) for h in hits], "facets": facets_of(hits),
                 "took_ms": round((time.perf_counter() - started) * 1000, 2)}
 
@@ -59,7 +58,7 @@ def build_router(require_read: Guard) -> APIRouter:
     @router.get("/duplicates/review", response_class=HTMLResponse)
     def duplicates_review(state: ServerState = Depends(get_state)) -> HTMLResponse:
         """The duplicate clusters as a self-contained review page, images side by side (the web page links here)."""
-        return HTMLResponse(render_review(state.catalog, state.catalog.duplicates()))
+        return HTMLResponse(state.catalog.dedup.review_page(state.catalog.duplicates()))
 
     @router.post("/recognize", response_model=RecognizeResponse)
     def recognize(
@@ -72,7 +71,7 @@ def build_router(require_read: Guard) -> APIRouter:
         started = time.perf_counter()
         data = state.read_upload(image)
         vector, model_key = state.query_vector(data, parse_query_box(box))
-        result = state.catalog.recognize_vector(vector, k=k, model_key=model_key)
+        result = state.catalog.recognition.recognize_vector(vector, k=k, model_key=model_key)
         body = result.to_dict()
         body["candidates"] = [hit_dict(c) for c in result.candidates]
         body["took_ms"] = round((time.perf_counter() - started) * 1000, 2)

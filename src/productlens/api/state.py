@@ -41,7 +41,7 @@ class ServerState:
         model that is no longer active (ModelChangedError, a retryable 503)."""
         embedder = self.catalog.embedder()
         embed = self.batcher.embed if embedder is self.batcher.embedder else None
-        return self.catalog.embed_query(data, box, max_pixels=self.max_pixels, embed=embed, embedder=embedder), embedder.key
+        return self.catalog.searcher.embed_query(data, box, max_pixels=self.max_pixels, embed=embed, embedder=embedder), embedder.key
 
 
 def get_state(request: Request) -> ServerState:

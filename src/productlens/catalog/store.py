@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .. import meta_keys
 from ..errors import ProductNotFoundError
 from .database import connect, storage_errors
 from .migrations import apply_migrations, require_no_migrations
@@ -104,7 +105,7 @@ class CatalogStore:
 
     @property
     def generation(self) -> int:
-        return int(self.get_meta("generation", "0") or 0)
+        return int(self.get_meta(meta_keys.GENERATION, "0") or 0)
 
     # --- calibrations -------------------------------------------------------------------------
 

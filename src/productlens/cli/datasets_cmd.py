@@ -8,6 +8,7 @@ import click
 
 from .. import settings
 from ..catalog.datasets import GROCERY_SPLITS, write_grocery_csv
+from .formats import emit_record, format_option
 from .main import cli
 
 
@@ -23,7 +24,8 @@ def datasets() -> None:
 @click.option("--split", type=click.Choice(GROCERY_SPLITS), default="train", show_default=True)
 @click.option("--iconic", is_flag=True, help="Also include each product's catalogue (iconic) image.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
-def grocery_store(root: Path, split: str, iconic: bool, out: Path) -> None:
+@format_option
+def grocery_store(root: Path, split: str, iconic: bool, out: Path, fmt: str) -> None:
     """Write a products CSV for a Grocery Store split; then `productlens add OUT.csv`."""
     count = write_grocery_csv(root, split, out, iconic=iconic)
-    click.echo(f"wrote {count} rows to {out}")
+    emit_record(fmt, {"rows": count, "out": str(out)}, show=lambda: click.echo(f"wrote {count} rows to {out}"))

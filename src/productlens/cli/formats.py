@@ -1,7 +1,8 @@
-"""`--format table|json|jsonl|csv|tsv` for the commands that list things.
+"""`--format table|json|jsonl|csv|tsv` (and `--json`) for every command whose output is data.
 
 A command hands over its rows (one dict each: a product, a hit, a model version, ...) and how to
 show them to a person; scripts get the same rows as JSON, JSON lines, CSV or TSV with a header.
+A command that reports one thing (`info`, `add`'s report) hands over one record: one row.
 A product's `attributes` become columns of their own in CSV/TSV, after the command's columns.
 """
 
@@ -23,21 +24,27 @@ FORMATS = ("table", "json", "jsonl", "csv", "tsv")
 Row = dict[str, Any]
 
 
-def format_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add `--format` and its alias `--json` to a command; it receives `fmt`, one of FORMATS."""
+def format_option(command: Callable[..., Any] | None = None, *, option: str = "--format") -> Any:
+    """Add `--format` and its alias `--json` to a command; it receives `fmt`, one of FORMATS.
 
-    @functools.wraps(command)
-    def with_format(*args: Any, fmt: str | None, as_json: bool, **kwargs: Any) -> Any:
-        if as_json and fmt not in (None, "json"):
-            raise click.UsageError(f"--json and --format {fmt} disagree: give one of them")
-        return command(*args, fmt="json" if as_json else (fmt or "table"), **kwargs)
+    `@format_option(option="--report-format")` names the option otherwise, for a command whose
+    own `--format` means something else (`export`: the feed file's format)."""
 
-    with_format = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(with_format)
-    return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=None,
-        help="table (for people; plain aligned text when piped), json, jsonl (one object a line), "
-             "csv or tsv (with a header row).  [default: table]",
-    )(with_format)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def with_format(*args: Any, fmt: str | None, as_json: bool, **kwargs: Any) -> Any:
+            if as_json and fmt not in (None, "json"):
+                raise click.UsageError(f"--json and {option} {fmt} disagree: give one of them")
+            return command(*args, fmt="json" if as_json else (fmt or "table"), **kwargs)
+
+        with_format = click.option("--json", "as_json", is_flag=True, help=f"Same as {option} json.")(with_format)
+        return click.option(
+            option, "fmt", type=click.Choice(FORMATS), default=None,
+            help="table (for people; plain aligned text when piped), json, jsonl (one object a line), "
+                 "csv or tsv (with a header row).  [default: table]",
+        )(with_format)
+
+    return decorate if command is None else decorate(command)
 
 
 def emit(fmt: str, rows: Sequence[Row], *, columns: Sequence[str], show: Callable[[], None],
@@ -53,6 +60,12 @@ def emit(fmt: str, rows: Sequence[Row], *, columns: Sequence[str], show: Callabl
             click.echo(json.dumps(row, ensure_ascii=False, default=str))
     else:
         click.echo(delimited(rows, columns, "," if fmt == "csv" else "\t"), nl=False)
+
+
+def emit_record(fmt: str, record: Row, show: Callable[[], None]) -> None:
+    """Print one record (a report, a description) in `fmt`: CSV and TSV give a header and one row
+    (lists and objects in a cell as JSON), JSON lines one line, JSON the record itself."""
+    emit(fmt, [record], columns=tuple(record), show=show, document=record)
 
 
 def delimited(rows: Sequence[Row], columns: Sequence[str], delimiter: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..dedup import DuplicateReport, render_review
+from ..dedup import DuplicateReport
 from .formats import emit, format_option
 from .main import State, catalog_options, cli
 
@@ -31,7 +31,7 @@ def duplicates(state: State, calibrate: bool, copies: int, image_threshold: floa
     """
     with state.open() as catalog:
         if calibrate:
-            cal = catalog.calibrate_duplicates(n=copies, use_text=not no_text)
+            cal = catalog.dedup.fit_thresholds(n=copies, use_text=not no_text)
             if fmt == "table" and not state.quiet:
                 click.echo(f"calibrated on {cal.pairs} copies: image >= {cal.image_threshold:.4f} "
                            f"(P {cal.image_precision:.3f}, R {cal.image_recall:.3f}); product >= {cal.product_threshold:.4f} "
@@ -39,7 +39,7 @@ def duplicates(state: State, calibrate: bool, copies: int, image_threshold: floa
         report = catalog.duplicates(image_threshold=image_threshold, product_threshold=product_threshold,
                                     use_text=not no_text)
         if html_out is not None:
-            html_out.write_text(render_review(catalog, report), encoding="utf-8")
+            html_out.write_text(catalog.dedup.review_page(report), encoding="utf-8")
     clusters = [*report.image_clusters, *report.product_clusters]
     rows = [{"kind": c.kind, "members": c.members, "products": c.products or c.members, "score": round(c.score, 6)}
             for c in clusters]

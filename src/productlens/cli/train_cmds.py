@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
 from ..catalog.ingest import read_source
 from ..errors import ActivationRefusedError
-from ..evaluation.evaluate import evaluate
 from ..evaluation.report import MAIN_METRICS, write_report
+from ..results import ActivationReport
 from ..models.cut import CUTS
-from ..training import TrainConfig
-from ..training import train as run_training
+from ..training import RECIPES, TrainConfig
 from ..training.stage_clock import AUTO
-from .formats import emit, format_option
+from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
-from .output import err_console, print_json, show_table
+from .output import err_console, show_table
 
 
 def _say(state: State):
@@ -25,7 +25,7 @@ def _say(state: State):
 
 
 @cli.command()
-@click.option("--recipe", type=click.Choice(["head", "partial", "full"]),
+@click.option("--recipe", type=click.Choice(RECIPES),
               help="head: frozen backbone, cached features (minutes on a CPU); partial: also the backbone's last "
                    "stages, on cached activations; full: fine-tune the backbone's last stages on images. Default: "
                    "head, then partial at the deepest cut the budget allows (the better one on validation).")
@@ -64,37 +64,31 @@ def _say(state: State):
 @click.option("--use", "use_now", is_flag=True,
               help="Activate the new version if it beats the active one on the same validation photos.")
 @click.option("--force", is_flag=True, help="With --use: activate even if it is not shown to be better.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def train(state: State, recipe, cut, backbone, crop, flip_tta, hidden, budget, epochs, optimizer, lr, weight_decay,
-          batch_size, label_smoothing, loss, dim, views, patience, val_csv, max_images, int8, seed, use_now, force,
-          as_json) -> None:
+def train(state: State, budget: str, val_csv: Path | None, int8: bool, use_now: bool, force: bool, fmt: str,
+          **settings: Any) -> None:
     """Learn from the catalogue's product ids (and categories); saves a new model version.
 
     Settings left open are chosen on validation photos held out of the catalogue in whole burst
     groups (or on --val photos), within --budget; the new version is compared with the active
     model on the same photos, and --use activates it only if it is better (or with --force).
+    CSV, TSV and JSON lines give the result as one row.
     """
-    config = TrainConfig(recipe=recipe, cut=cut, backbone=backbone, crop=crop, flip_tta=flip_tta, epochs=epochs,
-                         optimizer=optimizer, lr=lr, weight_decay=weight_decay, batch_size=batch_size,
-                         label_smoothing=label_smoothing, loss=loss, dim=dim, hidden=hidden, views=views,
-                         patience=patience, max_images=max_images, seed=seed, precision="int8" if int8 else "fp32")
+    config = TrainConfig(**settings, precision="int8" if int8 else "fp32")  # every other option is a TrainConfig field
     val_items = list(read_source(val_csv)) if val_csv else None
-    say = _say(state) if not as_json else (lambda m: None)
+    say = _say(state) if fmt == "table" else (lambda m: None)
     with state.open() as catalog:
-        result = run_training(catalog, config, val_items=val_items, budget_s=parse_duration(budget), progress=say)
+        result = catalog.train(config, val_items=val_items, time_limit_s=parse_duration(budget), progress=say)
         out = {"version": result.version, "seconds": round(result.seconds, 1), "metrics": result.metrics,
                "comparison": result.comparison.to_dict() if result.comparison else None,
                "candidates": [t.to_dict() for t in result.trials], "notes": result.notes}
         if use_now:
             try:
-                out["activation"] = catalog.activate_model(result.version, force=force).to_dict()
+                out["activation"] = catalog.versions.activate(result.version, force=force).to_dict()
             except ActivationRefusedError as exc:
                 out["activation"] = {"switched": False, "reason": str(exc)}
-    if as_json:
-        print_json(out)
-        return
-    _print_training(state, result, out.get("activation"), use_now)
+    emit_record(fmt, out, show=lambda: _print_training(state, result, out.get("activation"), use_now))
 
 
 def _print_training(state: State, result, activation: dict | None, use_now: bool) -> None:
@@ -162,12 +156,12 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str 
     items = list(read_source(queries))
     chosen = [b.strip() for b in baselines.split(",") if b.strip()]
     with state.open() as catalog:
-        result = evaluate(catalog, items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
+        result = catalog.evaluate(items, version=version, baselines=chosen, catalog_image_pattern=pattern or None,
                           cnn_epochs=cnn_epochs, progress=_say(state) if fmt == "table" else None)
-        model = catalog.model_view(version).record if version else catalog.active_model
-        curves = catalog.models_dir / model.version / "curves.png" if model and model.info.get("onnx") else None
+        model = catalog.versions.view(version).record if version else catalog.versions.active
+        history = catalog.versions.training_history(model)
     if report_dir is not None:
-        write_report(result, report_dir, curves=curves)
+        write_report(result, report_dir, history=history)
     methods = result.metrics["methods"]
     columns = ("method", *[k for k in MAIN_METRICS if any(k in v for v in methods.values())])
     emit(fmt, [{"method": name, **values} for name, values in methods.items()], columns=columns,
@@ -201,7 +195,7 @@ def models(ctx: click.Context, state: State, fmt: str) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with state.open() as catalog:
-        rows = catalog.model_versions()
+        rows = catalog.versions.describe()
     emit(fmt, rows, columns=("active", "version", "recipe", "precision", "dim", "embedded_images", "val_r1",
                              "val_cls_acc", "created_at", "key"), show=lambda: show_table(_versions_table(rows)))
 
@@ -221,16 +215,17 @@ def _versions_table(rows: list[dict]) -> Table:
 @click.argument("version")
 @click.option("--allow-missing", is_flag=True, help="Switch even if some images cannot be embedded (their files are gone).")
 @click.option("--force", is_flag=True, help="Switch even if VERSION is not shown to beat the active one.")
-@click.option("--json", "as_json", is_flag=True)
+@format_option
 @catalog_options
-def models_use(state: State, version: str, allow_missing: bool, force: bool, as_json: bool) -> None:
+def models_use(state: State, version: str, allow_missing: bool, force: bool, fmt: str) -> None:
     """Make VERSION active (roll back or forward) if it beats the active one on the same validation
     photos (or with --force): embeds what it lacks, switches atomically, then recalibrates for it."""
     with state.open() as catalog:
-        report = catalog.activate_model(version, allow_missing=allow_missing, force=force)
-    if as_json:
-        print_json(report.to_dict())
-        return
+        report = catalog.versions.activate(version, allow_missing=allow_missing, force=force)
+    emit_record(fmt, report.to_dict(), show=lambda: _show_activation(report))
+
+
+def _show_activation(report: ActivationReport) -> None:
     say = click.echo
     if not report.switched:
         say(f"{report.key} is already the active model")

@@ -11,19 +11,13 @@ Pairs at or above the thresholds are joined into clusters (union-find).
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from ..catalog.store import CatalogStore, ModelRecord, Product
-from ..errors import ModelError, ProductLensError, StaleCalibrationError
-from ..index.live import LiveIndex
-from ..models import Embedder
-from ..results import ProductHit
-from ..text.search import TextSearch
+from ..errors import ModelError, NothingEmbeddedError, StaleCalibrationError
+from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
 
@@ -31,33 +25,11 @@ NEIGHBOURS = 10
 IMAGE_WEIGHT = 0.7
 DEFAULT_IMAGE_THRESHOLD = 0.95
 DEFAULT_PRODUCT_THRESHOLD = 0.90
-CALIBRATION = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
-
-
-class DuplicateSource(Protocol):
-    """What duplicate finding and its calibration read from a catalogue (the engine's Catalog is one)."""
-
-    path: Path
-    store: CatalogStore
-
-    @property
-    def active_model(self) -> ModelRecord | None: ...
-
-    def live_index(self) -> LiveIndex | None: ...
-
-    def embedder(self) -> Embedder: ...
-
-    def get_product(self, product_id: str) -> Product: ...
-
-    def search_vector(self, vector: np.ndarray, *, k: int = 10, exclude: Any = ()) -> list[ProductHit]: ...
-
-    def text_search(self) -> TextSearch: ...
-
-    def writing(self) -> AbstractContextManager[None]: ...
+THRESHOLDS_RECORD = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
 
 
 @dataclass
-class DedupCalibration:
+class DuplicateThresholds:
     """Duplicate thresholds with the precision and recall they had on labelled pairs."""
 
     image_threshold: float
@@ -73,15 +45,15 @@ class DedupCalibration:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
-def stored_calibration(catalog: DuplicateSource) -> DedupCalibration | None:
+def stored_thresholds(catalog: DuplicateSource) -> DuplicateThresholds | None:
     """The active version's duplicate thresholds; None if no version was ever calibrated and the
     model is off-the-shelf (the defaults hold). Thresholds fitted on another version are cosines
     of another space: StaleCalibrationError says so rather than reading them."""
     model = catalog.active_model
-    record = catalog.store.get_calibration(model.key, CALIBRATION) if model is not None else None
+    record = catalog.get_calibration(model.key, THRESHOLDS_RECORD) if model is not None else None
     if record is not None:
-        return DedupCalibration(**{k: v for k, v in record.value.items() if k in DedupCalibration.__dataclass_fields__})
-    others = [c.model_key for c in catalog.store.calibrations() if c.name == CALIBRATION]
+        return DuplicateThresholds(**{k: v for k, v in record.value.items() if k in DuplicateThresholds.__dataclass_fields__})
+    others = [c.model_key for c in catalog.calibrations() if c.name == THRESHOLDS_RECORD]
     if others or (model is not None and model.info.get("onnx")):
         fitted = f"were fitted on {others[0]}" if others else "were never fitted for it"
         raise StaleCalibrationError(f"the duplicate thresholds {fitted}, not on the active model {model.key}; "
@@ -89,13 +61,12 @@ def stored_calibration(catalog: DuplicateSource) -> DedupCalibration | None:
     return None
 
 
-def store_calibration(catalog: DuplicateSource, cal: DedupCalibration) -> None:
+def store_thresholds(catalog: DuplicateSource, cal: DuplicateThresholds) -> None:
     """Store the thresholds for the active model version."""
     model = catalog.active_model
     if model is None:
-        raise ProductLensError("nothing embedded yet: duplicate thresholds belong to a model version")
-    with catalog.writing():
-        catalog.store.put_calibration(model.key, CALIBRATION, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
+        raise NothingEmbeddedError()
+    catalog.save_calibration(model.key, THRESHOLDS_RECORD, asdict(cal), f"{cal.pairs} synthetic copies ({cal.source})")
 
 
 @dataclass
@@ -140,7 +111,7 @@ def image_pair_scores(catalog: DuplicateSource, floor: float, neighbours: int = 
     if model is None or live is None or len(live) < 2:
         return pairs
     k = min(neighbours + 1, len(live))
-    for ids, vectors in catalog.store.iter_embeddings(model.key, batch=1024):
+    for ids, vectors in catalog.image_vectors(model.key, batch=1024):
         hits = live.search(vectors, k)
         for row, image_id in enumerate(ids.tolist()):
             for other, score in zip(hits.ids[row].tolist(), hits.scores[row].tolist()):
@@ -148,7 +119,7 @@ def image_pair_scores(catalog: DuplicateSource, floor: float, neighbours: int = 
                     continue
                 key = (min(image_id, other), max(image_id, other))
                 pairs[key] = max(pairs.get(key, -1.0), float(score))
-    for a, b in catalog.store.identical_image_pairs():
+    for a, b in catalog.identical_image_pairs():
         pairs[(a, b)] = 1.0
     return pairs
 
@@ -157,7 +128,7 @@ def product_pair_scores(
     catalog: DuplicateSource, image_pairs: dict[tuple[int, int], float], text_vectors: dict[str, np.ndarray] | None
 ) -> dict[tuple[str, str], dict[str, float]]:
     """{(product a, product b): {'image', 'text'?, 'score'}} for products linked by an image pair."""
-    owner = catalog.store.image_products([i for pair in image_pairs for i in pair])
+    owner = catalog.image_products([i for pair in image_pairs for i in pair])
     best: dict[tuple[str, str], float] = {}
     for (a, b), score in image_pairs.items():
         pa, pb = owner.get(a), owner.get(b)
@@ -219,14 +190,14 @@ def find_duplicates(
     """Image clusters and product clusters at the given thresholds, or the calibrated ones
     stored in the catalogue (`productlens duplicates --calibrate`), or the defaults."""
     given = image_threshold is not None and product_threshold is not None
-    cal = None if given else stored_calibration(catalog)
+    cal = None if given else stored_thresholds(catalog)
     t_img = image_threshold if image_threshold is not None else (cal.image_threshold if cal else DEFAULT_IMAGE_THRESHOLD)
     t_prod = product_threshold if product_threshold is not None else (cal.product_threshold if cal else DEFAULT_PRODUCT_THRESHOLD)
     floor = min(t_img, t_prod - (1 - IMAGE_WEIGHT)) if use_text else min(t_img, t_prod)
     image_pairs = image_pair_scores(catalog, floor)
     product_evidence = product_pair_scores(catalog, image_pairs, text_vectors_of(catalog) if use_text else None)
     image_clusters = clusters(image_pairs, t_img, "image")
-    owner = catalog.store.image_products([m for c in image_clusters for m in c.members])
+    owner = catalog.image_products([m for c in image_clusters for m in c.members])
     for c in image_clusters:
         c.products = sorted({owner[m] for m in c.members if m in owner})
     product_clusters = clusters({k: v["score"] for k, v in product_evidence.items()}, t_prod, "product")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-from ..catalog.media import MediaStore
-from ..catalog.store import ImageRecord
+from ..catalog.records import ImageRecord
 from ..errors import ImageError
 from ..images import load_image
-from .finder import DuplicateReport, DuplicateSource
+from .finder import DuplicateReport
+from .port import ReviewSource
 
 THUMB = 180
 MAX_PER_CLUSTER = 24  # thumbnails shown per image cluster (the JSON lists every member)
@@ -24,9 +24,9 @@ img{max-width:%dpx;max-height:%dpx;display:block;border:1px solid #eee}.missing{
 h2{font-size:1.05em;margin:.2em 0}""" % (THUMB, THUMB, THUMB, THUMB, THUMB)
 
 
-def _thumb(media: MediaStore, record: ImageRecord) -> str | None:
+def _thumb(catalog: ReviewSource, record: ImageRecord) -> str | None:
     """A data-URI thumbnail from the stored upload or the unchanged ingest source; None if gone."""
-    data = media.original_bytes(record)
+    data = catalog.image_bytes(record)
     if data is None:
         return None
     try:
@@ -44,17 +44,16 @@ def _figure(src: str | None, caption: str) -> str:
     return f"<figure>{pic}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def render_review(catalog: DuplicateSource, report: DuplicateReport, *, max_images_per_product: int = 4) -> str:
+def render_review(catalog: ReviewSource, report: DuplicateReport, *, max_images_per_product: int = 4) -> str:
     """The review page for a report, as one HTML string."""
     parts = [f"<!doctype html><meta charset='utf-8'><title>productlens duplicates</title><style>{STYLE}</style>",
              f"<h1>Duplicate review: {len(report.image_clusters)} image clusters, "
              f"{len(report.product_clusters)} product clusters</h1>",
              f"<p>Thresholds: image {report.image_threshold:.4f}, product {report.product_threshold:.4f}.</p>"]
-    media = MediaStore(catalog.path)
     parts.append("<h2>Near-identical images</h2>" if report.image_clusters else "")
     for n, cluster in enumerate(report.image_clusters, start=1):
-        records = {im.id: im for im in catalog.store.get_images(image_ids=cluster.members)}
-        figures = [_figure(_thumb(media, records[i]), f"image {i} · {records[i].product_id}")
+        records = {im.id: im for im in catalog.images_by_id(cluster.members)}
+        figures = [_figure(_thumb(catalog, records[i]), f"image {i} · {records[i].product_id}")
                    for i in cluster.members[:MAX_PER_CLUSTER] if i in records]
         if len(cluster.members) > MAX_PER_CLUSTER:
             figures.append(f"<p>+ {len(cluster.members) - MAX_PER_CLUSTER} more images</p>")
@@ -63,9 +62,9 @@ def render_review(catalog: DuplicateSource, report: DuplicateReport, *, max_imag
     parts.append("<h2>Probably the same product</h2>" if report.product_clusters else "")
     for n, cluster in enumerate(report.product_clusters, start=1):
         figures = []
-        for product in catalog.store.get_products(cluster.members):
-            for im in catalog.store.get_images(product.id)[:max_images_per_product]:
-                figures.append(_figure(_thumb(media, im), f"{product.id}: {product.title}"))
+        for product in catalog.get_products(cluster.members):
+            for im in catalog.images(product.id)[:max_images_per_product]:
+                figures.append(_figure(_thumb(catalog, im), f"{product.id}: {product.title}"))
         parts.append(f"<div class='cluster'><h2>Product cluster {n}: {html.escape(', '.join(cluster.members))} "
                      f"(min score {cluster.score:.3f})</h2><div class='row'>{''.join(figures)}</div></div>")
     return "\n".join(parts)

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
-from ..catalog.ingest import IngestItem, title_from_name
-from ..catalog.store import CatalogStore, ModelRecord, NewImage, Product
+from .. import meta_keys
+from ..catalog.ingest import IngestItem, read_source, title_from_name
+from ..catalog.media import UPLOAD_PREFIX, MediaStore
+from ..catalog.store import CatalogStore, NewImage, Product
 from ..errors import ImageError, ModelMismatchError, ProductLensError
 from ..images import ImageSource, LoadedImage, content_hash, load_image, read_bytes
 from ..index.live import LiveIndex
@@ -31,51 +33,17 @@ from ..models import Embedder
 from ..pipeline import embed_sources
 from ..results import IngestReport, ProgressSink, Skipped
 from ..text import semantic
+from ..text.port import TextVectorsOnWrite
+from .active import ActiveModel
+from .indexing import IndexService
+from .lifecycle import IndexSaves, WriteLock
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 256  # images per write transaction during ingest
-SAVE_EVERY_S = 60.0  # index checkpoint interval during long ingests
-CALIBRATION_IMAGES = 128  # catalogue images used to calibrate INT8 quantisation
+QUANTIZATION_IMAGES = 128  # catalogue images INT8 quantisation takes its activation ranges from
 
 FieldsChanging = Callable[[list[str]], AbstractContextManager[None]]
-
-
-class ModelWriter(Protocol):
-    """What ingest needs of the catalogue (the engine's Catalog is one)."""
-
-    store: CatalogStore
-
-    @property
-    def precision(self) -> str: ...
-
-    @property
-    def active_model(self) -> ModelRecord | None: ...
-
-    def writing(self) -> AbstractContextManager[None]: ...
-
-    def embedder(self, calibration: Sequence[ImageSource] | None = None) -> Embedder: ...
-
-    def model_and_index(self) -> tuple[Embedder, LiveIndex]: ...
-
-
-def add_items(catalog: ModelWriter, items: list[IngestItem], fields_changing: FieldsChanging,
-              progress: ProgressSink | None) -> IngestReport:
-    """Upsert the items' products (with their text vectors), then embed and add the new images."""
-    started = time.perf_counter()
-    report = IngestReport()
-    with catalog.writing():
-        report.products_created, report.products_updated = upsert_item_products(catalog.store, items, fields_changing)
-        semantic.sync_on_write(catalog.store, [it.product.id for it in items])
-    with_images = [it for it in items if it.image is not None]
-    if progress:
-        progress.start(len(with_images), "Embedding images")
-    if with_images:
-        needs_calibration = catalog.precision == "int8" and catalog.active_model is None
-        catalog.embedder(calibration_sources(with_images) if needs_calibration else None)
-        ImageIngest(catalog, report, progress).run(with_images)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def new_image(product_id: str, sha256: str, vector: np.ndarray, source: str | None,
@@ -123,12 +91,14 @@ class Chunk:
 class ImageIngest:
     """Embeds the items' images that the catalogue lacks and writes them, a chunk at a time."""
 
-    def __init__(self, catalog: ModelWriter, report: IngestReport, progress: ProgressSink | None) -> None:
-        self.catalog, self.store, self.report, self.progress = catalog, catalog.store, report, progress
-        self.last_save = time.monotonic()
+    def __init__(self, store: CatalogStore, lock: WriteLock, active: ActiveModel, saves: IndexSaves,
+                 report: IngestReport, progress: ProgressSink | None) -> None:
+        self.store, self.lock, self.active, self.saves = store, lock, active, saves
+        self.report, self.progress = report, progress
         self.seen: set[tuple[str, str]] = set()
 
     def run(self, items: list[IngestItem]) -> None:
+        self.saves.begin_bulk()
         for start in range(0, len(items), FLUSH_EVERY):
             self.write_chunk(items[start : start + FLUSH_EVERY], last=start + FLUSH_EVERY >= len(items))
 
@@ -137,12 +107,13 @@ class ImageIngest:
         active model have changed in between (counted once in the progress bar)."""
         counting = True
         while True:
-            embedder = self.catalog.model_and_index()[0]
+            embedder = self.active.pair()[0]
             chunk = self.prepare(items, embedder, counting)
-            with self.catalog.writing():
-                current, live = self.catalog.model_and_index()
+            with self.lock.hold():
+                current, live = self.active.pair()
                 if current.key == embedder.key:
-                    self.commit(chunk, live, save=last or time.monotonic() - self.last_save > SAVE_EVERY_S)
+                    self.commit(chunk, live)
+                    self.saves.bulk_write(live, last=last)
                     return
             log.info("the active model changed to %s while embedding; embedding %d images again", current.key, len(items))
             counting = False
@@ -195,7 +166,7 @@ class ImageIngest:
         if self.progress:
             self.progress.advance()
 
-    def commit(self, chunk: Chunk, live: LiveIndex, *, save: bool) -> None:
+    def commit(self, chunk: Chunk, live: LiveIndex) -> None:
         """Write a prepared chunk (the caller holds the write lock) and count it in the report."""
         self.report.skipped += chunk.skipped
         self.report.duplicates += chunk.duplicates
@@ -208,13 +179,11 @@ class ImageIngest:
             self.report.duplicates += int((~fresh).sum())
             if fresh.any():
                 live.add(ids[fresh], np.stack([p.vector for p in chunk.pending])[fresh])
-        if save:
-            live.save()
-            self.last_save = time.monotonic()
 
 
-def calibration_sources(items: list[IngestItem]) -> list[bytes]:
-    """Up to CALIBRATION_IMAGES decodable images, spread over the products being added."""
+def quantization_sources(items: list[IngestItem]) -> list[bytes]:
+    """Up to QUANTIZATION_IMAGES decodable images, spread over the products being added (INT8
+    quantisation takes its activation ranges from them)."""
     by_product: dict[str, list[Path]] = {}
     for it in items:
         by_product.setdefault(it.product.id, []).append(it.image)
@@ -222,7 +191,7 @@ def calibration_sources(items: list[IngestItem]) -> list[bytes]:
     rounds = max((len(v) for v in by_product.values()), default=0)
     for r in range(rounds):
         for paths in by_product.values():
-            if r < len(paths) and len(picked) < CALIBRATION_IMAGES:
+            if r < len(paths) and len(picked) < QUANTIZATION_IMAGES:
                 try:
                     data = read_bytes(paths[r])
                     load_image(data)
@@ -230,7 +199,7 @@ def calibration_sources(items: list[IngestItem]) -> list[bytes]:
                 except (ImageError, OSError):
                     continue
     if not picked:
-        raise ProductLensError("INT8 needs calibration images, and none of the images being added could be decoded")
+        raise ProductLensError("INT8 is quantised on sample images, and none of the images being added could be decoded")
     return picked
 
 
@@ -242,25 +211,10 @@ class OneImage:
     model_key: str
 
 
-def prepare_one(embedder: Embedder, product_id: str, image: ImageSource, source: str | None) -> OneImage:
-    """Decode and embed one image (bytes or a decoded picture: files are read before, so no lock
-    is held while a file is read)."""
-    loaded = load_image(image, draft_size=embedder.draft_size)
+def embed_one(embedder: Embedder, product_id: str, loaded: LoadedImage, source: str | None) -> OneImage:
+    """Embed one decoded image (no lock is held while it is read, decoded or embedded)."""
     vector = embedder.embed([loaded.image])[0]
     return OneImage(new_image(product_id, loaded.sha256 or "", vector, source, loaded), embedder.key)
-
-
-def add_image(catalog: ModelWriter, product_id: str, image: ImageSource, source: str | None) -> tuple[int | None, LiveIndex]:
-    """Attach one image to a product: read and embed before the write lock, write under it (with
-    the model active then); the image's id (None if the product has those bytes) and the index."""
-    if isinstance(image, (str, Path)):
-        source, image = source or str(image), read_bytes(image)
-    prepared = prepare_one(catalog.embedder(), product_id, image, source)
-    with catalog.writing():
-        embedder, live = catalog.model_and_index()
-        if embedder.key != prepared.model_key:  # switched meanwhile: the bytes are in memory, embed again
-            prepared = prepare_one(embedder, product_id, image, source)
-        return write_one(catalog.store, live, prepared), live
 
 
 def write_one(store: CatalogStore, live: LiveIndex, one: OneImage) -> int | None:
@@ -298,5 +252,112 @@ def import_job(store: CatalogStore, live: LiveIndex, model_key: str, out: Path) 
             live.add(ids[fresh], vectors[fresh])
         added += int(fresh.sum())
         duplicates += int((~fresh).sum())
-    live.save()
     return {"added": added, "duplicates": duplicates}
+
+
+class Ingest:
+    """Every change to a catalogue's products and images: adding sources, items, single photos
+    and uploads, importing embedding jobs, editing and removing. Reads, decodes and embeds with
+    no lock held; takes the write lock once per write, and under it uses the model active then."""
+
+    def __init__(self, store: CatalogStore, media: MediaStore, lock: WriteLock, active: ActiveModel,
+                 index: IndexService, text_vectors: TextVectorsOnWrite) -> None:
+        self.store, self.media, self.lock, self.active, self.index = store, media, lock, active, index
+        self.text_vectors = text_vectors
+
+    def read_source(self, source: str | Path, *, product: str | None = None, category: str | None = None,
+                    layout: str = "product") -> list[IngestItem]:
+        """What `add` would add from `source` (catalog/ingest.py): a table with no image column is
+        a products-only update when every product it names already has photos here."""
+        return list(read_source(source, product=product, category=category, layout=layout,
+                                products_with_images=self.store.first_images))
+
+    def add_items(self, items: Sequence[IngestItem], progress: ProgressSink | None = None) -> IngestReport:
+        """Upsert the items' products (with their text vectors), then embed and add the new images."""
+        items = list(items)
+        started = time.perf_counter()
+        report = IngestReport()
+        with self.lock.hold():
+            report.products_created, report.products_updated = upsert_item_products(self.store, items,
+                                                                                     self.index.fields_changing)
+            semantic.sync_on_write(self.text_vectors, [it.product.id for it in items])
+        with_images = [it for it in items if it.image is not None]
+        if progress:
+            progress.start(len(with_images), "Embedding images")
+        if with_images:
+            precision = self.store.get_meta(meta_keys.MODEL_PRECISION, "fp32")
+            needs_quantization_images = precision == "int8" and self.active.record() is None
+            self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None)
+            ImageIngest(self.store, self.lock, self.active, self.index.saves, report, progress).run(with_images)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def add_image(self, product_id: str, image: ImageSource, *, source: str | None = None) -> int | None:
+        """Attach one image to an existing product; its id, or None if the product has it already."""
+        self.store.get_product(product_id)
+        if isinstance(image, (str, Path)):
+            source, image = source or str(image), read_bytes(image)
+        embedder = self.active.embedder()
+        loaded = load_image(image, draft_size=embedder.draft_size)
+        return self.write_one(embed_one(embedder, product_id, loaded, source), loaded)
+
+    def add_upload(self, product_id: str, data: bytes, *, max_pixels: int | None = None) -> int | None:
+        """Attach uploaded image bytes to a product, keeping the original in the catalogue's media
+        folder (thumbnails are made from it); None when the product has those bytes already. The
+        product is looked up once, the bytes decoded once, and the write lock taken once."""
+        self.store.get_product(product_id)
+        embedder = self.active.embedder()
+        loaded = load_image(data, draft_size=embedder.draft_size, max_pixels=max_pixels)  # refuses non-images
+        self.media.save_original(data, loaded.format)
+        return self.write_one(embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}"), loaded)
+
+    def write_one(self, prepared: OneImage, loaded: LoadedImage) -> int | None:
+        """Write an embedded image under the write lock, with the model active then (embedded
+        again from the decoded picture should another process have switched it meanwhile)."""
+        with self.lock.hold():
+            embedder, live = self.active.pair()
+            if embedder.key != prepared.model_key:
+                prepared = embed_one(embedder, prepared.row.product_id, loaded, prepared.row.source)
+            image_id = write_one(self.store, live, prepared)
+            if image_id is not None:
+                self.index.saves.small_write(live)
+        return image_id
+
+    def import_job(self, folder: str | Path) -> dict[str, int]:
+        """Add the vectors of a finished `embed` job folder (all shards) without re-embedding."""
+        self.active.embedder()  # registers the model in a new catalogue
+        with self.lock.hold():
+            embedder, live = self.active.pair()
+            counts = import_job(self.store, live, embedder.key, Path(folder))
+            self.index.saves.now(live)
+        return counts
+
+    def upsert_product(self, product: Product) -> Product:
+        """Create a product, or change the fields it gives (its text vector follows)."""
+        with self.lock.hold():
+            with self.index.fields_changing([product.id]):
+                self.store.upsert_products([product])
+            semantic.sync_on_write(self.text_vectors, [product.id])
+        return self.store.get_product(product.id)
+
+    def update_product(self, product_id: str, changes: dict[str, Any]) -> Product:
+        """Change title/category/description and/or `attributes` (None removes an attribute)."""
+        with self.lock.hold():
+            with self.index.fields_changing([product_id]):
+                product = self.store.update_product(product_id, changes)
+            semantic.sync_on_write(self.text_vectors, [product_id])
+        return product
+
+    def remove(self, product_ids: Sequence[str]) -> int:
+        """Delete products with all their images; the number of images removed."""
+        with self.lock.hold():
+            removed = self.store.delete_products(list(product_ids))
+            self.index.remove(removed)
+        return len(removed)
+
+    def remove_image(self, image_id: int) -> bool:
+        with self.lock.hold():
+            if not self.store.delete_images([image_id]):
+                return False
+            self.index.remove([image_id])
+        return True

@@ -1,4 +1,4 @@
-"""Opening and creating a catalogue's store, its write lock, and when to save its index file."""
+"""Opening and creating a catalogue's store, its write lock, and when to save its index file (IndexSaves)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .. import meta_keys
 from .. import budget, settings
 from ..atomic import remove_stale_temp_files
 from ..catalog.database import storage_errors
@@ -36,6 +37,7 @@ DB_NAME = "catalog.db"
 LOCK_NAME = ".write.lock"
 DEFAULT_INDEX = "faiss-flat"
 SMALL_WRITE_SAVE_S = 30.0  # single-image writes save the index file at most this often
+BULK_SAVE_S = 60.0  # index checkpoint interval during long ingests
 
 
 def create_store(path: Path, *, model: str | None, precision: str, index: str) -> CatalogStore:
@@ -56,7 +58,7 @@ def create_store(path: Path, *, model: str | None, precision: str, index: str) -
     staging = path / f".{DB_NAME}.{os.getpid()}.tmp"
     try:
         with CatalogStore(staging, create=True) as store:
-            store.set_meta({"model_name": model, "model_precision": precision, "index_kind": kind})
+            store.set_meta({meta_keys.MODEL_NAME: model, meta_keys.MODEL_PRECISION: precision, meta_keys.INDEX_KIND: kind})
         os.link(staging, path / DB_NAME)
     except FileExistsError:
         raise CatalogExistsError(f"a catalogue already exists at {path}") from None
@@ -74,8 +76,8 @@ def open_store(path: Path, *, model: str | None, precision: str | None, index: s
     if not (path / DB_NAME).exists():
         raise CatalogNotFoundError(f"no catalogue at {path} (create one with: productlens --catalog {path} add PHOTOS)")
     store = CatalogStore(path / DB_NAME)
-    have_model, have_precision = str(store.get_meta("model_name")), str(store.get_meta("model_precision", "fp32"))
-    have_index = str(store.get_meta("index_kind", DEFAULT_INDEX))
+    have_model, have_precision = str(store.get_meta(meta_keys.MODEL_NAME)), str(store.get_meta(meta_keys.MODEL_PRECISION, "fp32"))
+    have_index = str(store.get_meta(meta_keys.INDEX_KIND, DEFAULT_INDEX))
     if (model and model != have_model) or (precision and precision != have_precision):
         store.close()
         raise ModelMismatchError(f"catalogue {path} is embedded with {have_model} ({have_precision}); "
@@ -155,26 +157,40 @@ class WriteLock:
                                 "`add`, say); try again when it is done")
 
 
-class SaveThrottle:
-    """Saves the index after a small write at most every SMALL_WRITE_SAVE_S, and on close.
+class IndexSaves:
+    """When the index file is saved: the one place that decides it.
 
-    Rewriting a large index file per uploaded photo would dominate a server's write cost; the
-    write is already committed in SQLite, and a stale index file is caught up from it on open.
-    Saves happen under the write lock; on close, only if the lock is free at once (a writer
-    still busy saves the file itself).
+    After a small write (an uploaded photo, a removal), at most every SMALL_WRITE_SAVE_S:
+    rewriting a large index file per photo would dominate a server's write cost, the write is
+    already committed in SQLite, and a stale index file is caught up from it on open. During a
+    long ingest, every BULK_SAVE_S and at its end. After a rebuild, a switch or an import, at once.
+    On close, what is unsaved, only if the write lock is free at once (a writer still busy saves
+    the file itself). Every save but that one happens under the write lock.
     """
 
-    def __init__(self, lock: WriteLock, every_s: float = SMALL_WRITE_SAVE_S) -> None:
-        self.lock, self.every_s, self.last, self.dirty = lock, every_s, 0.0, False
+    def __init__(self, lock: WriteLock, small_write_s: float = SMALL_WRITE_SAVE_S, bulk_s: float = BULK_SAVE_S) -> None:
+        self.lock, self.small_write_s, self.bulk_s = lock, small_write_s, bulk_s
+        self.last, self.bulk_started, self.dirty = 0.0, 0.0, False
 
-    def wrote(self, live: LiveIndex) -> None:
-        """Call under the write lock after a small write to `live`."""
-        now = time.monotonic()
-        if now - self.last >= self.every_s:
-            live.save()
-            self.last, self.dirty = now, False
+    def now(self, live: LiveIndex, meta: dict[str, str] | None = None) -> None:
+        """Save at once (with `meta`, written in the same store write as the index's own records)."""
+        live.save(meta)
+        self.last, self.dirty = time.monotonic(), False
+
+    def small_write(self, live: LiveIndex) -> None:
+        """After a small write to `live`."""
+        if time.monotonic() - self.last >= self.small_write_s:
+            self.now(live)
         else:
             self.dirty = True
+
+    def begin_bulk(self) -> None:
+        self.bulk_started = time.monotonic()
+
+    def bulk_write(self, live: LiveIndex, *, last: bool) -> None:
+        """After a chunk of a long ingest; `last`: its final chunk."""
+        if last or time.monotonic() - max(self.bulk_started, self.last) > self.bulk_s:
+            self.now(live)
 
     def close(self, live: LiveIndex | None) -> None:
         if self.dirty and live is not None:

@@ -1,10 +1,6 @@
-"""The catalogue's model versions: which embedder a version needs, listing them, and switching
-the active one.
-
-`embed_missing` embeds every image still missing an embedding for the version (resumable: each
-batch is committed); `switch` builds that version's index, then switches `active_model` in one
-meta write; until the switch, searches keep using the old version. Whether a version may be
-switched to at all is promotion.py's question.
+"""The embedder a model version needs, and the version's embeddings: `embed_missing` embeds every
+image still missing an embedding for the version (resumable: each batch is committed). Listing
+versions, comparing and switching them is versions.py's work.
 """
 
 from __future__ import annotations
@@ -12,26 +8,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from .. import meta_keys
 from ..catalog.media import MediaStore
 from ..catalog.store import CatalogStore, ImageRecord, ModelRecord
 from ..errors import ModelMismatchError, TrainingError
-from ..index.live import LiveIndex
 from ..models import Embedder, create_embedder
 from ..models.trained import embedder_for_record
 from ..pipeline import embed_sources
 from ..results import ActivationReport
 
-ACTIVE_META = "active_model"  # store meta: the key of the model searches use
 WRITE_EVERY = 256  # embeddings per transaction while a version catches up
 
 
 def load_embedder(folder: Path, name: str, precision: str, *, record: ModelRecord | None = None,
-                  calibration_images: Sequence[Image.Image] | None = None) -> Embedder:
+                  quantization_images: Sequence[Image.Image] | None = None) -> Embedder:
     """The embedder of a model record of this catalogue (a trained version's ONNX file, or a
     registered network), or of network `name` at `precision` while the catalogue has none.
     fp32 files are shared from the user cache; INT8 ones are calibrated on this catalogue and
@@ -44,23 +38,23 @@ def load_embedder(folder: Path, name: str, precision: str, *, record: ModelRecor
     if precision == "int8":
         model_dir = folder / "models"
         model_dir.mkdir(parents=True, exist_ok=True)
-    return create_embedder(name, precision, model_dir=model_dir, calibration_images=calibration_images)
+    return create_embedder(name, precision, model_dir=model_dir, quantization_images=quantization_images)
 
 
 def register_first_model(store: CatalogStore, embedder: Embedder) -> None:
     """Record the embedder as the catalogue's model the first time one is used; afterwards check
     that it is the active one (vectors of two models are not comparable)."""
-    active = store.get_meta(ACTIVE_META)
+    active = store.get_meta(meta_keys.ACTIVE_MODEL)
     if active is None:
         store.add_model(ModelRecord(embedder.key, embedder.name, embedder.version, embedder.precision, embedder.dim,
                                     embedder.preprocess.to_dict(), {}, time.strftime("%Y-%m-%dT%H:%M:%S")))
-        store.set_meta({ACTIVE_META: embedder.key})
+        store.set_meta({meta_keys.ACTIVE_MODEL: embedder.key})
     elif active != embedder.key:
         raise ModelMismatchError(f"catalogue's active model is {active}, but the embedder is {embedder.key}")
 
 
 def active_record(store: CatalogStore) -> ModelRecord | None:
-    key = store.get_meta(ACTIVE_META)
+    key = store.get_meta(meta_keys.ACTIVE_MODEL)
     return store.get_model(key) if key else None
 
 
@@ -74,19 +68,6 @@ def resolve_version(store: CatalogStore, name: str) -> ModelRecord:
     if not exact:
         raise TrainingError(f"no model version {name!r} in this catalogue; known: {known}")
     raise TrainingError(f"{name!r} is ambiguous; use the full key: {', '.join(m.key for m in exact)}")
-
-
-def list_versions(store: CatalogStore) -> list[dict[str, Any]]:
-    """Every model version of the catalogue, with its metrics and how many images it has embedded."""
-    active = store.get_meta(ACTIVE_META)
-    out = []
-    for m in store.list_models():
-        metrics = m.info.get("metrics", {})
-        out.append({"key": m.key, "version": m.version, "recipe": m.info.get("recipe", "off-the-shelf"),
-                    "precision": m.precision, "dim": m.dim, "created_at": m.created_at, "active": m.key == active,
-                    "embedded_images": len(store.embedding_ids(m.key)),
-                    "val_r1": metrics.get("val_r1"), "val_cls_acc": metrics.get("val_cls_acc")})
-    return out
 
 
 def embed_missing(store: CatalogStore, folder: Path, record: ModelRecord, *, allow_missing: bool = False,
@@ -134,12 +115,3 @@ def embed_missing(store: CatalogStore, folder: Path, record: ModelRecord, *, all
         )
     report.seconds = time.perf_counter() - started
     return report, embedder
-
-
-def switch(store: CatalogStore, folder: Path, index_kind: str, record: ModelRecord) -> LiveIndex:
-    """Build the version's index from its stored embeddings, then make it the active model in
-    one meta write; until then searches keep using the old version."""
-    live = LiveIndex(store, folder / "index", record.key, record.dim, index_kind)
-    live.save()
-    store.set_meta({ACTIVE_META: record.key})
-    return live

@@ -7,7 +7,7 @@ Search, listing, text search and recognition all filter through `ProductView.mat
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -70,6 +70,11 @@ class ProductCache:
     def allows(self, flt: Filter | None) -> Callable[[str], bool] | None:
         """`ProductView.allows` of the current view; without a filter no product is even read."""
         return None if flt is None else self.view().allows(flt)
+
+    def first_images(self, product_ids: Sequence[str]) -> dict[str, int]:
+        """product id -> its first image's id, for thumbnails (products without images are left
+        out); read from the store each time, not cached."""
+        return self.store.first_images(product_ids)
 
     def view(self) -> ProductView:
         generation = self.store.generation

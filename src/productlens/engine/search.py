@@ -1,4 +1,5 @@
-"""Searching by vector: the query embedding, candidate scope, ranking, and product hits.
+"""Searching (`Searcher`, `Catalog.searcher`): by photo, vector, text or both; the query embedding,
+candidate scope, ranking, and product hits.
 
 A filter or excluded products restrict the candidates: on an index that filters on its server
 (Milvus), as an expression the server evaluates when the filter can be pushed down
@@ -8,7 +9,8 @@ A filter or excluded products restrict the candidates: on an index that filters 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,12 +18,17 @@ from PIL import Image
 
 from .. import budget
 from ..catalog.store import CatalogStore
-from ..errors import VectorIndexError
-from ..filters import Filter, milvus_pushdown
+from ..errors import ModelChangedError, VectorIndexError
+from ..filters import Filter, as_filter, milvus_pushdown
 from ..images import ImageSource, load_image
 from ..index.live import LiveIndex
+from ..models import Embedder
 from ..ranking import Box, aggregate_best_image, crop_to_box
 from ..results import ProductHit
+from ..text.port import TextSource
+from ..text.search import POOL, TextSearch
+from .active import ActiveModel
+from .indexing import IndexService
 from .products import ProductCache
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_PUSHED_EXCLUDES = 4096  # excluded image ids sent to the server as "id not in [...]" at most
 
 Ranked = list[tuple[str, float, int]]  # (product id, score, best image id or -1), best first
+Where = str | Filter | None  # a product filter: text ("category = 'Milk' and price < 3") or parsed
 
 
 def query_image(image: ImageSource, box: Box | None, draft_size: int, *, max_pixels: int | None = None) -> Image.Image:
@@ -141,3 +149,89 @@ def mean_image_vector(store: CatalogStore, model_key: str, product_id: str) -> n
     query /= max(float(np.linalg.norm(query)), 1e-12)
     return query.astype(np.float32)
 
+
+
+class Searcher:
+    """Searching the catalogue: by photo, by vector, by text, both fused, and for similar products."""
+
+    def __init__(self, store: CatalogStore, active: ActiveModel, index: IndexService, products: ProductCache,
+                 text_source: TextSource) -> None:
+        self.store, self.active, self.index, self.products = store, active, index, products
+        self.text_source = text_source
+        self.lock = threading.Lock()
+        self.text: TextSearch | None = None
+        active.on_switch(self.reset_text)
+
+    def reset_text(self) -> None:
+        """Text search is fitted on the model's image vectors: made again after a switch."""
+        with self.lock:
+            self.text = None
+
+    def text_search(self) -> TextSearch:
+        """The catalogue's text search (text/search.py), created once."""
+        with self.lock:
+            if self.text is None:
+                self.text = TextSearch(self.text_source)
+            return self.text
+
+    def embed_query(self, image: ImageSource, box: Box | None = None, *, max_pixels: int | None = None,
+                    embed: Callable[[Image.Image], np.ndarray] | None = None,
+                    embedder: Embedder | None = None) -> np.ndarray:
+        """A query photo's embedding: decoded (full size when cropping, so the box is in original
+        pixels), cropped, embedded by `embedder` (default: the catalogue's model) or by `embed`
+        (e.g. a micro-batcher running that embedder)."""
+        embedder = embedder or self.active.embedder()
+        picture = query_image(image, box, embedder.draft_size, max_pixels=max_pixels)
+        return embed(picture) if embed is not None else embedder.embed([picture])[0]
+
+    def photo(self, image: ImageSource, *, k: int, where: Where, box: Box | None, text: str | None,
+              fusion: str) -> list[ProductHit]:
+        """Products that look like the photo (fused with `text` when given); once more with the new
+        model should another process switch it during the query."""
+        try:
+            return self._photo(image, box, text, k, where, fusion)
+        except ModelChangedError:
+            return self._photo(image, box, text, k, where, fusion)
+
+    def _photo(self, image: ImageSource, box: Box | None, text: str | None, k: int, where: Where,
+               fusion: str) -> list[ProductHit]:
+        embedder = self.active.embedder()
+        vector = self.embed_query(image, box, embedder=embedder)
+        if text is None:
+            return self.vector(vector, k=k, where=where, model_key=embedder.key)
+        return self.hybrid(vector, text, k=k, where=where, fusion=fusion, model_key=embedder.key)
+
+    def vector(self, vector: np.ndarray, *, k: int = 10, where: Where = None, exclude: Sequence[str] = (),
+               exclude_images: Sequence[int] = (), model_key: str | None = None) -> list[ProductHit]:
+        """Products whose images are nearest `vector` (an embedding of the active model, or of
+        `model_key`: ModelChangedError when that is no longer the active one), best first; `where`
+        filters the products, `exclude` leaves products out and `exclude_images` images."""
+        live = self.index.live()
+        if live is None:
+            return []
+        if model_key is not None and model_key != live.model_key:
+            raise ModelChangedError(f"the catalogue switched to model {live.model_key} during this query; try again")
+        return VectorSearch(self.store, live, self.products).run(vector, k, as_filter(where), exclude, exclude_images)
+
+    def hybrid(self, vector: np.ndarray, text: str, *, k: int = 10, where: Where = None, fusion: str = "blend",
+               model_key: str | None = None) -> list[ProductHit]:
+        """A query photo's embedding and a text, their rankings fused (text/hybrid.py)."""
+        flt = as_filter(where)
+        image_hits = self.vector(vector, k=POOL, where=flt, model_key=model_key)
+        ranking = [(h.product.id, h.score, h.image_id) for h in image_hits]
+        allowed = self.products.allows(flt)
+        return product_hits(self.store, self.text_search().fuse(ranking, text, k, allowed, fusion=fusion))
+
+    def by_text(self, text: str, *, k: int = 10, where: Where = None, mode: str = "auto") -> list[ProductHit]:
+        """Products matching a text query: keyword (FTS5 BM25) + semantic + image bridge, fused
+        with reciprocal-rank fusion; `mode` "keyword", "semantic" or "text" picks a part."""
+        allowed = self.products.allows(as_filter(where))
+        ranked = self.text_search().search(text, allowed, k, mode=mode)
+        return product_hits(self.store, [(pid, score, -1) for pid, score in ranked])
+
+    def similar(self, product_id: str, *, k: int = 10, where: Where = None) -> list[ProductHit]:
+        """Other products that look like this one (mean of its image embeddings as the query)."""
+        model = self.active.record()
+        self.store.get_product(product_id)
+        query = mean_image_vector(self.store, model.key, product_id) if model is not None else None
+        return [] if query is None else self.vector(query, k=k, where=where, exclude=[product_id])

@@ -12,30 +12,29 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..catalog.store import CatalogStore, ModelRecord
-from ..errors import TrainingError
+from ..catalog.records import ImageRecord, ModelRecord, Product
+from ..errors import NothingEmbeddedError, TrainingError
 from ..models import Embedder
 from ..pipeline import embed_sources
 from ..recognition import Recognizer
 from ..results import ProductHit
+from ..training.port import BackboneSource
 
 
-class EvaluationSource(Protocol):
-    """What evaluation reads from a catalogue (the engine's Catalog is one)."""
-
-    path: Path
-    store: CatalogStore
+class EvaluationSource(BackboneSource, Protocol):
+    """The catalogue operations evaluation uses, as a port (the engine adapts its catalogue to it:
+    engine/ports.py); the backbone's work folder and name come from training's port."""
 
     @property
     def active_model(self) -> ModelRecord | None: ...
 
-    @property
-    def model_name(self) -> str: ...
+    def images(self) -> list[ImageRecord]: ...
 
-    @property
-    def models_dir(self) -> Path: ...
+    def embeddings(self, model_key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, vectors) of every image the model embedded."""
+        ...
 
-    def embedder(self) -> Embedder: ...
+    def get_products(self, product_ids: Sequence[str]) -> list[Product]: ...
 
     def search(self, image: Path, *, k: int = 10) -> list[ProductHit]: ...
 
@@ -88,15 +87,15 @@ def load_gallery(catalog: EvaluationSource, model: ModelRecord | None = None) ->
     """The catalogue's images embedded with `model` (default: the active one)."""
     model = model or catalog.active_model
     if model is None:
-        raise TrainingError("the catalogue has no embeddings yet: add images before evaluating")
-    images = {im.id: im for im in catalog.store.get_images()}
-    ids, vectors = catalog.store.embeddings(model.key)
+        raise NothingEmbeddedError()
+    images = {im.id: im for im in catalog.images()}
+    ids, vectors = catalog.embeddings(model.key)
     if not len(ids):
-        raise TrainingError(f"no embeddings for the active model {model.key}")
+        raise NothingEmbeddedError()
     owners = [images[int(i)].product_id for i in ids]
     classes = sorted(set(owners))
     class_index = {p: i for i, p in enumerate(classes)}
-    products = {p.id: p for p in catalog.store.get_products(classes)}
+    products = {p.id: p for p in catalog.get_products(classes)}
     categories = sorted({products[p].category for p in classes if products[p].category})
     category_index = {c: i for i, c in enumerate(categories)}
     class_category = np.array([category_index.get(products[p].category, -1) for p in classes])

@@ -54,12 +54,11 @@ class ConfusedPair:
     predicted_image: str
 
 
-def write_report(result: EvalResult, folder: str | Path, *, curves: Path | None = None, max_failures: int = 12,
-                 max_pairs: int = 8) -> dict[str, Path]:
+def write_report(result: EvalResult, folder: str | Path, *, history: list[dict[str, float]] | None = None,
+                 max_failures: int = 12, max_pairs: int = 8) -> dict[str, Path]:
     """Write every file; returns name -> path (report.html, metrics.json, each PNG and its phone/ twin).
 
-    curves: the active version's curves.png; the history.json beside it is drawn again in the
-    report's style.
+    history: the epochs of the active version's training, drawn in the report's style.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +87,7 @@ def write_report(result: EvalResult, folder: str | Path, *, curves: Path | None 
         figures.append(draw("confusion_coarse.png", lambda w: plots.confusion_figure(
             d["coarse_confusion"], result.categories, "category", "categories", w), "Categories mixed up",
             "The same for categories."))
-    history = _history(curves)
+    history = history if history and "train_loss" in history[0] else []
     if history:
         figures.append(draw("training_curves.png", lambda w: plots.curves_figure(history, w), "Training",
                             "Loss and validation scores per epoch of the active version's training."))
@@ -181,18 +180,6 @@ class _Thumbnails:
         self.folder.mkdir(parents=True, exist_ok=True)
         picture.save(self.folder / name, "JPEG", quality=84)
         return f"{THUMBS_DIR}/{name}"
-
-
-def _history(curves: Path | None) -> list[dict[str, float]]:
-    if curves is None:
-        return []
-    path = Path(curves).with_name("history.json")
-    try:
-        history = json.loads(path.read_text())
-    except (OSError, ValueError):
-        log.warning("no readable training history at %s: training curves left out", path)
-        return []
-    return history if isinstance(history, list) and history and "train_loss" in history[0] else []
 
 
 def _raw_metrics(result: EvalResult, failures: list[Failure], pairs: list[ConfusedPair]) -> dict[str, Any]:

@@ -35,18 +35,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import meta_keys
 from ..atomic import remove_stale_temp_files, write_text
 from ..errors import DimensionMismatchError, VectorIndexError
 from .base import Payload, SearchHits, VectorIndex
 from .compress import PcaReducer
-from .reduction import REDUCER_META, fit_reducer, load_reducer, recorded, remove_unreferenced, save_reducer, slug
+from .reduction import fit_reducer, load_reducer, recorded, remove_unreferenced, save_reducer, slug
 from .registry import create_index, kind_entry, load_index
 from .rerank import rerank_exact
 
 log = logging.getLogger(__name__)
 
-PENDING_META = "fields_pending:{}"  # store meta: products whose fields a server index must be sent again
-RERANK_META = "rerank:{}"  # store meta: candidates re-scored exactly per query (compressed or reduced indexes)
 DEFAULT_RERANK = 64  # enough for recall@10 >= 0.95 at 1M vectors (benchmarks/bench_index.py)
 _KEEP = object()  # rebuild(reducer=...) default: keep the current reduction
 
@@ -118,7 +117,7 @@ class LiveIndex:
         self.repaired = False  # rebuilt or caught up on open: the file is worth saving (see the module doc)
         self._unrecorded: dict[str, Any] | None = None  # what a `rebuild` changed, recorded by the next `save`
         self.index = self._open()
-        stored_depth = self.store.get_meta(RERANK_META.format(model_key))
+        stored_depth = self.store.get_meta(meta_keys.RERANK.format(model_key))
         self._rerank = None if stored_depth is None else int(stored_depth)
         if self.generation == self.store.generation and len(self.index) != self.store.count_embeddings(model_key):
             log.warning("index %s holds %d vectors but the catalogue has %d; bringing it up to date",
@@ -150,7 +149,7 @@ class LiveIndex:
         if self._unrecorded is not None:
             self._unrecorded["rerank"] = True  # recorded with the rebuild it belongs to
             return
-        key = RERANK_META.format(self.model_key)
+        key = meta_keys.RERANK.format(self.model_key)
         if depth is None:
             self.store.delete_meta([key])
         else:
@@ -202,10 +201,10 @@ class LiveIndex:
 
     def _connect(self, kind: str | None = None) -> VectorIndex:
         """The catalogue's collection on a server; its name is kept in the store's meta."""
-        name = self.store.get_meta(f"collection:{self.model_key}")
+        name = self.store.get_meta(meta_keys.COLLECTION.format(self.model_key))
         if name is None:
             name = f"productlens_{slug(self.model_key)}_{os.urandom(4).hex()}".replace(".", "_").replace("-", "_")
-            self.store.set_meta({f"collection:{self.model_key}": name})
+            self.store.set_meta({meta_keys.COLLECTION.format(self.model_key): name})
         return create_index(kind or self.kind, self.dim, collection=name)
 
     def _payload(self, ids: np.ndarray) -> Payload | None:
@@ -296,7 +295,7 @@ class LiveIndex:
         if not self.index.server_filter or not product_ids:
             yield
             return
-        key = PENDING_META.format(self.model_key)
+        key = meta_keys.FIELDS_PENDING.format(self.model_key)
         pending = set(json.loads(self.store.get_meta(key) or "[]")) | set(product_ids)
         self.store.set_meta({key: json.dumps(sorted(pending))})
         yield
@@ -305,7 +304,7 @@ class LiveIndex:
     def sync_fields(self) -> int:
         """Re-send the rows whose stored product fields differ from the products recorded as
         changed (a server index only); returns how many rows were re-sent."""
-        key = PENDING_META.format(self.model_key)
+        key = meta_keys.FIELDS_PENDING.format(self.model_key)
         raw = self.store.get_meta(key) if self.index.server_filter else None
         if not raw:
             return 0
@@ -422,7 +421,7 @@ class LiveIndex:
             self._record(meta or {})
 
     def _record(self, meta: dict[str, str]) -> None:
-        reducer_key, rerank_key = REDUCER_META.format(self.model_key), RERANK_META.format(self.model_key)
+        reducer_key, rerank_key = meta_keys.REDUCER.format(self.model_key), meta_keys.RERANK.format(self.model_key)
         values, delete = dict(meta), []
         if self.reducer_file is not None and self.reducer is not None:
             values[reducer_key] = json.dumps({"file": self.reducer_file, "dim": self.dim, "whiten": self.whiten})

@@ -19,12 +19,12 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import meta_keys
 from ..errors import DimensionMismatchError, VectorIndexError
 from .compress import PcaReducer
 
 log = logging.getLogger(__name__)
 
-REDUCER_META = "reducer:{}"  # store meta: the model's PCA reducer ({"file", "dim", "whiten"})
 FIT_MAX = 100_000  # stored vectors a reducer is fitted on at most (a uniform sample beyond)
 
 
@@ -45,7 +45,7 @@ def slug(model_key: str) -> str:
 
 def recorded(store: VectorSource, model_key: str) -> dict | None:
     """The store's record of the model's reducer, or None for full vectors."""
-    raw = store.get_meta(REDUCER_META.format(model_key))
+    raw = store.get_meta(meta_keys.REDUCER.format(model_key))
     return json.loads(raw) if raw else None
 
 

@@ -1,7 +1,7 @@
 """Embedders: a registry of image networks, exported to ONNX and run with ONNX Runtime.
 
     create_embedder("efficientnet-lite0")          fp32, exported once into the cache
-    create_embedder(..., precision="int8", model_dir=catalogue, calibration_images=photos)
+    create_embedder(..., precision="int8", model_dir=catalogue, quantization_images=photos)
 
 Importing this package is cheap: torch loads only when a model is exported.
 """

@@ -118,13 +118,13 @@ def create_embedder(
     precision: str = "fp32",
     *,
     model_dir: str | Path | None = None,
-    calibration_images: Sequence[Image.Image] | None = None,
+    quantization_images: Sequence[Image.Image] | None = None,
     threads: int | None = None,
 ) -> Embedder:
     """Load (exporting or quantising on first use) the embedder registered under `name`.
 
     model_dir: where the ONNX files live; default `<cache_dir>/onnx`. The fp32 file is exported
-    there once. An int8 file there is reused; if missing it is built from `calibration_images`
+    there once. An int8 file there is reused; if missing it is built from `quantization_images`
     (catalogue photos), and without them ModelError is raised.
     threads: ORT intra-op threads; default the `threads` setting (0 = one per core).
     """
@@ -139,14 +139,14 @@ def create_embedder(
         return Embedder(spec, "fp32", fp32, threads)
     int8 = int8_path(spec, folder)
     if not int8.exists():
-        if not calibration_images:
+        if not quantization_images:
             raise ModelError(
-                f"no int8 model at {int8} and no calibration images to build one; "
-                "pass calibration_images (a few hundred catalogue photos) or use precision='fp32'"
+                f"no int8 model at {int8} and no sample images to quantise it on; "
+                "pass quantization_images (a few hundred catalogue photos) or use precision='fp32'"
             )
         if not fp32.exists():  # quantise from the shared export rather than copy it per catalogue
             fp32 = fp32_path(spec, Path(settings.get("cache_dir")) / "onnx")
             if not fp32.exists():
                 export_onnx(spec, fp32)
-        quantize_int8(fp32, int8, [prepare(img, spec.preprocess) for img in calibration_images])
+        quantize_int8(fp32, int8, [prepare(img, spec.preprocess) for img in quantization_images])
     return Embedder(spec, "int8", int8, threads)

@@ -42,16 +42,16 @@ class _Batches:
         self._iter = self._batches()
 
 
-def quantize_int8(fp32_path: Path, out_path: Path, calibration: Sequence[np.ndarray]) -> Path:
-    """Write a QDQ int8 copy of `fp32_path` to `out_path`, calibrated on `calibration` arrays.
+def quantize_int8(fp32_path: Path, out_path: Path, samples: Sequence[np.ndarray]) -> Path:
+    """Write a QDQ int8 copy of `fp32_path` to `out_path`, its activation ranges taken on `samples` (preprocessed images).
 
     Written to a temporary file in the target folder and moved into place atomically.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if not calibration:
-        raise ModelError("int8 quantisation needs at least one calibration image")
+    if not samples:
+        raise ModelError("int8 quantisation needs at least one sample image")
     started = time.perf_counter()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent) as work:
@@ -62,7 +62,7 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: Sequence[np.ndar
             quantize_static(
                 str(pre),
                 str(tmp),
-                _Batches(calibration),
+                _Batches(samples),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
@@ -78,6 +78,6 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: Sequence[np.ndar
         os.replace(tmp, out_path)
     log.info(
         "quantised %s to int8 on %d images in %.1fs",
-        fp32_path.name, len(calibration), time.perf_counter() - started,
+        fp32_path.name, len(samples), time.perf_counter() - started,
     )
     return out_path

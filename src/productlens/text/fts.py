@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ..catalog.store import CatalogStore
 from ..errors import TextQueryError
+from .port import KeywordIndex
 
 # bm25() weights, in column order: title, description, category, attributes.
 COLUMN_WEIGHTS = (4.0, 1.0, 2.0, 1.0)
@@ -29,7 +29,7 @@ def match_expression(text: str, *, prefix: bool = True, all_terms: bool = False)
 
 
 def keyword_search(
-    store: CatalogStore, text: str, *, limit: int = 100, prefix: bool = True, all_terms: bool = False
+    index: KeywordIndex, text: str, *, limit: int = 100, prefix: bool = True, all_terms: bool = False
 ) -> list[tuple[str, float]]:
     """(product id, relevance) best first; relevance is -bm25, larger is better, > 0."""
-    return store.keyword_matches(match_expression(text, prefix=prefix, all_terms=all_terms), COLUMN_WEIGHTS, limit)
+    return index.keyword_matches(match_expression(text, prefix=prefix, all_terms=all_terms), COLUMN_WEIGHTS, limit)

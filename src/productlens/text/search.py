@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
-from ..catalog.store import CatalogStore, ModelRecord, Product
 from ..errors import ModelError, ProductLensError
 from . import fts, semantic
 from .hybrid import TextImageMap, blend, normalize_rows, rrf
+from .port import TextSource
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,6 @@ class TextState:
     mapping: TextImageMap | None
 
 
-class TextSource(Protocol):
-    """What text search reads from a catalogue (the engine's Catalog is one)."""
-
-    store: CatalogStore
-
-    @property
-    def active_model(self) -> ModelRecord | None: ...
-
-    def products(self) -> list[Product]: ...
-
-
 class TextSearch:
     """Text retrieval for one catalogue; thread-safe, state cached per generation."""
 
@@ -76,14 +65,14 @@ class TextSearch:
         """The text matrix, image means and bridge as of the store's generation. A read: product
         text vectors are written by the engine's write path (semantic.sync_on_write), never here."""
         with self._lock:
-            generation = self.catalog.store.generation
+            generation = self.catalog.generation
             if self._state is None or self._state.generation != generation:
                 self._state = self._build(generation, self.encoder())
             return self._state
 
     def _build(self, generation: int, encoder: semantic.TextEncoder) -> TextState:
         products = {p.id: p for p in self.catalog.products()}
-        ids, matrix = semantic.load_vectors(self.catalog.store, encoder.name)
+        ids, matrix = semantic.load_vectors(self.catalog, encoder.name)
         own = [i for i, pid in enumerate(ids) if pid in products and semantic.has_own_text(products[pid])]
         lacking = sum(semantic.has_own_text(p) for p in products.values()) - len(own)
         if lacking:
@@ -109,10 +98,8 @@ class TextSearch:
         if model is None:
             return [], np.zeros((0, 1), np.float32)
         sums: dict[str, np.ndarray] = {}
-        for ids, vectors in self.catalog.store.iter_embeddings(model.key):
-            owner = self.catalog.store.image_products(ids.tolist())
-            for image_id, vector in zip(ids.tolist(), vectors):
-                pid = owner.get(image_id)
+        for owners, vectors in self.catalog.image_vectors_by_product(model.key):
+            for pid, vector in zip(owners, vectors):
                 if pid is not None:
                     sums[pid] = sums[pid] + vector if pid in sums else vector.astype(np.float32).copy()
         pids = sorted(sums)
@@ -129,7 +116,7 @@ class TextSearch:
         keep = allowed or (lambda pid: True)
         state = self.state()
         out: dict[str, list[tuple[str, float]]] = {}
-        out["keyword"] = [h for h in fts.keyword_search(self.catalog.store, text, limit=max(pool * 5, 500)) if keep(h[0])][:pool]
+        out["keyword"] = [h for h in fts.keyword_search(self.catalog, text, limit=max(pool * 5, 500)) if keep(h[0])][:pool]
         query = self.encoder().encode([text])[0]
         out["semantic"] = _top(state.text_ids, state.text_matrix @ query if len(state.text_ids) else np.zeros(0), keep, pool)
         if bridge and state.mapping is not None and state.bridge_ids:
@@ -141,7 +128,7 @@ class TextSearch:
         """The top k (product id, score) of a text query. mode "keyword" needs no sentence model;
         "auto" falls back to it (with a warning) when the sentence model is unavailable."""
         if mode == "keyword":
-            hits = fts.keyword_search(self.catalog.store, text, limit=max(5 * k, 500))
+            hits = fts.keyword_search(self.catalog, text, limit=max(5 * k, 500))
             return [h for h in hits if allowed is None or allowed(h[0])][:k]
         try:
             return self.text_ranking(text, allowed, max(k, 100), mode=mode)[:k]
@@ -171,7 +158,7 @@ class TextSearch:
         bridge_row = {pid: i for i, pid in enumerate(state.bridge_ids)}
         mapped = state.mapping(query)[0] if state.mapping is not None else None
         wanted = set(candidates)
-        keyword = [h for h in fts.keyword_search(self.catalog.store, text, limit=10_000) if h[0] in wanted]
+        keyword = [h for h in fts.keyword_search(self.catalog, text, limit=10_000) if h[0] in wanted]
         top_kw = max((s for _, s in keyword), default=1.0)
         for pid in candidates:
             if pid in text_row:
@@ -189,7 +176,7 @@ class TextSearch:
         model = self.catalog.active_model
         if model is None:
             return None
-        record = self.catalog.store.get_calibration(model.key, HYBRID)
+        record = self.catalog.get_calibration(model.key, HYBRID)
         if record is not None:
             return float(record.value["beta"])
         return BLEND_BETA if model.key.startswith(BLEND_BETA_MODEL + "/") else None

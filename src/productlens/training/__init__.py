@@ -6,7 +6,7 @@ Importing this package is cheap; torch is imported inside the functions that tra
     version = train(catalog, TrainConfig(recipe="head"))
 """
 
-from .recipes import TrainConfig
+from .recipes import RECIPES, Recipe, TrainConfig
 from .run import TrainResult, train
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["RECIPES", "Recipe", "TrainConfig", "TrainResult", "train"]

@@ -19,8 +19,9 @@ from ..errors import ModelError
 from ..models.cut import CUTS
 from ..models.efficientnet import trainable_tail
 from ..models.registry import EmbedderSpec
-from .candidates import FINAL_OVERHEAD_S, Budget, Setting, SettingsSearch, Trial
-from .data import LabelledSet, TrainingSource
+from .candidates import FINAL_OVERHEAD_S, Setting, SettingsSearch, TimeLimit, Trial
+from .data import LabelledSet
+from .port import TrainingPort
 from .heads import build_head
 from .partial_recipe import Front, train_partial
 from .recipes import Fitted, TrainConfig, backbone_spec
@@ -66,8 +67,8 @@ def partial_estimate(data: LabelledSet, view_s: float, step_s: float, embed_s: f
     return extraction + epoch * epochs + refit + FINAL_OVERHEAD_S
 
 
-def try_partial(catalog: TrainingSource, data: LabelledSet, head: Fitted, config: TrainConfig,
-                search: SettingsSearch, budget: Budget, say: Callable[[str], None]) -> tuple[Fitted, TrainConfig]:
+def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: TrainConfig,
+                search: SettingsSearch, budget: TimeLimit, say: Callable[[str], None]) -> tuple[Fitted, TrainConfig]:
     """The deepest cut and most views that fit in what the budget leaves, trained and kept if it
     validates better than the head recipe; every choice tried or skipped joins the search's trials."""
     setting = Setting(str(config.backbone), float(config.crop), int(config.hidden), False, "partial")

@@ -26,9 +26,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..models.registry import get_spec, with_crop
-from .data import LabelledSet, Sample, TrainingSource
+from .data import LabelledSet, Sample
+from .port import TrainingPort
 from .head_recipe import cached_features, evaluate_embeddings, fit_head, mirror_mean
-from .recipes import TrainConfig
+from .recipes import Recipe, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +75,15 @@ class Trial:
         return {**asdict(self), "setting": asdict(self.setting), "label": self.setting.label()}
 
 
-class Budget:
+class TimeLimit:
     """Seconds left of a run's time budget (None: no limit)."""
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds, self.started = seconds, time.perf_counter()
 
-    def share(self, fraction: float) -> "Budget":
+    def share(self, fraction: float) -> "TimeLimit":
         """A budget of `fraction` of this one's seconds, counted from now (a part of the run)."""
-        return Budget(None if self.seconds is None else fraction * max(0.0, self.left()))
+        return TimeLimit(None if self.seconds is None else fraction * max(0.0, self.left()))
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -94,9 +95,9 @@ class Budget:
 class SettingsSearch:
     """Runs the stages of the module docstring for one LabelledSet."""
 
-    def __init__(self, catalog: TrainingSource, data: LabelledSet, config: TrainConfig, budget: Budget,
+    def __init__(self, catalog: TrainingPort, data: LabelledSet, config: TrainConfig, time_limit: TimeLimit,
                  progress: Callable[[str], None] | None = None) -> None:
-        self.catalog, self.data, self.config, self.budget = catalog, data, config, budget
+        self.catalog, self.data, self.config, self.time_limit = catalog, data, config, time_limit
         self.say = progress or (lambda _m: None)
         self.trials: list[Trial] = []
         self.seconds_per_image: dict[tuple[str, float], float] = {}  # measured feature extraction speed
@@ -146,7 +147,7 @@ class SettingsSearch:
             score = self._score_of(setting)
             if score is None:
                 estimate = self._estimate(setting)
-                if estimate > self.budget.left() - self.reserve(best or setting):
+                if estimate > self.time_limit.left() - self.reserve(best or setting):
                     self.trials.append(Trial(stage, setting, note=f"skipped: about {estimate:.0f} s, over the time budget"))
                     continue
                 score = self._try(stage, setting)
@@ -244,7 +245,7 @@ class SettingsSearch:
     def views_that_fit(self, setting: Setting) -> int:
         """The most views per photo (up to the configured number) whose final training fits in
         what is left of the budget; at least one."""
-        left = self.budget.left()
+        left = self.time_limit.left()
         if left == float("inf"):
             return self.config.views
         fitting = [v for v in range(1, self.config.views + 1) if self.final_estimate(setting, v) <= left]

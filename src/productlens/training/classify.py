@@ -166,15 +166,14 @@ def _coarse_mode(replayed, mode: str, scale: float, product_category: np.ndarray
 
 
 @lru_cache(maxsize=8)
-def _load_head(path: str, stamp: tuple[float, float]) -> dict[str, Any]:
-    folder = Path(path)
-    meta = json.loads((folder / "version.json").read_text())
-    with np.load(folder / "head.npz") as z:
+def _load_head(head: str, meta_file: str, stamp: tuple[float, float]) -> dict[str, Any]:
+    meta = json.loads(Path(meta_file).read_text())
+    with np.load(head) as z:
         arrays = {k: z[k] for k in z.files}
     return {"meta": meta, **arrays}
 
 
-def load_head(folder: Path) -> dict[str, Any]:
-    """version.json + head.npz of a version folder, cached until either file changes."""
-    stamp = ((folder / "head.npz").stat().st_mtime_ns, (folder / "version.json").stat().st_mtime_ns)
-    return _load_head(str(folder), stamp)
+def load_head(head: Path, meta_file: Path) -> dict[str, Any]:
+    """A trained version's head arrays and its metadata (as "meta"), cached until either file changes."""
+    stamp = (head.stat().st_mtime_ns, meta_file.stat().st_mtime_ns)
+    return _load_head(str(head), str(meta_file), stamp)

@@ -1,21 +1,17 @@
-"""Training curves: history.json and curves.png (matplotlib, Agg backend, imported lazily)."""
+"""Training curves drawn as a PNG (matplotlib, Agg backend, imported lazily)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
-def save_curves(history: list[dict[str, float]], folder: Path) -> tuple[Path, Path]:
+def draw_curves(history: list[dict[str, float]], png: Path) -> Path:
+    """Training loss and validation scores per epoch, side by side, written to `png`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
-    js = folder / "history.json"
-    js.write_text(json.dumps(history, indent=1))
-    png = folder / "curves.png"
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
     epochs = [h["epoch"] for h in history]
     left.plot(epochs, [h["train_loss"] for h in history], marker="o")
@@ -29,4 +25,4 @@ def save_curves(history: list[dict[str, float]], folder: Path) -> tuple[Path, Pa
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
-    return js, png
+    return png

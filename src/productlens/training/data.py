@@ -4,46 +4,16 @@ catalogue, else whole burst groups held out of it, else cross-validation over gr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
 from ..catalog.ingest import IngestItem
-from ..catalog.store import CatalogStore, ImageRecord, ModelRecord, Product
+from ..catalog.records import Product
 from ..errors import ImageError, TrainingError
 from ..images import content_hash, read_bytes
-from ..models import Embedder
-from ..recognition import Recognizer
+from .port import TrainingPort
 from .split import ValidationPlan, plan_validation
-
-
-class TrainingSource(Protocol):
-    """What training reads from (and writes a version into) a catalogue; the engine's Catalog is one."""
-
-    path: Path
-    store: CatalogStore
-
-    @property
-    def model_name(self) -> str: ...
-
-    @property
-    def models_dir(self) -> Path: ...
-
-    @property
-    def active_model(self) -> ModelRecord | None: ...
-
-    def products(self) -> list[Product]: ...
-
-    def image_file(self, image: ImageRecord) -> Path | None: ...
-
-    def photo_groups(self, images: Sequence[ImageRecord] | None = None, seed: int = 0) -> np.ndarray: ...
-
-    def embedder(self) -> Embedder: ...
-
-    def recognizer(self) -> tuple[Recognizer, dict[str, Any] | None]: ...
 
 
 @dataclass
@@ -93,11 +63,11 @@ class LabelledSet:
         return np.asarray([self.category_of.get(s.product_id, -1) for s in samples], dtype=np.int64)
 
 
-def catalogue_samples(catalog: TrainingSource, val_items: list[IngestItem] | None, val_fraction: float,
+def catalogue_samples(catalog: TrainingPort, val_items: list[IngestItem] | None, val_fraction: float,
                       seed: int) -> LabelledSet:
     """Catalogue photos as samples; validation from `val_items`, else whole burst groups held out
     of the catalogue (split.py), else cross-validation over groups, else none."""
-    images, samples, missing = catalog.store.get_images(), [], []
+    images, samples, missing = catalog.images(), [], []
     usable = []
     for im in images:
         path = catalog.image_file(im)

@@ -19,7 +19,8 @@ from ..models.transforms import prepare
 from ..recognition import Recognizer
 from .augment import random_view
 from .classify import Replay, choose_recognition
-from .data import LabelledSet, TrainingSource
+from .data import LabelledSet
+from .port import TrainingPort
 from .head_recipe import data_categories, evaluate_embeddings
 from .heads import build_head, combined
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
@@ -38,7 +39,7 @@ def _decode_all(samples, size: int):
     return images, ok
 
 
-def train_full(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+def train_full(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
                progress: Callable[[str], None] | None) -> Fitted:
     import torch
     from torch import nn

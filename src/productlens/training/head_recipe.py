@@ -17,7 +17,8 @@ from ..errors import TrainingError
 from ..models import Embedder, create_embedder
 from ..models.registry import EmbedderSpec
 from .classify import Replay, choose_recognition, product_similarities
-from .data import LabelledSet, Sample, TrainingSource
+from .data import LabelledSet, Sample
+from .port import BackboneSource, TrainingPort
 from .features import FeatureCache, extract_features
 from .heads import build_head, combined
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
@@ -25,7 +26,7 @@ from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
 log = logging.getLogger(__name__)
 
 
-def base_embedder(catalog: TrainingSource, spec: EmbedderSpec | None = None) -> Embedder:
+def base_embedder(catalog: BackboneSource, spec: EmbedderSpec | None = None) -> Embedder:
     """An off-the-shelf backbone (fp32): the catalogue's model whatever version is active, or
     `spec` (a registered network, possibly with another crop: it reuses that network's ONNX file)."""
     if spec is None:
@@ -33,11 +34,11 @@ def base_embedder(catalog: TrainingSource, spec: EmbedderSpec | None = None) -> 
     return Embedder(spec, "fp32", create_embedder(spec.name, "fp32").onnx_path)
 
 
-def feature_cache(catalog: TrainingSource) -> FeatureCache:
-    return FeatureCache(catalog.path / "cache" / "features.sqlite")
+def feature_cache(catalog: BackboneSource) -> FeatureCache:
+    return FeatureCache(catalog.work_dir / "features.sqlite")
 
 
-def cached_features(catalog: TrainingSource, samples: list[Sample], views: int, seed: int, progress=None,
+def cached_features(catalog: TrainingPort, samples: list[Sample], views: int, seed: int, progress=None,
                     label: str = "", spec: EmbedderSpec | None = None, *,
                     mirror: bool = False) -> tuple[np.ndarray, list[int]]:
     """(n_ok, views, dim) backbone features of the samples (cached), and the indices that worked;
@@ -131,7 +132,7 @@ def fit_head(train_x: np.ndarray, y: np.ndarray, yc: np.ndarray, val_x: np.ndarr
     return HeadFit(head, history, metrics)
 
 
-def train_head(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+def train_head(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
                progress: Callable[[str], None] | None) -> Fitted:
     """The head recipe over the run's validation plan: held-out burst groups or cross-validation
     folds (validated, then the version is trained on every photo for the epoch count the folds
@@ -173,7 +174,7 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 class FoldFeatures:
     """Backbone features of a run's photos (computed once, cached), and heads fitted on them."""
 
-    def __init__(self, catalog: TrainingSource, data: LabelledSet, spec: EmbedderSpec, config: TrainConfig,
+    def __init__(self, catalog: TrainingPort, data: LabelledSet, spec: EmbedderSpec, config: TrainConfig,
                  progress: Callable[[str], None] | None) -> None:
         self.data, self.config, self.progress = data, config, progress
         feats, ok = cached_features(catalog, data.samples, config.views, config.seed, progress, "catalogue", spec)

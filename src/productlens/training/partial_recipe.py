@@ -29,7 +29,8 @@ from ..models.export import INPUT_NAME
 from ..models.registry import EmbedderSpec
 from .activations import cached_activations
 from .classify import Replay, choose_recognition
-from .data import LabelledSet, Sample, TrainingSource
+from .data import LabelledSet, Sample
+from .port import BackboneSource, TrainingPort
 from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings
 from .heads import build_head, combined, proxy_loss
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
@@ -44,14 +45,14 @@ DEFAULT_CUT = "mid"
 class Front:
     """The network up to a cut, as an ONNX Runtime session, and how many blocks follow it."""
 
-    def __init__(self, catalog: TrainingSource, spec: EmbedderSpec, cut: str) -> None:
+    def __init__(self, catalog: BackboneSource, spec: EmbedderSpec, cut: str) -> None:
         embedder = base_embedder(catalog, spec)
         outputs = block_outputs(embedder.onnx_path)
         if cut not in CUTS:
             raise TrainingError(f"unknown cut {cut!r}; one of {', '.join(CUTS)}")
         index = cut_points(embedder.onnx_path)[cut]
         slug = re.sub(r"[^A-Za-z0-9.-]+", "_", embedder.onnx_path.stem)
-        path = front_graph(embedder.onnx_path, outputs[index], catalog.path / "cache" / f"{slug}.block{index}.onnx")
+        path = front_graph(embedder.onnx_path, outputs[index], catalog.work_dir / f"{slug}.block{index}.onnx")
         self.session = open_session(path)
         self.embedder, self.cut, self.index = embedder, cut, index
         self.trained_blocks = len(outputs) - index - 1
@@ -67,9 +68,9 @@ class Front:
 class Activations:
     """Every photo's cached activations (memory-mapped), looked up by sample."""
 
-    def __init__(self, catalog: TrainingSource, data: LabelledSet, front: Front, views: int, seed: int,
+    def __init__(self, catalog: TrainingPort, data: LabelledSet, front: Front, views: int, seed: int,
                  progress: Callable[[str], None] | None) -> None:
-        folder = catalog.path / "cache" / "activations"
+        folder = catalog.work_dir / "activations"
         self.where: dict[int, tuple[np.ndarray, int]] = {}
         self.views = views
         for samples, n, label in ((data.samples, views, "catalogue"), (data.photos, 1, "val")):
@@ -149,7 +150,7 @@ def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: Labelled
     return TailFit(model, network, history, validate())
 
 
-def train_partial(catalog: TrainingSource, data: LabelledSet, config: TrainConfig,
+def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
                   progress: Callable[[str], None] | None) -> Fitted:
     """The partial recipe on the run's held-out validation photos (or none: `config.epochs`)."""
     if data.plan.kind == "cross-validation":

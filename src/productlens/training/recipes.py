@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
@@ -34,7 +35,17 @@ from .schedule import OPTIMIZERS, cosine_lr, make_optimizer
 
 log = logging.getLogger(__name__)
 
-RECIPES = ("head", "partial", "full")
+
+
+class Recipe(StrEnum):
+    """The training recipes, by how much of the network they train."""
+
+    HEAD = "head"  # frozen backbone, cached features
+    PARTIAL = "partial"  # also the backbone's last block, on cached activations
+    FULL = "full"  # the backbone's last stages, on images
+
+
+RECIPES = tuple(r.value for r in Recipe)
 
 
 @dataclass
@@ -87,7 +98,7 @@ class TrainConfig:
         out.unfreeze_blocks = self.unfreeze_blocks if self.unfreeze_blocks is not None else (3 if full else 1)
         if self.cut is not None and self.cut not in CUTS:
             raise TrainingError(f"unknown cut {self.cut!r}; one of {', '.join(CUTS)}")
-        out.epochs = self.epochs if self.epochs is not None else {"full": 5, "partial": 12}.get(str(self.recipe), 30)
+        out.epochs = self.epochs if self.epochs is not None else {Recipe.FULL: 5, Recipe.PARTIAL: 12}.get(str(self.recipe), 30)
         out.lr = self.lr if self.lr is not None else (3e-4 if full else 3e-3)
         if out.epochs < 1 or out.lr <= 0 or out.views < 1 or out.batch_size < 1:
             raise TrainingError("epochs, lr, views and batch_size must be positive")

@@ -1,36 +1,45 @@
-"""The recognition side of `Catalog`: recognising photos, calibrating the active model version,
-and grouping the catalogue's photos into bursts (what honest validation holds out together).
-
-A mixin so that catalog.py stays a readable size; it uses the facade's store, media store,
-embedder and search, and every value it fits is stored for the active model version only.
+"""Recognition for a catalogue (`Recognition`, `Catalog.recognition`): recognising photos, fitting
+the active model version's recognition confidence and threshold, and grouping the catalogue's
+photos into bursts (what honest validation holds out together). Every value fitted here is
+stored for the active model version only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import recognition
 from ..catalog.ingest import IngestItem
-from ..catalog.store import CalibrationRecord, ImageRecord
-from ..errors import ProductLensError
+from ..catalog.media import MediaStore
+from ..catalog.store import CalibrationRecord, CatalogStore, ImageRecord, ModelRecord
+from ..errors import NothingEmbeddedError
 from ..images import ImageSource
 from ..ranking import Box
 from ..recognition import CANDIDATES, Recognizer
 from ..results import Recognition
-from ..training.classify import load_head
 from . import calibrate, recognize
+from .active import ActiveModel
+from .lifecycle import WriteLock
+from .search import Searcher
+
+Heads = Callable[[ModelRecord | None], "dict[str, Any] | None"]  # a version's trained head (engine/versions.py)
 
 
-class RecognitionMethods:
-    """Recognition, calibration and photo groups of a Catalog (see the module docstring)."""
+class RecognitionService:
+    """Recognition, its calibration, and photo groups of one catalogue (see the module docstring)."""
+
+    def __init__(self, store: CatalogStore, media: MediaStore, lock: WriteLock, active: ActiveModel,
+                 searcher: Searcher, heads: Heads) -> None:
+        self.store, self.media, self.lock, self.active = store, media, lock, active
+        self.searcher, self.heads = searcher, heads
 
     def recognizer(self) -> tuple[Recognizer, dict[str, Any] | None]:
         """The active version's recogniser, and its trained head (None off-the-shelf)."""
-        model = self.active_model
-        head = load_head(self.models_dir / model.version) if model is not None and model.info.get("classifier") else None
+        model = self.active.record()
+        head = self.heads(model)
         return recognize.recognizer_of(self.store, model, head), head
 
     @property
@@ -40,15 +49,16 @@ class RecognitionMethods:
 
     def recognize(self, image: ImageSource, *, k: int = 5, box: Box | None = None) -> Recognition:
         """Name the product in the photo, or say it is not in the catalogue."""
-        embedder = self.embedder()
-        return self.recognize_vector(self.embed_query(image, box, embedder=embedder), k=k, model_key=embedder.key)
+        embedder = self.active.embedder()
+        vector = self.searcher.embed_query(image, box, embedder=embedder)
+        return self.recognize_vector(vector, k=k, model_key=embedder.key)
 
     def recognize_vector(self, vector: np.ndarray, *, k: int = 5, model_key: str | None = None) -> Recognition:
         """Recognition of a query embedding (engine/recognize.py): its nearest products scored by
         the active version's recogniser, the top one named if its confidence reaches the threshold.
         `model_key`: the model that made `vector` (ModelChangedError if no longer active)."""
         recognizer, head = self.recognizer()
-        candidates = self.search_vector(vector, k=max(k, CANDIDATES), model_key=model_key)
+        candidates = self.searcher.vector(vector, k=max(k, CANDIDATES), model_key=model_key)
         return recognize.recognize(recognizer, vector, candidates, head, k)
 
     def calibrate(self, *, photos: Iterable[IngestItem] | None = None, max_queries: int = calibrate.MAX_QUERIES,
@@ -56,16 +66,18 @@ class RecognitionMethods:
         """Fit the active version's recognition confidence and threshold and store them for it:
         on held-out burst groups of the catalogue's photos, or on labelled `photos` that are not
         in the catalogue (engine/calibrate.py)."""
-        model = self.active_model
-        if model is None or self.live_index() is None:
-            raise ProductLensError("nothing embedded yet: add images before calibrating")
+        model = self.active.record()
+        if model is None or self.active.index() is None:
+            raise NothingEmbeddedError()
         recognizer, head = self.recognizer()
-        with self.writing():
+        search = self.searcher.vector
+        with self.lock.hold():
+            embedder = self.active.embedder()
             if photos is not None:
-                fitted = calibrate.on_photos(self.embedder(), self.search_vector, recognizer, head, list(photos))
+                fitted = calibrate.on_photos(embedder, search, recognizer, head, list(photos))
             else:
-                burst = calibrate.burst_threshold(self.store, self.media, self.embedder(), model, seed)
-                fitted = calibrate.on_groups(self.store, model, self.search_vector, recognizer, head, burst,
+                burst = calibrate.burst_threshold(self.store, self.media, embedder, model, seed)
+                fitted = calibrate.on_groups(self.store, model, search, recognizer, head, burst,
                                              max_queries=max_queries, seed=seed)
             calibrate.save(self.store, model, fitted)
         return fitted.calibration
@@ -73,12 +85,12 @@ class RecognitionMethods:
     def photo_groups(self, images: Sequence[ImageRecord] | None = None, seed: int = 0) -> np.ndarray:
         """A burst group number per catalogue image (all of them by default), in the active
         version's embedding space: photos taken moments apart share one (training/groups.py)."""
-        model = self.active_model
+        model = self.active.record()
         if model is None:
-            raise ProductLensError("nothing embedded yet: add images first")
+            raise NothingEmbeddedError()
         images = self.store.get_images() if images is None else images
-        with self.writing():
-            burst = calibrate.burst_threshold(self.store, self.media, self.embedder(), model, seed)
+        with self.lock.hold():
+            burst = calibrate.burst_threshold(self.store, self.media, self.active.embedder(), model, seed)
         return calibrate.photo_groups(self.store, model, images, burst, seed)
 
     def calibrations(self, model_key: str | None = None) -> list[CalibrationRecord]:

@@ -7,7 +7,7 @@ re-encoded, resized and cropped (`make_copy`), then
                  (that SKU, the best-scoring other product) = not
 and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold).
 The copies are embedded in memory; the catalogue is not changed, except that the chosen
-thresholds are stored in its meta table (`dedup_calibration`).
+thresholds are stored as the active version's `duplicates` calibration record.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import logging
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError, ProductLensError
+from ..errors import ImageError, NothingEmbeddedError, ProductLensError
 from ..images import load_image, read_bytes
 from ..text import semantic
 from ..text.hybrid import normalize_rows
-from .finder import IMAGE_WEIGHT, DedupCalibration, DuplicateSource, text_vectors_of
+from .finder import IMAGE_WEIGHT, DuplicateThresholds, text_vectors_of
+from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,15 @@ def make_copy(data: bytes, kind: str, rng: np.random.Generator) -> bytes:
     return out.getvalue()
 
 
-def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DedupCalibration:
+def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0, use_text: bool = True) -> DuplicateThresholds:
     """Make `n` copies of random catalogue images, score them as above, choose both thresholds."""
     model, live = catalog.active_model, catalog.live_index()
-    if model is None or live is None or len(live) < 3:
+    if model is None or live is None:
+        raise NothingEmbeddedError()
+    if len(live) < 3:
         raise ProductLensError("duplicate calibration needs a catalogue with at least 3 embedded images")
     rng = np.random.default_rng(seed)
-    images = catalog.store.get_images()
+    images = catalog.images()
     order = rng.permutation(len(images))
     embedder = catalog.embedder()
     texts = text_vectors_of(catalog) if use_text else None
@@ -89,14 +92,14 @@ def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0
             continue  # the original file is gone or unreadable: not usable for calibration
         vector = embedder.embed([load_image(copy, draft_size=embedder.draft_size).image])[0]
         used += 1
-        original = next(catalog.store.iter_embeddings(model.key, [record.id]))[1][0]
+        original = next(catalog.image_vectors(model.key, [record.id]))[1][0]
         hits = live.search(vector[None, :], 2)
         other = [s for j, s in zip(hits.ids[0].tolist(), hits.scores[0].tolist()) if j not in (record.id, -1)]
         img_scores += [float(vector @ original), other[0] if other else -1.0]
         img_labels += [True, False]
         product = catalog.get_product(record.product_id)
-        own_ids = [im.id for im in catalog.store.get_images(record.product_id)]
-        own_best = max(float((v @ vector).max()) for _, v in catalog.store.iter_embeddings(model.key, own_ids))
+        own_ids = [im.id for im in catalog.images(record.product_id)]
+        own_best = max(float((v @ vector).max()) for _, v in catalog.image_vectors(model.key, own_ids))
         rival = catalog.search_vector(vector, k=1, exclude=[record.product_id])
         sku_text = None
         if encoder is not None and record.product_id in texts:
@@ -111,4 +114,4 @@ def calibrate_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: int = 0
         raise ProductLensError("none of the catalogue's image files could be read to make calibration copies")
     t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
     t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
-    return DedupCalibration(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies")
+    return DuplicateThresholds(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies")
