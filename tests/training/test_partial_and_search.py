@@ -73,8 +73,8 @@ def test_a_default_run_adapts_the_backbone_at_the_deepest_cut_that_fits(look_ali
             assert result.metrics["cut_after_block"] == 8 and result.config.views == 4
         stages = result.metrics["stage_seconds"]
         assert stages["partial recipe"] > 0 and "settings search" in stages
-        # A budget too short for any cut says, cut by cut, why each was skipped.
+        # A budget too short for any cut says why it was skipped.
         short = catalog.train(fixed, val_items=val, time_limit_s=1)
-        skipped = [t for t in short.trials if t.stage == "depth"]
-        assert len(skipped) == 9 and all("skipped" in t.note and t.score is None for t in skipped)
+        (skipped,) = [t for t in short.trials if t.stage == "depth"]
+        assert skipped.score is None and "skipped: the activations alone take about" in skipped.note
         assert short.config.recipe == "head"

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ModelError
 from ..models.cut import CUTS
 from ..models.efficientnet import trainable_tail
-from ..models.registry import EmbedderSpec
 from .candidates import FINAL_OVERHEAD_S, Setting, SettingsSearch, TimeLimit, Trial
 from .data import LabelledSet
 from .port import TrainingPort
@@ -31,15 +30,16 @@ VIEWS = (4, 3, 2)  # augmented views of activations per photo, most first
 EPOCHS = 15  # an epoch shows every photo one of its views
 PATIENCE = 4
 PROBE_BATCH = 16
+PROBE_DIM = 1280  # the pooled width of every registered EfficientNet-Lite
 
 
-def tail_seconds(spec: EmbedderSpec, front: Front, config: TrainConfig) -> tuple[float, float]:
-    """(training step, embedding) seconds per photo of the tail after `front`'s cut, measured on a
-    batch of random activations (the second of two passes: the first warms torch up)."""
+def tail_seconds(network: Any, front: Front, config: TrainConfig) -> tuple[float, float]:
+    """(training step, embedding) seconds per photo of the tail after `front`'s cut in `network`
+    (a `spec.build()` network, only run here), measured on a batch of random activations (the
+    second of two passes: the first warms torch up)."""
     import torch
 
-    network = spec.build()
-    head = build_head(spec.dim, config.dim, 2, 1, config.hidden, config.dropout)
+    head = build_head(PROBE_DIM, config.dim, 2, 1, config.hidden, config.dropout)
     model = tail_and_head(trainable_tail(network, front.trained_blocks), head)
     x = torch.randn(PROBE_BATCH, *front.shape)
     step = embed = 0.0
@@ -78,14 +78,20 @@ def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: 
     base = replace(config, recipe="partial", flip_tta=False, epochs=EPOCHS, patience=PATIENCE)
     spec = backbone_spec(base)
     view_s = search.seconds_per_view(setting)
-    chosen = None
+    floor = partial_estimate(data, view_s, 0.0, 0.0, min(VIEWS), EPOCHS)  # the fewest views' activations alone
+    if floor > budget.left():
+        search.trials.append(Trial("depth", setting, note=f"skipped: the activations alone take about {floor:.0f} s, "
+                                                          f"over the {max(0.0, budget.left()):.0f} s left"))
+        return head, config
+    chosen, network = None, None
     for cut in ([config.cut] if config.cut else CUTS):
         try:
             front = Front(catalog, spec, cut)
         except ModelError as exc:  # a network without stages to cut at
             search.trials.append(Trial("recipe", setting, note=f"not tried: {exc}"))
             return head, config
-        step_s, embed_s = tail_seconds(spec, front, base)
+        network = network or spec.build()
+        step_s, embed_s = tail_seconds(network, front, base)
         for views in VIEWS:
             estimate = partial_estimate(data, view_s, step_s, embed_s, views, EPOCHS)
             label = f"{cut} cut ({front.trained_blocks} blocks), {views} views"
