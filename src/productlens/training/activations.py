@@ -22,11 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text
-from ..errors import ImageError
-from ..images import ImageSource, load_image
+from ..images import ImageSource
 from ..models import Embedder
-from .augment import make_views
-from .features import view_seed
+from .features import decode_views
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +53,7 @@ def cached_activations(folder: Path, key: str, embedder: Embedder, run: Callable
     done, failed = int(meta["done"]), set(meta["failed"])
 
     def decode(i: int) -> list[np.ndarray] | None:
-        sha, source = entries[i]
-        try:
-            image = load_image(source, draft_size=embedder.draft_size).image
-        except (ImageError, OSError) as exc:
-            log.warning("activation extraction skipped %s: %s", source, exc)
-            return None
-        return make_views(image, embedder.preprocess, views, view_seed(sha, seed), style)
+        return decode_views(embedder, entries[i], views, seed, style=style)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="augment") as pool:
         for start in range(done, len(entries), CHUNK):
