@@ -170,7 +170,7 @@ class IndexSaves:
 
     def __init__(self, lock: WriteLock, small_write_s: float = SMALL_WRITE_SAVE_S, bulk_s: float = BULK_SAVE_S) -> None:
         self.lock, self.small_write_s, self.bulk_s = lock, small_write_s, bulk_s
-        self.last, self.bulk_started, self.dirty = 0.0, 0.0, False
+        self.last, self.bulk_started, self.dirty = float("-inf"), 0.0, False  # the first small write saves
 
     def now(self, live: LiveIndex, meta: dict[str, str] | None = None) -> None:
         """Save at once (with `meta`, written in the same store write as the index's own records)."""
