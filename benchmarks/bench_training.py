@@ -6,7 +6,8 @@ Every `train` here is the default one: settings chosen on the catalogue's own va
 (burst groups held out of the catalogue; Grocery's val and test splits are never shown to it)
 within the time budget. Grocery test is only what is reported. Parts:
 
-  main     catalogue = Grocery train photos + iconic images (81 products); default `train`;
+  main     catalogue = Grocery train photos + iconic images (81 products); default `train --val`
+           (Grocery's val photos validate; `--no-val` for held-out burst groups instead);
            fine / coarse top-1, R@1, mAP, photo -> iconic on the 2,485 test photos, with the
            off-the-shelf model and the other baselines measured in the same run; search latency.
   unseen   catalogue = the first 60 products only; default `train`; then
@@ -17,6 +18,10 @@ within the time budget. Grocery test is only what is reported. Parts:
                        off-the-shelf one on them (products the training never saw).
   small    catalogue = 10 products x 15 train photos; default `train --use`: activated or
            not, and test R@1 / fine top-1 of the version against off-the-shelf.
+  broad    catalogue = 20 train photos of each coarse Grocery class, the class as one "product"
+           (many look-different items a product: a broad category); default `train` (which
+           adapts the backbone when it validates better) against `train --recipe head` with the
+           same budget: test top-1 on every test photo, and the default version's search p50.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from productlens.catalog.datasets import write_grocery_csv
 from productlens.catalog.ingest import IngestItem, read_source
 from productlens.cli.train_cmds import parse_duration
 from productlens.errors import ActivationRefusedError
+from productlens.training import TrainConfig
 
 TARGETS = {  # measure -> target
     "fine_top1": 0.90, "coarse_top1": 0.94, "R@1": 0.90, "mAP": 0.88, "iconic_top1": 0.88,
@@ -57,10 +63,12 @@ def products_of(path: Path) -> list[str]:
         return list(dict.fromkeys(r[0] for r in list(csv.reader(fh))[1:]))
 
 
-def default_train(catalog: Catalog, budget: float | None, label: str) -> dict:
+def default_train(catalog: Catalog, budget: float | str | None, label: str, val: list[IngestItem] | None = None,
+                  config: TrainConfig | None = None) -> dict:
     """`productlens train` as a user runs it, timed; the result with its comparison and trials."""
     started = time.perf_counter()
-    result = catalog.train(time_limit_s=budget, progress=lambda m: print(f"  [{label}] {m}", flush=True))
+    result = catalog.train(config, val_items=val, time_limit_s=budget,
+                           progress=lambda m: print(f"  [{label}] {m}", flush=True))
     minutes = (time.perf_counter() - started) / 60
     print(f"  [{label}] trained {result.version} in {minutes:.1f} min: {result.config.backbone} crop "
           f"{result.config.crop:g} hidden {result.config.hidden} tta {result.config.flip_tta} "
@@ -101,7 +109,8 @@ def main_part(work: Path, csvs: dict[str, Path], budget: float | None, baselines
         t = time.perf_counter()
         catalog.add(csvs["train"])
         out["add_minutes"] = (time.perf_counter() - t) / 60
-        trained = default_train(catalog, budget, "main")
+        val = list(read_source(csvs["val"])) if "val" in csvs else None
+        trained = default_train(catalog, budget, "main", val)
         result = trained["result"]
         out["train_minutes"] = trained["minutes"]
         out["activated"], out["gate"] = activate(catalog, result.version)
@@ -114,6 +123,52 @@ def main_part(work: Path, csvs: dict[str, Path], budget: float | None, baselines
     out["settings"] = {k: getattr(result.config, k) for k in ("backbone", "crop", "hidden", "flip_tta", "recipe", "views")}
     out["trials"] = [t.to_dict() for t in result.trials]
     out["comparison"] = result.comparison.to_dict() if result.comparison else None
+    out["stage_seconds"] = result.metrics.get("stage_seconds")
+    return out
+
+
+BROAD_PHOTOS = 20  # catalogue photos per coarse class
+
+
+def broad_csvs(csvs: dict[str, Path], work: Path) -> tuple[Path, Path]:
+    """(catalogue, queries) CSVs with each coarse class as the product: BROAD_PHOTOS of its train
+    photos spread evenly over the class's items (no iconic images), and every test photo."""
+    out = []
+    for split, limit in (("train", BROAD_PHOTOS), ("test", None)):
+        with open(csvs[split], newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if "_Iconic" not in r["image"]]
+        by_class: dict[str, list[str]] = {}
+        for r in rows:
+            by_class.setdefault(r["category"], []).append(r["image"])
+        kept = [[c, image] for c, images in by_class.items()
+                for image in (images[:: max(1, len(images) // limit)][:limit] if limit else images)]
+        path = work / f"broad_{split}.csv"
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows([["product_id", "image"], *kept])
+        out.append(path)
+    return out[0], out[1]
+
+
+def broad_part(work: Path, csvs: dict[str, Path], budget: float | str | None) -> dict:
+    train_csv, test_csv = broad_csvs(csvs, work)
+    queries = list(read_source(test_csv))
+    out: dict = {}
+    with Catalog.open(work / "broad", create=True) as catalog:
+        catalog.add(train_csv)
+        out["photos"], out["classes"], out["queries"] = len(catalog.store.get_images()), len(catalog.products()), len(queries)
+        default = default_train(catalog, budget, "broad default")
+        head = default_train(catalog, budget, "broad head-only", config=TrainConfig(recipe="head"))
+        out["default_minutes"], out["head_minutes"] = default["minutes"], head["minutes"]
+        out["default_recipe"] = default["result"].config.recipe
+        out["default_stage_seconds"] = default["result"].metrics.get("stage_seconds")
+        out["default_trials"] = [t.to_dict() for t in default["result"].trials]
+        catalog.versions.activate(default["result"].version, force=True)
+        evaluation = catalog.evaluate(queries, version=head["result"].version.split("/")[1], baselines=())
+    methods = evaluation.metrics["methods"]
+    out["default_top1"] = next(v for k, v in methods.items() if k.startswith("active:"))["fine_top1"]
+    out["head_top1"] = next(v for k, v in methods.items() if k.startswith("version:"))["fine_top1"]
+    out["off_the_shelf_top1"] = methods.get("off-the-shelf", {}).get("fine_top1")
+    out["latency_ms"] = evaluation.metrics["latency_ms"]
     return out
 
 
@@ -198,6 +253,7 @@ def report(parts: dict) -> None:
             print(f"  {key:28s} {active[key]:.3f}  (off-the-shelf {base.get(key, float('nan')):.3f}, target {TARGETS[key]:.2f}: "
                   f"{verdict(active[key], TARGETS[key])})")
         print(f"  search latency ms (active version, decode to ranked products): {m['latency_ms']}")
+        print(f"  time per stage: {m.get('stage_seconds')}")
     if "unseen" in parts:
         u = parts["unseen"]
         t, o = u["trained_open_set"], u["off_the_shelf_open_set"]
@@ -212,6 +268,14 @@ def report(parts: dict) -> None:
         need = u["unseen_r1_off_the_shelf"] + UNSEEN_MARGIN
         print(f"  {'R@1 on unseen products':28s} {u['unseen_r1_trained']:.3f}  (off-the-shelf "
               f"{u['unseen_r1_off_the_shelf']:.3f}), target {need:.3f}: {verdict(u['unseen_r1_trained'], need)}")
+    if "broad" in parts:
+        b = parts["broad"]
+        gain = b["default_top1"] - b["head_top1"]
+        print(f"broad categories ({b['classes']} coarse classes x {BROAD_PHOTOS} photos, {b['queries']} test photos): "
+              f"default train ({b['default_recipe']} recipe, {b['default_minutes']:.1f} min) top-1 {b['default_top1']:.3f}, "
+              f"head only ({b['head_minutes']:.1f} min) {b['head_top1']:.3f}: {gain:+.3f}, target +0.05: "
+              f"{verdict(gain, 0.05)}; search latency ms {b['latency_ms']}")
+        print(f"  default train's time per stage: {b['default_stage_seconds']}")
     if "small" in parts:
         s = parts["small"]
         never_worse = not s["activated"] or (s["trained_r1"] >= s["off_r1"] and s["trained_fine"] >= s["off_fine"])
@@ -227,13 +291,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path(str(settings.get("grocery_root"))))
     parser.add_argument("--workdir", type=Path, help="Keep catalogues and results here (default: a temp dir).")
-    parser.add_argument("--budget", default="10m", help="train --budget for every run (default 10m).")
-    parser.add_argument("--parts", default="main,unseen,small")
+    parser.add_argument("--budget", default="auto", help="train --budget for every run (default auto: by catalogue size).")
+    parser.add_argument("--parts", default="main,unseen,small,broad")
+    parser.add_argument("--no-val", action="store_true", help="main: validate on burst groups, not Grocery's val photos")
     parser.add_argument("--baselines", default="colour-histogram,off-the-shelf,small-cnn")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-training-"))
     work.mkdir(parents=True, exist_ok=True)
-    csvs = {split: work / f"{split}.csv" for split in ("train", "test")}
+    csvs = {split: work / f"{split}.csv" for split in ("train", "test") + (() if args.no_val else ("val",))}
     for split, path in csvs.items():
         write_grocery_csv(args.root, split, path, iconic=split == "train")
     budget = parse_duration(args.budget)
@@ -247,6 +312,8 @@ def main() -> None:
             parts[part] = unseen_part(work, csvs, budget)
         elif part == "small":
             parts[part] = small_part(work, csvs, budget)
+        elif part == "broad":
+            parts[part] = broad_part(work, csvs, budget)
         (work / "results.json").write_text(json.dumps(parts, indent=2, default=str))
     report(parts)
     print(f"\nresults: {work / 'results.json'}")

@@ -13,7 +13,9 @@ from ..errors import ActivationRefusedError
 from ..evaluation.report import MAIN_METRICS, write_report
 from ..recognition import RECORD, Calibration, Recognizer
 from ..results import ActivationReport
+from ..models.cut import CUTS
 from ..training import RECIPES, TrainConfig
+from ..training.stage_clock import AUTO
 from .catalog_cmds import calibration_lines
 from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
@@ -26,9 +28,12 @@ def _say(state: State):
 
 @cli.command()
 @click.option("--recipe", type=click.Choice(RECIPES),
-              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the last block, on cached "
-                   "activations; full: fine-tune the backbone's last stages on images. Default: head, and partial "
-                   "as well if the budget allows (the better one on validation).")
+              help="head: frozen backbone, cached features (minutes on a CPU); partial: also the backbone's last "
+                   "stages, on cached activations; full: fine-tune the backbone's last stages on images. Default: "
+                   "head, then partial at the deepest cut the budget allows (the better one on validation).")
+@click.option("--cut", type=click.Choice(list(CUTS)),
+              help="partial recipe: where the network is cut (deep / mid / shallow: after Lite0's blocks 8 / 11 / 14). "
+                   "Default: mid with --recipe partial; chosen by the budget otherwise.")
 @click.option("--backbone", help="Network to train on, NAME or NAME@SIZE (e.g. efficientnet-lite2@320). "
               "Default: the catalogue's model or efficientnet-lite2@320, whichever validates better in the budget.")
 @click.option("--crop", type=click.FloatRange(0.2, 1.0),
@@ -39,8 +44,9 @@ def _say(state: State):
                    "Default: on only if it validates clearly better.")
 @click.option("--hidden", type=click.IntRange(0, 8192),
               help="Hidden layer width of the head (0 = linear projection). Default: 1024 or 0, whichever validates better.")
-@click.option("--budget", default="10m", show_default=True,
-              help="Time for choosing the open settings and training, with a unit: 20m, 900s, 1h, or 'none' for no limit.")
+@click.option("--budget", default="auto", show_default=True,
+              help="Time for choosing the open settings and training, with a unit: 20m, 900s, 1h, or 'none' for no "
+                   "limit; auto: 10 minutes up to 1,500 photos, growing to 20 minutes at 2,721 and more.")
 @click.option("--epochs", type=click.IntRange(1, 1000), help="Default 30 (head) / 5 (full); early stopping may end sooner.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, help="Peak learning rate (default 3e-3 head / 3e-4 full).")
@@ -117,10 +123,13 @@ def _print_training(state: State, result, activation: dict | None, use_now: bool
             "often; see docs/recognition.md)")
 
 
-def parse_duration(text: str) -> float | None:
-    """'10m', '900s', '1.5h' -> seconds; 'none' -> None (no limit). A bare number is refused:
-    `--budget 2` read as 2 seconds skipped every setting, where 2 minutes was meant."""
+def parse_duration(text: str) -> float | str | None:
+    """'10m', '900s', '1.5h' -> seconds; 'none' -> None (no limit); 'auto' stays 'auto' (train scales
+    it with the catalogue). A bare number is refused: `--budget 2` read as 2 seconds skipped every
+    setting, where 2 minutes was meant."""
     text = text.strip().lower()
+    if text == AUTO:
+        return AUTO
     if text in ("none", "off", "unlimited"):
         return None
     if text[-1:] not in ("s", "m", "h"):

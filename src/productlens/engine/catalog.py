@@ -264,7 +264,7 @@ class Catalog:
     # --- model versions ------------------------------------------------------------------------
 
     def train(self, config: TrainConfig | None = None, *, val_items: list[IngestItem] | None = None,
-              time_limit_s: float | None = None, progress: Callable[[str], None] | None = None) -> TrainResult:
+              time_limit_s: float | str | None = None, progress: Callable[[str], None] | None = None) -> TrainResult:
         """Train on the catalogue's labels and save a new model version, not activated (training/run.py)."""
         return train(self.training_port, config, val_items=val_items, time_limit_s=time_limit_s, progress=progress)
 

@@ -45,3 +45,30 @@ def front_graph(onnx_path: Path, tensor: str, out_path: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise ModelError(f"cutting {onnx_path.name} at {tensor} failed: {exc}") from exc
     return out_path
+
+
+CUTS = ("deep", "mid", "shallow")  # where the partial recipe may cut, most trained blocks first
+
+
+def stage_ends(onnx_path: Path) -> list[int]:
+    """The index of each stage's last block but the network's last one. A stage's first block
+    changes the width or the stride, so it has no residual `Add`; the block before it ends a stage."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    residual = {int(m.group(1)) for node in graph.node if node.op_type == "Add"
+                for m in [_BLOCK.search(node.name)] if m}
+    n = len(block_outputs(onnx_path))
+    return [i - 1 for i in range(1, n) if i not in residual]
+
+
+def cut_points(onnx_path: Path) -> dict[str, int]:
+    """Named cuts, each the block index the front graph ends with (the blocks after it train):
+    deep = the end of the third-last stage, mid = of the second-last, shallow = two blocks before
+    the end. On efficientnet-lite0: after blocks 8, 11 and 14 (counting from 1), training the
+    last 8, 5 and 2 blocks; on lite1/lite2 (21 blocks): after 11, 15 and 19."""
+    ends = stage_ends(onnx_path)
+    n = len(block_outputs(onnx_path))
+    if len(ends) < 3 or n < 4:
+        raise ModelError(f"{onnx_path.name} has too few stages ({len(ends) + 1}) to cut deep into")
+    return {"deep": ends[-3], "mid": ends[-2], "shallow": n - 3}

@@ -46,9 +46,31 @@ def random_view(image: Image.Image, config: PreprocessConfig, rng: np.random.Gen
     return prepare(view, replace(config, resize_size=size, flip_tta=False))
 
 
-def make_views(image: Image.Image, config: PreprocessConfig, views: int, seed: int) -> list[np.ndarray]:
-    """View 0 is the plain centre crop (what search embeds); views 1.. are augmented."""
+def crop_view(image: Image.Image, config: PreprocessConfig, rng: np.random.Generator) -> np.ndarray:
+    """One milder (3, S, S) view for the partial recipe, whose trained blocks see pixels' layout:
+    a random resized crop of 55-100% of the centre crop's area, aspect 0.8-1.25, mirrored half of
+    the time; no colour jitter or shear (the issue's scratch check trained on these)."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    w, h = image.size
+    crop_side = min(w, h) * min(1.0, config.crop)
+    area = crop_side * crop_side * rng.uniform(0.55, 1.0)
+    aspect = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
+    cw, ch = min(w, int(round(math.sqrt(area * aspect)))), min(h, int(round(math.sqrt(area / aspect))))
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    size = config.input_size
+    view = image.resize((size, size), Image.Resampling.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
+    if rng.random() < 0.5:
+        view = view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return prepare(view, replace(config, resize_size=size, flip_tta=False))
+
+
+VIEW_STYLES = {"head": random_view, "crop": crop_view}
+
+
+def make_views(image: Image.Image, config: PreprocessConfig, views: int, seed: int,
+               style: str = "head") -> list[np.ndarray]:
+    """View 0 is the plain centre crop (what search embeds); views 1.. are augmented in `style`."""
     out = [prepare(image, config)]
     rng = np.random.default_rng(seed)
-    out += [random_view(image, config, rng) for _ in range(views - 1)]
+    out += [VIEW_STYLES[style](image, config, rng) for _ in range(views - 1)]
     return out

@@ -1,7 +1,8 @@
 """Choosing a run's settings on the catalogue's own validation photos, within a time budget.
 
 Settings tried (any setting given explicitly is kept as given):
-  crop        0.875 (the backbones' own), 0.65 (tighter), 1.0 (the whole shorter side)
+  crop        0.875 (the backbones' own), 0.65 (tighter), 1.0 (the whole shorter side); the
+              stage stops once two crops score within SAME_SCORE (their time goes to depth)
   backbone    the catalogue's model, then efficientnet-lite2 at 320 px
   head        a hidden layer of 1024 units, or a linear projection
   mirror TTA  off, then on
@@ -36,6 +37,7 @@ CROPS = (0.875, 0.65, 1.0)
 BIG_BACKBONE = "efficientnet-lite2@320"
 HIDDEN = (1024, 0)
 MIN_GAIN = 0.01  # what a slower setting must add to the validation score to be chosen
+SAME_SCORE = 0.003  # crops scoring this close are alike: the stage stops trying more
 SCREEN_EPOCHS = 15
 SCREEN_PATIENCE = 4
 FINAL_OVERHEAD_S = 45.0  # exporting the version, calibrating and comparing it
@@ -79,6 +81,10 @@ class TimeLimit:
     def __init__(self, seconds: float | None) -> None:
         self.seconds, self.started = seconds, time.perf_counter()
 
+    def share(self, fraction: float) -> "TimeLimit":
+        """A budget of `fraction` of this one's seconds, counted from now (a part of the run)."""
+        return TimeLimit(None if self.seconds is None else fraction * max(0.0, self.left()))
+
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
@@ -106,13 +112,30 @@ class SettingsSearch:
         if self.data.plan.kind == "none":
             self.trials.append(Trial("all", default, note="not searched: no validation photos"))
             return default
-        best = self._stage("crop", [replace(default, crop=x) for x in ([c.crop] if c.crop else CROPS)], None)
+        best = self._crops(default)
         if c.backbone is None and BIG_BACKBONE != default.backbone:
             best = self._stage("backbone", [best, replace(best, backbone=BIG_BACKBONE)], best, slower=True)
         if c.hidden is None:
             best = self._stage("head", [best, *(replace(best, hidden=h) for h in HIDDEN if h != best.hidden)], best)
         if c.flip_tta is None:
             best = self._stage("tta", [best, replace(best, tta=True)], best, slower=True)
+        return best
+
+    def _crops(self, default: Setting) -> Setting:
+        """The crop stage, cut short: a crop further from the default is tried only while the last
+        one changed the score by more than SAME_SCORE (crops measured alike leave their time to
+        the stages that pay)."""
+        if self.config.crop:
+            return self._stage("crop", [replace(default, crop=self.config.crop)], None)
+        best, scores = None, []
+        for n, crop in enumerate(CROPS):
+            best = self._stage("crop", [replace(default, crop=crop)], best)
+            scores.append(self._score_of(replace(default, crop=crop)))
+            if len(scores) >= 2 and None not in scores[-2:] and abs(scores[-1] - scores[-2]) <= SAME_SCORE:
+                self.trials += [Trial("crop", replace(default, crop=rest),
+                                      note=f"not tried: the last two crops scored within {SAME_SCORE}")
+                                for rest in CROPS[n + 1:]]
+                break
         return best
 
     def _stage(self, stage: str, settings: list[Setting], incumbent: Setting | None, *, slower: bool = False) -> Setting:
@@ -220,13 +243,9 @@ class SettingsSearch:
         views beyond are trained only with what the search leaves)."""
         return self.final_estimate(setting, min(self.config.views, RESERVED_VIEWS))
 
-    def partial_estimate(self, setting: Setting) -> float:
-        """Time the partial recipe would take after the head recipe: the front of the network over
-        every view (most of a pass each), and `epochs` passes of the trained tail, forwards and
-        backwards (about half a network pass a photo for the last block and the final conv)."""
-        per_image = self._speed(setting.backbone, setting.crop) * len(self.data.samples)
-        epochs = self.config.epochs if self.config.recipe == Recipe.PARTIAL else 12
-        return per_image * (self.config.views + 0.5 * epochs) + FINAL_OVERHEAD_S
+    def seconds_per_view(self, setting: Setting) -> float:
+        """Measured (or scaled) seconds to decode and embed one view of one photo with `setting`."""
+        return self._speed(setting.backbone, setting.crop)
 
     def views_that_fit(self, setting: Setting) -> int:
         """The most views per photo (up to the configured number) whose final training fits in

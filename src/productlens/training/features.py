@@ -68,6 +68,21 @@ class FeatureCache:
         self._db.close()
 
 
+def decode_views(embedder: Embedder, entry: tuple[str, ImageSource], views: int, seed: int, *,
+                 mirror: bool = False, style: str = "head") -> list[np.ndarray] | None:
+    """The `views` prepared views of one (sha256, source) photo (augment.make_views), or None
+    (logged) when it cannot be decoded."""
+    sha, source = entry
+    try:
+        image = load_image(source, draft_size=embedder.draft_size).image
+    except (ImageError, OSError) as exc:
+        log.warning("feature extraction skipped %s: %s", source, exc)
+        return None
+    if mirror:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return make_views(image, embedder.preprocess, views, view_seed(sha, seed), style)
+
+
 def extract_features(
     embedder: Embedder,
     entries: Sequence[tuple[str, ImageSource]],
@@ -100,15 +115,8 @@ def extract_features(
         progress(len(out))
 
     def decode(i: int) -> list[np.ndarray] | None:
-        sha, source = entries[i]
-        try:
-            image = load_image(source, draft_size=embedder.draft_size).image
-        except (ImageError, OSError) as exc:
-            log.warning("feature extraction skipped %s: %s", source, exc)
-            return None
-        if mirror:
-            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        return make_views(image, embedder.preprocess, views, view_seed(sha, seed))[len(have[i]):]
+        made = decode_views(embedder, entries[i], views, seed, mirror=mirror)
+        return None if made is None else made[len(have[i]):]
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="augment") as pool:
         chunks = [todo[s : s + batch_images] for s in range(0, len(todo), batch_images)]

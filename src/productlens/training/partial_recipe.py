@@ -1,188 +1,194 @@
-"""The `partial` recipe: fine-tune the network's last block(s) and the head on cached activations.
+"""The `partial` recipe: adapt the backbone's last stages and the head on cached activations.
 
-The exported network is cut after the block before the ones trained (models/cut.py). ONNX Runtime
-runs the front part once per photo and view (the same augmented views as the head recipe) and the
-activations are cached as float16 in `<catalog>/cache/activations.sqlite`; torch then trains the
-last `unfreeze_blocks` MBConv blocks, the final 1x1 conv and the head on them, with the blocks'
-BatchNorm statistics frozen and a tenth of the head's learning rate. An epoch shows each photo one
-of its cached views. It adapts the backbone itself at a fraction of the `full` recipe's cost on a
-CPU, since the front of the network never runs in torch; whether it beats the head recipe on a
-catalogue is for its validation photos to say (run.py compares them when the budget allows).
+The exported network is cut at one of its stage boundaries (models/cut.py: `deep`, `mid` or
+`shallow`; on Lite0 after blocks 8, 11 or 14). ONNX Runtime runs the front part once per photo
+and view (mild random crops and mirrors, augment.crop_view) and the activations are cached as
+float16 in a memory-mapped file (activations.py); torch then trains the blocks after the cut,
+the final 1x1 conv and the head on them: the blocks at a tenth of the head's learning rate, their
+BatchNorm statistics frozen. An epoch shows each photo one of its cached views. Training stops
+early on the run's honest validation (held-out burst groups, or --val photos); after held-out
+groups the version is trained again on every photo for the epochs validation chose, as the head
+recipe does. The version is the whole network (front + adapted tail + head) exported as one
+graph, so a query costs what the off-the-shelf network's does.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import TrainingError
-from ..models.cut import block_outputs, front_graph
+from ..models.cut import CUTS, block_outputs, cut_points, front_graph
 from ..models.efficientnet import trainable_tail
 from ..models.embedder import open_session
 from ..models.export import INPUT_NAME
+from ..models.registry import EmbedderSpec
+from .activations import cached_activations
 from .classify import Replay, choose_recognition
 from .data import LabelledSet, Sample
-from .port import TrainingPort
-from .features import FeatureCache, extract_features
+from .port import BackboneSource, TrainingPort
 from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings
 from .heads import build_head, combined, proxy_loss
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
+from .tail import tail_and_head
 
 log = logging.getLogger(__name__)
 
 TAIL_LR = 0.1  # the trained blocks learn at this fraction of the head's rate
-EMBED_BATCH = 128
+DEFAULT_CUT = "mid"
+
+
+class Front:
+    """The network up to a cut, as an ONNX Runtime session, and how many blocks follow it."""
+
+    def __init__(self, catalog: BackboneSource, spec: EmbedderSpec, cut: str) -> None:
+        embedder = base_embedder(catalog, spec)
+        outputs = block_outputs(embedder.onnx_path)
+        if cut not in CUTS:
+            raise TrainingError(f"unknown cut {cut!r}; one of {', '.join(CUTS)}")
+        index = cut_points(embedder.onnx_path)[cut]
+        slug = re.sub(r"[^A-Za-z0-9.-]+", "_", embedder.onnx_path.stem)
+        path = front_graph(embedder.onnx_path, outputs[index], catalog.work_dir / f"{slug}.block{index}.onnx")
+        self.session = open_session(path)
+        self.embedder, self.cut, self.index = embedder, cut, index
+        self.trained_blocks = len(outputs) - index - 1
+        size = spec.preprocess.input_size
+        self.shape = self.session.run(None, {INPUT_NAME: np.zeros((1, 3, size, size), np.float32)})[0].shape[1:]
+        self.key = f"{embedder.key}#block{index}"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self.session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
+        return out
+
+
+class Activations:
+    """Every photo's cached activations (memory-mapped), looked up by sample."""
+
+    def __init__(self, catalog: TrainingPort, data: LabelledSet, front: Front, views: int, seed: int,
+                 progress: Callable[[str], None] | None) -> None:
+        folder = catalog.work_dir / "activations"
+        self.where: dict[int, tuple[np.ndarray, int]] = {}
+        self.views = views
+        for samples, n, label in ((data.samples, views, "catalogue"), (data.photos, 1, "val")):
+            if not samples:
+                continue
+            if progress:
+                progress(f"activations {label}: {len(samples)} images x {n} views (after block {front.index + 1}, "
+                         f"{front.trained_blocks} blocks trained)")
+            array, ok = cached_activations(folder, front.key, front.embedder, front.run, front.shape,
+                                           [(s.sha256, s.source) for s in samples], views=n, seed=seed)
+            self.where.update({id(samples[i]): (array, i) for i in ok})
+
+    def usable(self, samples: list[Sample]) -> list[Sample]:
+        return [s for s in samples if id(s) in self.where]
+
+    def gather(self, samples: list[Sample], views: np.ndarray | None = None) -> np.ndarray:
+        """(n, C, H, W) float32 activations of the samples: view `views[i]` of each (None: view 0)."""
+        rows = []
+        for n, s in enumerate(samples):
+            array, row = self.where[id(s)]
+            view = 0 if views is None else min(int(views[n]), array.shape[1] - 1)
+            rows.append(array[row, view])
+        return np.stack(rows).astype(np.float32)
+
+
+@dataclass
+class TailFit:
+    """A tail and head trained on activations, and how they did."""
+
+    model: Any  # TailAndHead
+    network: Any  # the whole torch network the tail belongs to
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]
+
+    @property
+    def best_epoch(self) -> int:
+        scored = [row for row in self.history if "val_score" in row]
+        return max(scored, key=lambda row: row["val_score"])["epoch"] if scored else len(self.history)
+
+
+def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: LabelledSet, train: list[Sample],
+             val: list[Sample], config: TrainConfig, progress: Callable[[str], None] | None) -> TailFit:
+    """Train the blocks after the cut, the conv head and a new head on `train`, early-stopped on
+    `val` (none: `config.epochs` epochs)."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    network = spec.build()
+    head = build_head(spec.dim, config.dim, len(data.classes), len(data.categories), config.hidden, config.dropout)
+    model = tail_and_head(trainable_tail(network, front.trained_blocks), head)
+    y, yc, vy = data.labels(train), data.coarse_labels(train), data.labels(val)
+    y_t, yc_t = torch.from_numpy(y), torch.from_numpy(yc)
+
+    def batches(rng: np.random.Generator):
+        order, view = rng.permutation(len(train)), rng.integers(0, acts.views, len(train))
+        for s in range(0, len(order), config.batch_size):
+            idx = order[s: s + config.batch_size]
+            if len(idx) < 2:  # a last batch of one: BatchNorm in the head cannot train on it
+                continue
+            x = torch.from_numpy(acts.gather([train[i] for i in idx], view[idx]))
+            yield model(x), y_t[idx], yc_t[idx]
+
+    def validate() -> dict[str, float]:
+        if not val:
+            return {}
+        val_emb = model.embed(acts, val)
+        out = evaluate_embeddings(val_emb, vy, model.embed(acts, train), y, head.proxies.detach().numpy(),
+                                  len(data.classes))
+        loss, _ = proxy_loss(torch.from_numpy(val_emb), head.proxies, torch.from_numpy(vy), scale=config.scale,
+                             margin=config.margin, loss=config.loss, label_smoothing=0.0)
+        return {**out, "val_loss": float(loss.detach())}
+
+    params = [{"params": model.tail_parameters(), "lr_mult": TAIL_LR},
+              {"params": list(head.parameters()), "lr_mult": 1.0}]
+    history = fit_loop(model, params, config, len(train), batches, validate, progress)
+    model.eval()
+    return TailFit(model, network, history, validate())
 
 
 def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
                   progress: Callable[[str], None] | None) -> Fitted:
     """The partial recipe on the run's held-out validation photos (or none: `config.epochs`)."""
-    import torch
-
     if data.plan.kind == "cross-validation":
         raise TrainingError("the partial recipe validates on held-out photos; with cross-validation use the head "
                             "recipe, or pass --val with labelled photos")
-    torch.manual_seed(config.seed)
     spec = backbone_spec(config)
-    activations = Activations(catalog, data, spec, config, progress)
-    network = spec.build()
-    tail = trainable_tail(network, config.unfreeze_blocks)
-    head = build_head(1280, config.dim, len(data.classes), len(data.categories), config.hidden, config.dropout)
-    model = _TailAndHead.make(tail, head)
-    train, val = (data.folds()[0] if data.plan.kind in ("groups", "photos") else (list(data.samples), []))
-    train, x = activations.usable(train)
-    val, v = activations.usable(val)
+    front = Front(catalog, spec, config.cut or DEFAULT_CUT)
+    acts = Activations(catalog, data, front, config.views, config.seed, progress)
+    validated = data.plan.kind in ("groups", "photos")
+    train, val = data.folds()[0] if validated else (list(data.samples), [])
+    train, val = acts.usable(train), acts.usable(val)
     if not train:
         raise TrainingError("no catalogue image could be decoded for training")
-    y, yc, vy = data.labels(train), data.coarse_labels(train), data.labels(val)
-    y_t, yc_t = torch.from_numpy(y), torch.from_numpy(yc)
-
-    def batches(rng: np.random.Generator):
-        order, view = rng.permutation(len(train)), rng.integers(0, x.shape[1], len(train))
-        for s in range(0, len(order), config.batch_size):
-            idx = order[s: s + config.batch_size]
-            if len(idx) < 2:  # a last batch of one: BatchNorm in the head cannot train on it
-                continue
-            yield model(torch.from_numpy(x[idx, view[idx]].astype(np.float32))), y_t[idx], yc_t[idx]
-
-    def validate() -> dict[str, float]:
-        if not val:
-            return {}
-        val_emb = model.embed(v[:, 0])
-        out = evaluate_embeddings(val_emb, vy, model.embed(x[:, 0]), y, head.proxies.detach().numpy(), len(data.classes))
-        loss, _ = proxy_loss(torch.from_numpy(val_emb), head.proxies, torch.from_numpy(vy), scale=config.scale,
-                             margin=config.margin, loss=config.loss, label_smoothing=0.0)
-        return {**out, "val_loss": float(loss.detach())}
-
-    params = [{"params": [p for m in tail for p in m.parameters()], "lr_mult": TAIL_LR},
-              {"params": list(head.parameters()), "lr_mult": 1.0}]
-    history = fit_loop(model, params, config, len(train), batches, validate, progress)
-    model.eval()
-    metrics: dict[str, Any] = {**validate(), "epochs_run": len(history), "unfreeze_blocks": config.unfreeze_blocks}
+    fit = fit_tail(spec, front, acts, data, train, val, config, progress)
+    metrics: dict[str, Any] = {**fit.metrics, "epochs_run": len(fit.history), "cut": front.cut,
+                               "cut_after_block": front.index + 1, "unfreeze_blocks": front.trained_blocks,
+                               "views": config.views, "train_images": len(train)}
     folds = []
     if val:
+        y, vy = data.labels(train), data.labels(val)
         plain = {id(s): row[0] for samples in (train, val)
                  for s, row in zip(samples, cached_features(catalog, samples, 1, config.seed, None, spec=spec)[0])}
         metrics["val_r1_untrained"] = evaluate_embeddings(np.stack([plain[id(s)] for s in val]), vy,
                                                           np.stack([plain[id(s)] for s in train]), y, None,
                                                           len(data.classes))["val_r1"]
+        head = fit.model.head
         coarse = head.coarse.detach().numpy()[: len(data.categories)] if data.categories else None
-        folds = [FoldResult(train, val, Replay(model.embed(v[:, 0]), vy, model.embed(x[:, 0]), y,
+        folds = [FoldResult(train, val, Replay(fit.model.embed(acts, val), vy, fit.model.embed(acts, train), y,
                                                head.proxies.detach().numpy(), coarse, data.coarse_labels(val)))]
+    history = fit.history
+    if data.plan.kind == "groups":  # the held-out groups are training photos too: again on every photo
+        if progress:
+            progress(f"training again on every photo for the {fit.best_epoch} epochs validation chose")
+        everything = acts.usable(data.samples)
+        fit = fit_tail(spec, front, acts, data, everything, [], replace(config, epochs=fit.best_epoch), progress)
+        metrics["train_images"] = len(everything)
     recognizer = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),
                                     source=data.plan.describe())
     metrics.update(recognition_mode=recognizer.mode, coarse_mode=recognizer.coarse_mode)
-    return Fitted(spec.name, replace(spec.preprocess), combined(network, head), head, metrics, history, recognizer,
-                  folds)
-
-
-class Activations:
-    """The front of the network's output for every photo of a run (cached), and what the frozen
-    rest of the network makes of it (for the untrained baseline)."""
-
-    def __init__(self, catalog: TrainingPort, data: LabelledSet, spec, config: TrainConfig,
-                 progress: Callable[[str], None] | None) -> None:
-        embedder = base_embedder(catalog, spec)
-        outputs = block_outputs(embedder.onnx_path)
-        if not 0 < config.unfreeze_blocks < len(outputs):
-            raise TrainingError(f"unfreeze_blocks must be between 1 and {len(outputs) - 1}")
-        cut = len(outputs) - config.unfreeze_blocks - 1
-        slug = re.sub(r"[^A-Za-z0-9.-]+", "_", embedder.onnx_path.stem)
-        front = front_graph(embedder.onnx_path, outputs[cut], catalog.work_dir / f"{slug}.block{cut}.onnx")
-        session = open_session(front)
-        size = spec.preprocess.input_size
-        self.shape = session.run(None, {INPUT_NAME: np.zeros((1, 3, size, size), np.float32)})[0].shape[1:]
-        self.embedder = embedder
-
-        def run(batch: np.ndarray) -> np.ndarray:
-            (out,) = session.run(None, {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)})
-            return out.reshape(len(batch), -1).astype(np.float16)
-
-        cache = FeatureCache(catalog.work_dir / "activations.sqlite", np.float16)
-        key = f"{embedder.key}#block{cut}"
-        self.rows: dict[int, np.ndarray] = {}
-        try:
-            for samples, views, label in ((data.samples, config.views, "catalogue"), (data.photos, 1, "val")):
-                if not samples:
-                    continue
-                if progress:
-                    progress(f"activations {label}: {len(samples)} images x {views} views (after block {cut})")
-                flat, ok = extract_features(embedder, [(s.sha256, s.source) for s in samples], views=views,
-                                            seed=config.seed, cache=cache, run=run, key=key)
-                self.rows.update({id(samples[i]): row.reshape(len(row), *self.shape).astype(np.float16)
-                                  for i, row in zip(ok, flat)})
-        finally:
-            cache.close()
-
-    def usable(self, samples: list[Sample]) -> tuple[list[Sample], np.ndarray]:
-        """The samples whose photo could be decoded, and their (n, views, C, H, W) activations."""
-        kept = [s for s in samples if id(s) in self.rows]
-        return kept, np.stack([self.rows[id(s)] for s in kept]) if kept else np.zeros((0, 1, *self.shape), np.float16)
-
-
-class _TailAndHead:
-    """The trained blocks, the final conv and the head as one torch module over activations."""
-
-    @staticmethod
-    def make(tail: list[Any], head: Any) -> Any:
-        import torch
-        from torch import nn
-        from torch.nn import functional as F
-
-        *blocks, conv_head, bn = tail
-
-        class TailAndHead(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.blocks, self.conv_head, self.bn, self.head = nn.ModuleList(blocks), conv_head, bn, head
-
-            @property
-            def proxies(self):
-                return self.head.proxies
-
-            @property
-            def coarse(self):
-                return self.head.coarse
-
-            def forward(self, x: torch.Tensor) -> torch.Tensor:
-                for block in self.blocks:
-                    x = block(x)
-                return self.head(F.relu6(self.bn(self.conv_head(x))).mean(dim=(2, 3)))
-
-            def train(self, mode: bool = True):
-                super().train(mode)
-                for module in (*self.blocks, self.conv_head, self.bn):
-                    module.eval()  # BatchNorm statistics stay frozen
-                return self
-
-            def embed(self, activations: np.ndarray) -> np.ndarray:
-                self.eval()
-                with torch.no_grad():
-                    return torch.cat([self(torch.from_numpy(activations[s: s + EMBED_BATCH].astype(np.float32)))
-                                      for s in range(0, len(activations), EMBED_BATCH)]).numpy()
-
-        return TailAndHead()
+    return Fitted(spec.name, replace(spec.preprocess), combined(fit.network, fit.model.head), fit.model.head,
+                  metrics, history, recognizer, folds)

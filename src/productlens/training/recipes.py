@@ -1,7 +1,8 @@
 """Training recipes, chosen by name, and the settings and epoch loop they share (`run.py` runs one).
 
-    partial  the last MBConv block(s) and the head, trained on the front of the network's
-             activations, computed once with ONNX Runtime and cached (partial_recipe.py)
+    partial  the backbone's last stages (cut `deep`, `mid` or `shallow`) and the head, trained
+             on the front of the network's activations for several augmented views, computed
+             once with ONNX Runtime and memory-mapped (partial_recipe.py)
 
     head  (default) backbone frozen; features of several augmented views per image are computed
           once and cached; a projection head is trained with a proxy loss + category proxies.
@@ -23,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import TrainingError
+from ..models.cut import CUTS
 from ..models.registry import EmbedderSpec, get_spec, with_crop
 from ..models.transforms import PreprocessConfig
 from ..recognition import Recognizer
@@ -74,7 +76,8 @@ class TrainConfig:
     views: int = 6  # views per image cached for the head recipe (view 0 = plain centre crop)
     patience: int = 8
     val_fraction: float = 0.15
-    unfreeze_blocks: int | None = None  # partial / full recipe: last MBConv blocks trained (default 1 / 3), plus the conv head
+    unfreeze_blocks: int | None = None  # full recipe: last MBConv blocks trained (default 3), plus the conv head
+    cut: str | None = None  # partial recipe: where the network is cut (deep / mid / shallow; models/cut.py)
     max_images: int | None = None  # full recipe: train on a subset (quick CPU runs)
     seed: int = 0
     precision: str = "fp32"
@@ -93,6 +96,8 @@ class TrainConfig:
         out = TrainConfig(**asdict(self))
         full = self.recipe == "full"
         out.unfreeze_blocks = self.unfreeze_blocks if self.unfreeze_blocks is not None else (3 if full else 1)
+        if self.cut is not None and self.cut not in CUTS:
+            raise TrainingError(f"unknown cut {self.cut!r}; one of {', '.join(CUTS)}")
         out.epochs = self.epochs if self.epochs is not None else {Recipe.FULL: 5, Recipe.PARTIAL: 12}.get(str(self.recipe), 30)
         out.lr = self.lr if self.lr is not None else (3e-4 if full else 3e-3)
         if out.epochs < 1 or out.lr <= 0 or out.views < 1 or out.batch_size < 1:

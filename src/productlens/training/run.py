@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..catalog.ingest import IngestItem
-from ..errors import ModelError, TrainingError, UnknownModelError
+from ..errors import TrainingError, UnknownModelError
 from ..models.registry import get_spec
 from .candidates import TimeLimit, Setting, SettingsSearch, Trial
 from .classify import classifier_probs
@@ -25,13 +25,16 @@ from .data import LabelledSet, catalogue_samples
 from .port import TrainingPort
 from .full_recipe import train_full
 from .head_recipe import train_head
+from .backbone_stage import try_partial
 from .partial_recipe import train_partial
 from .recipes import Fitted, Recipe, TrainConfig
+from .stage_clock import AUTO, StageClock, default_budget_s
 from .versions import save_version
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIME_LIMIT_S = 600.0  # `train --budget`: about 10 minutes on 2 cores
+DEFAULT_TIME_LIMIT_S = AUTO  # `train --budget`: 10 to 20 minutes on 2 cores, by catalogue size (stage_clock.py)
+HEAD_SHARE = 0.35  # of a default run's time, for the settings search and the head recipe; the rest adapts the backbone
 DEFAULT_HIDDEN = 1024
 TRAINERS = {Recipe.HEAD: train_head, Recipe.PARTIAL: train_partial, Recipe.FULL: train_full}
 
@@ -55,13 +58,15 @@ def train(
     config: TrainConfig | None = None,
     *,
     val_items: list[IngestItem] | None = None,
-    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
+    time_limit_s: float | str | None = DEFAULT_TIME_LIMIT_S,
     progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train on the catalogue's labels and save a new model version (not activated).
 
     Settings left as None in `config` (backbone, crop, hidden, flip_tta) are chosen on validation
-    within `time_limit_s` seconds (None: no limit); given ones are used as they are."""
+    within `time_limit_s` seconds (None: no limit; "auto": by the catalogue's size); given ones
+    are used as they are. Without a recipe, the head recipe gets HEAD_SHARE of the time and the
+    partial recipe (backbone adaptation, backbone_stage.py) what is left."""
     started = time.perf_counter()
     say = progress or (lambda _m: None)
     config = (config or TrainConfig()).resolved()
@@ -75,54 +80,41 @@ def train(
     notes = list(data.plan.notes)
     for note in notes:
         say(f"validation: {note}")
-    time_limit = TimeLimit(time_limit_s)
-    search = SettingsSearch(catalog, data, config, time_limit, say)
+    if time_limit_s == AUTO:
+        time_limit_s = default_budget_s(len(data.samples))
+        say(f"time budget: {time_limit_s / 60:.1f} min for {len(data.samples)} photos (--budget to change it)")
+    clock = StageClock()
+    time_limit = TimeLimit(time_limit_s)  # type: ignore[arg-type]
+    search = SettingsSearch(catalog, data, config, time_limit.share(HEAD_SHARE) if config.recipe is None else time_limit,
+                            say)
     default = Setting(config.backbone or catalog.model_name, config.crop or 0.875,
                       DEFAULT_HIDDEN if config.hidden is None else config.hidden, bool(config.flip_tta))
     open_settings = None in (config.backbone, config.crop, config.hidden, config.flip_tta)
-    chosen = search.run(default) if open_settings else default
+    with clock.stage("settings search"):
+        chosen = search.run(default) if open_settings else default
     views = config.views if not open_settings or time_limit_s is None else search.views_that_fit(chosen)
     final = replace(config, backbone=chosen.backbone, crop=chosen.crop, hidden=chosen.hidden, flip_tta=chosen.tta,
                     views=views, recipe=config.recipe or Recipe.HEAD.value)
     if open_settings:
         say(f"settings: {chosen.label()}, {views} view(s) per photo")
-    fitted = TRAINERS[Recipe(final.recipe)](catalog, data, final, say)
+    with clock.stage(f"{final.recipe} recipe"):
+        fitted = TRAINERS[Recipe(final.recipe)](catalog, data, final, say)
     if config.recipe is None:
-        fitted, final = _try_partial(catalog, data, fitted, final, search, time_limit, say)
-    comparison = compare_with_active(catalog, data, fitted)
+        with clock.stage("partial recipe"):
+            fitted, final = try_partial(catalog, data, fitted, final, search, time_limit, say)
+    with clock.stage("comparison"):
+        comparison = compare_with_active(catalog, data, fitted)
     notes += comparison.notes
     fitted.metrics.setdefault("train_images", len(data.train))  # the head recipe counts its own (every photo)
     fitted.metrics.update(train_seconds=round(time.perf_counter() - started, 1),
                           val_images=int(sum(len(f.val) for f in fitted.folds)), validation=data.plan.kind)
-    key = save_version(catalog, fitted, data, final, trials=[t.to_dict() for t in search.trials],
-                       comparison=comparison.to_dict(), notes=notes)
+    with clock.stage("export"):
+        fitted.metrics["stage_seconds"] = clock.seconds  # filled in as the stages end; export's own is added after
+        key = save_version(catalog, fitted, data, final, trials=[t.to_dict() for t in search.trials],
+                           comparison=comparison.to_dict(), notes=notes)
+    say(f"time per stage: {clock.summary()}")
     return TrainResult(key, final, fitted.metrics, fitted.history, time.perf_counter() - started, comparison,
                        search.trials, notes)
-
-
-def _try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: TrainConfig,
-                 search: SettingsSearch, time_limit: TimeLimit, say: Callable[[str], None]) -> tuple[Fitted, TrainConfig]:
-    """The partial recipe as a candidate after the head recipe: kept if it validates better."""
-    setting = Setting(str(config.backbone), float(config.crop), int(config.hidden), bool(config.flip_tta), Recipe.PARTIAL.value)
-    if data.plan.kind not in ("groups", "photos") or "val_score" not in head.metrics:
-        search.trials.append(Trial("recipe", setting, note="not tried: it needs held-out validation photos"))
-        return head, config
-    estimate = search.partial_estimate(setting)
-    if estimate > time_limit.left():
-        search.trials.append(Trial("recipe", setting, note=f"skipped: about {estimate:.0f} s, over the time budget"))
-        return head, config
-    started = time.perf_counter()
-    partial_config = replace(config, recipe=Recipe.PARTIAL.value, epochs=12)
-    try:
-        partial = train_partial(catalog, data, partial_config, say)
-    except ModelError as exc:  # a network without MBConv blocks to cut at
-        search.trials.append(Trial("recipe", setting, note=f"not tried: {exc}"))
-        return head, config
-    score = partial.metrics.get("val_score")
-    search.trials.append(Trial("recipe", setting, score, partial.metrics.get("val_r1"), partial.metrics.get("val_cls_acc"),
-                               time.perf_counter() - started, f"head recipe: {head.metrics['val_score']:.3f}"))
-    say(f"tried the partial recipe: validation {score:.3f} (head recipe {head.metrics['val_score']:.3f})")
-    return (partial, partial_config) if score is not None and score > head.metrics["val_score"] else (head, config)
 
 
 def compare_with_active(catalog: TrainingPort, data: LabelledSet, fitted: Fitted) -> Comparison:
