@@ -98,6 +98,7 @@ def test_results_come_in_pages_and_a_photo_link_says_what_it_lost(browser, shop_
     second = result_ids(page)
     assert len(second) == 3 and not set(first) & set(second)  # all 8 products, each once
     assert page.is_disabled("#next-page") and page.is_enabled("#prev-page")
+    assert page.inner_text("#recognition").startswith("Recognised: Banana (#1, on page 1)")
     assert page.inner_text("#search-status").endswith("(page 2: results 6–8)")
     assert [c.inner_text().split(" ·")[0] for c in page.locator("#results .card .score").all()] == \
         ["#6", "#7", "#8"]

@@ -150,7 +150,7 @@ async function runSearch() {
     setStatus(status, hits.length ? `${hits.length} products in ${found.took_ms} ms, most similar first` +
       (state.page > 1 || more ? ` (page ${state.page}: results ${first + 1}–${first + hits.length})` : "")
       : `No products on page ${state.page}: the search has ${found.results.length} results.`);
-    showRecognition(recognised, found.results);
+    showRecognition(recognised, found.results, { first, perPage });
     showFacets(found.facets);
     showPager(state.page > 1 || more, more);
     const recognisedId = recognised && recognised.known ? recognised.product.id : null;
@@ -184,13 +184,16 @@ function verdictNumbers(r) {
 }
 
 // Recognition's verdict, worded so that it agrees with the ranked list below it.
-function showRecognition(r, hits) {
+// `shown`: the page of `hits` on screen, so a guess on another page is pointed at, not called left out.
+function showRecognition(r, hits, shown = { first: 0, perPage: Infinity }) {
   const box = $("#recognition");
   box.hidden = !r;
   if (!r) { box.replaceChildren(); return; }
   const guess = r.product || r.candidates[0] || null;
   const rank = guess ? hits.findIndex((h) => h.id === guess.id) : -1;
-  const where = rank >= 0 ? `#${rank + 1} below` : "not in the results below: the filter or words leave it out";
+  const onPage = rank >= shown.first && rank < shown.first + shown.perPage;
+  const where = rank < 0 ? "not in the results below: the filter or words leave it out"
+    : onPage ? `#${rank + 1} below` : `#${rank + 1}, on page ${Math.floor(rank / shown.perPage) + 1}`;
   box.classList.toggle("known", r.known);
   if (r.known) {
     box.replaceChildren(
