@@ -167,12 +167,25 @@ def test_failures_and_pairs_computed_by_hand(tmp_path, query_photos):
     assert "untrained off-the-shelf" not in page  # a trained version: its column is its own
 
 
+def test_every_wrongly_named_photo_can_be_browsed(tmp_path, query_photos):
+    photos = [str(p) for p in query_photos.values()]
+    files = write_report(_hand_made([0, 1, 0, 1, 2, 1], photos), tmp_path / "report", max_failures=1)
+    page = _page(tmp_path / "report")
+    assert "Photos named wrongly (1 of 3)" in page and len(re.findall(r'<li class="failure">', page)) == 1
+    assert '<a href="failures.html">Browse all 3 wrongly named photos</a>' in page
+    listing = files["failures.html"].read_text(encoding="utf-8")
+    cards = re.findall(r'<li class="failure">(.*?)</li>', listing, re.S)
+    assert [re.search(r'class="file">([^<]+)<', c).group(1) for c in cards] == ["q1.jpg", "q2.jpg", "q5.jpg"]
+    for ref in re.findall(r'(?:src|href)="([^"#:]+)"', listing):
+        assert (tmp_path / "report" / ref).is_file(), ref
+
+
 def test_report_without_mistakes_says_so(tmp_path, query_photos):
     photos = [str(p) for p in query_photos.values()]
     files = write_report(_hand_made([0, 0, 1, 1, 2, 2], photos), tmp_path / "report")
     page = _page(tmp_path / "report")
     assert "every test photo was named right" in page and "No product was taken for another" in page
-    assert 'class="failure"' not in page and "training_curves.png" not in files
+    assert 'class="failure"' not in page and "training_curves.png" not in files and "failures.html" not in files
 
 
 def test_evaluate_counts_and_baselines(tiny_catalog, query_photos, tmp_path):

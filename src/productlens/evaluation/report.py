@@ -22,7 +22,7 @@ from ..images import load_image
 from . import plots
 from .evaluate import EvalResult
 from .glossary import HEADLINE
-from .report_page import FailureView, Figure, Gallery, PairView, render_page
+from .report_page import FAILURES_PAGE, FailureView, Figure, Gallery, PairView, render_failures_page, render_page
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ def write_report(result: EvalResult, folder: str | Path, *, history: list[dict[s
     d = result.details
     methods = result.metrics["methods"]
     cm = d["fine_confusion"]
-    failures = find_failures(d, max_failures)
+    failures_total = int((d["fine_pred"] != d["q_labels"]).sum())
+    failures = find_failures(d, failures_total)  # every one goes on failures.html, the first few on the report
     pairs = confused_pairs(d, max_pairs)
 
     headline = [k for k in HEADLINE if any(k in m for m in methods.values())]
@@ -99,19 +100,24 @@ def write_report(result: EvalResult, folder: str | Path, *, history: list[dict[s
                         p.count, p.of) for p in pairs],
         failures=[FailureView(Path(f.query).name, thumbs(f.query), names[f.predicted], thumbs(f.predicted_image),
                               names[f.right], thumbs(f.right_image)) for f in failures],
-        failures_total=int((d["fine_pred"] != d["q_labels"]).sum()),
+        failures_total=failures_total,
     )
+    every_failure, gallery.failures = gallery.failures, gallery.failures[:max_failures]
 
     files: dict[str, Path] = {}
     for f in figures:
         files[f.wide.path.name] = f.wide.path
         files[f"{PHONE_DIR}/{f.narrow.path.name}"] = f.narrow.path
     js = folder / "metrics.json"
-    js.write_text(json.dumps(_raw_metrics(result, failures, pairs), indent=2, default=_json_default))
+    js.write_text(json.dumps(_raw_metrics(result, failures[:max_failures], pairs), indent=2, default=_json_default))
     files["metrics.json"] = js
     page = folder / "report.html"
     page.write_text(render_page(result.metrics, figures, gallery, metrics_file=js.name), encoding="utf-8")
     files["report.html"] = page
+    if every_failure:
+        listing = folder / FAILURES_PAGE
+        listing.write_text(render_failures_page(result.metrics, every_failure), encoding="utf-8")
+        files[FAILURES_PAGE] = listing
     return files
 
 

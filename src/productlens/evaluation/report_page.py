@@ -170,12 +170,11 @@ def _pairs(pairs: Iterable[PairView]) -> str:
     return "<h2>Products mixed up most</h2>" + body
 
 
-def _failures(gallery: Gallery) -> str:
-    if not gallery.failures:
-        return "<h2>Photos named wrongly</h2><p>None: every test photo was named right.</p>"
-    shown = len(gallery.failures)
-    scope = f"{shown} of {gallery.failures_total}" if shown < gallery.failures_total else f"all {shown}"
-    cards = "".join(
+FAILURES_PAGE = "failures.html"
+
+
+def _failure_cards(failures: Iterable[FailureView]) -> str:
+    return "".join(
         f'<li class="failure">'
         f'<figure>{_thumb(f.query_thumb, f.query)}<figcaption>Photo<br><span class="file">{escape(f.query)}</span>'
         f"</figcaption></figure>"
@@ -183,9 +182,38 @@ def _failures(gallery: Gallery) -> str:
         f"<strong>{escape(f.predicted)}</strong></figcaption></figure>"
         f'<figure class="right">{_thumb(f.right_thumb, f.right)}<figcaption>Actually<br>'
         f"<strong>{escape(f.right)}</strong></figcaption></figure></li>"
-        for f in gallery.failures)
+        for f in failures)
+
+
+def _failures(gallery: Gallery) -> str:
+    if not gallery.failures:
+        return "<h2>Photos named wrongly</h2><p>None: every test photo was named right.</p>"
+    shown = len(gallery.failures)
+    scope = f"{shown} of {gallery.failures_total}" if shown < gallery.failures_total else f"all {shown}"
+    every = (f' <a href="{FAILURES_PAGE}">Browse all {gallery.failures_total} wrongly named photos</a>.'
+             if shown < gallery.failures_total else "")
     return (f"<h2>Photos named wrongly ({scope})</h2><p>Each row: the test photo, the catalogue image of the product "
-            f'it was taken for, and an image of the product it really shows.</p><ul class="failures">{cards}</ul>')
+            f"it was taken for, and an image of the product it really shows.{every}</p>"
+            f'<ul class="failures">{_failure_cards(gallery.failures)}</ul>')
+
+
+def render_failures_page(metrics: Mapping[str, Any], failures: list[FailureView]) -> str:
+    """failures.html: every wrongly named test photo, so none is left out of the report (its thumbnails
+    load as they scroll into view)."""
+    cards = _failure_cards(failures).replace('<img class="thumb"', '<img class="thumb" loading="lazy"')
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>productlens evaluation: every photo named wrongly</title>
+<style>{CSS}</style>
+</head><body><main>
+<p><a href="report.html">&larr; the report</a></p>
+<h1>Every photo named wrongly ({len(failures):,} of {metrics["queries"]:,})</h1>
+<p>Each row: the test photo, the catalogue image of the product it was taken for, and an image of the product
+it really shows.</p>
+<ul class="failures">{cards}</ul>
+</main></body></html>
+"""
 
 
 def _figure(f: Figure) -> str:
@@ -245,7 +273,7 @@ figure.plot figcaption { color: var(--muted); }
   /* a metric's name and meaning on a line of their own, the methods' numbers in a row below */
   .scores, .scores caption, .scores thead, .scores tbody { display: block; }
   .scores tr { display: grid; grid-template-columns: repeat(var(--methods), 1fr); }
-  .scores th, .scores td { padding: .3rem .3rem; }
+  .scores th, .scores td { padding: .3rem .3rem; min-width: 0; overflow-wrap: anywhere; }
   .scores tbody th { grid-column: 1 / -1; border-bottom: 0; padding-bottom: 0; }
   .scores thead th:first-child { display: none; }
   .facts { grid-template-columns: 1fr; gap: 0; } .facts dd { margin-bottom: .4rem; }

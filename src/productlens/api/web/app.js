@@ -4,7 +4,7 @@
 
 function route() {
   const hash = location.hash || "#/";
-  $("#nav-search").classList.toggle("active", hash === "#/");
+  $("#nav-search").classList.toggle("active", hash === "#/" || hash.startsWith("#/?"));
   $("#nav-catalog").classList.toggle("active", hash.startsWith("#/catalog"));
   if (hash.startsWith("#/product/")) renderProduct(decodeURIComponent(hash.slice("#/product/".length)));
   else if (hash.startsWith("#/catalog")) renderCatalog();

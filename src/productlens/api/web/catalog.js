@@ -22,7 +22,7 @@ async function loadProducts(reset) {
   try {
     const page = await api(`/products?${query}`);
     for (const p of page.products) {
-      const card = productCard(p, el("div", { class: "muted" }, [p.category, plural(p.image_count, "photo")].filter(Boolean).join(" · ")));
+      const card = productCard(p, el("div", { class: "muted" }, plural(p.image_count, "photo")));
       if (!p.thumb_url) card.querySelector("img").remove();
       card.append(el("button", { type: "button", class: "danger delete write", "data-id": p.id,
         onclick: (e) => { e.preventDefault(); deleteProduct(p.id, card); } }, "Delete"));

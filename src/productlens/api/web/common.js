@@ -69,10 +69,19 @@ async function addPhotos(productId, files, progress = () => {}) {
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+// What a shopper compares at a glance: category, brand and price, those the product has.
+function productFacts(p) {
+  const a = p.attributes || {};
+  const given = (v) => v !== undefined && v !== null && v !== "";
+  const price = given(a.price) ? `${typeof a.price === "number" ? a.price.toFixed(2) : a.price}${given(a.currency) ? ` ${a.currency}` : ""}` : null;
+  const facts = [["category", p.category], ["brand", a.brand], ["price", price]].filter(([, v]) => given(v));
+  return el("div", { class: "facts muted" }, ...facts.map(([field, v]) => el("span", { class: field }, String(v))));
+}
+
 function productCard(p, extra) {
   return el("a", { class: "card", href: `#/product/${encodeURIComponent(p.id)}`, "data-product-id": p.id },
     el("img", { src: p.thumb_url || "data:,", alt: p.title, loading: "lazy" }),
-    el("div", { class: "body" }, el("div", { class: "title" }, p.title), extra || el("div", { class: "muted" }, p.category || "")));
+    el("div", { class: "body" }, el("div", { class: "title" }, p.title), productFacts(p), ...(extra ? [extra] : [])));
 }
 
 // --- the API key -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 let shown = null; // the product on the page, as the server last sent it
 
 async function renderProduct(id) {
+  shown = null;
   view.replaceChildren($("#tpl-product").content.cloneNode(true));
   $("#edit-form").addEventListener("submit", (e) => saveProduct(e, id));
   $("#cancel-edit").addEventListener("click", () => { fillEditForm(shown); setStatus($("#edit-status"), ""); $("#edit-box").open = false; });
@@ -21,8 +22,19 @@ async function renderProduct(id) {
       productCard(hit, el("div", { class: "score" }, `similarity ${hit.score.toFixed(3)}`))));
     showBoughtWith(id);
   } catch (err) {
+    if (err.status === 404 && !shown) { showMissing(id); return; }
     $("#p-title").textContent = err.message; $("#p-title").classList.add("error");
   }
+}
+
+// A link to a product that is not in the catalogue (deleted, renamed, mistyped): say so, and where to go.
+function showMissing(id) {
+  view.replaceChildren(el("section", { class: "product missing" },
+    el("p", {}, el("a", { href: "#/" }, "← search"), " · ", el("a", { href: "#/catalog" }, "catalogue")),
+    el("h1", { id: "p-missing" }, "No such product"),
+    el("p", { role: "alert" }, "There is no product with the id ", el("strong", {}, id),
+      " in this catalogue: it may have been deleted or renamed, or the link is mistyped."),
+    el("p", { class: "muted" }, "Find it by photo or words on the search page, or browse the catalogue.")));
 }
 
 function showProduct(p) {

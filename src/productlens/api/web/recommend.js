@@ -4,7 +4,7 @@
 
 function recommendationCards(results) {
   return results.map((hit) => {
-    const card = productCard(hit, el("div", { class: "muted" }, hit.category || ""));
+    const card = productCard(hit);
     if (!hit.thumb_url) card.querySelector("img").remove();
     return card;
   });

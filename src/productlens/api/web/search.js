@@ -2,8 +2,10 @@
 // facets grouped by field, and the ranked results out.
 "use strict";
 
-const state = { file: null, box: null, facet: null };
+const state = { file: null, box: null, facet: null, page: 1 };
 const FACET_LABELS = { category: "Category", brand: "Brand" };
+const MAX_RESULTS = 100; // the most POST /search returns: pages reach this far
+const DEFAULT_K = "10";
 
 function renderSearch() {
   view.replaceChildren($("#tpl-search").content.cloneNode(true));
@@ -16,22 +18,71 @@ function renderSearch() {
     const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/")) || e.dataTransfer.files[0];
     if (file) useFile(file);
   });
-  $("#search-btn").addEventListener("click", runSearch);
-  for (const id of ["#where", "#text"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { state.facet = null; runSearch(); } });
-  $("#k").addEventListener("change", runSearch);
-  $("#objects").addEventListener("change", runSearch);
-  $("#clear-box").addEventListener("click", () => { setBox(null); runSearch(); });
+  $("#search-btn").addEventListener("click", newSearch);
+  for (const id of ["#where", "#text"]) $(id).addEventListener("keydown", (e) => { if (e.key === "Enter") { state.facet = null; newSearch(); } });
+  $("#k").addEventListener("change", newSearch);
+  $("#objects").addEventListener("change", newSearch);
+  $("#clear-box").addEventListener("click", () => { setBox(null); newSearch(); });
+  $("#prev-page").addEventListener("click", () => { state.page -= 1; runSearch(); });
+  $("#next-page").addEventListener("click", () => { state.page += 1; runSearch(); });
   setupBoxDrawing();
-  if (state.file) useFile(state.file);
+  const linkedPhoto = readUrl();
+  if (state.file) { showPhoto(state.file); runSearch(); return; }
+  $("#photo-note").hidden = !linkedPhoto;
+  if ($("#text").value.trim()) runSearch();
+}
+
+// --- the search in the URL (#/?text=…&where=…&k=…&mode=objects&facet=…&page=…), to bookmark and share --
+
+// Fills the form and state from the URL; returns whether the linked search was by photo (which a URL cannot carry).
+function readUrl() {
+  const hash = location.hash;
+  const params = new URLSearchParams(hash.startsWith("#/?") ? hash.slice(3) : "");
+  $("#text").value = params.get("text") || "";
+  $("#where").value = params.get("where") || "";
+  const k = params.get("k");
+  if (k && [...$("#k").options].some((o) => o.value === k)) $("#k").value = k;
+  $("#objects").checked = params.get("mode") === "objects";
+  if (params.has("text") || params.has("where") || params.has("photo")) {
+    state.facet = params.get("facet");
+    state.page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  }
+  return params.get("photo") === "1" && !state.file;
+}
+
+// The current search into the address bar, replacing it (no new history entry, no re-render).
+function writeUrl() {
+  const params = new URLSearchParams();
+  const text = $("#text").value.trim(), where = $("#where").value.trim();
+  if (text) params.set("text", text);
+  if (where) params.set("where", where);
+  if ($("#k").value !== DEFAULT_K) params.set("k", $("#k").value);
+  if ($("#objects").checked) params.set("mode", "objects");
+  if (state.facet) params.set("facet", state.facet);
+  if (state.page > 1) params.set("page", String(state.page));
+  if (state.file) params.set("photo", "1");
+  const query = params.toString();
+  history.replaceState(null, "", query ? `#/?${query}` : "#/");
 }
 
 function useFile(file) {
-  state.file = file; state.box = null; state.facet = null;
+  state.file = file; state.box = null; state.facet = null; state.page = 1;
+  showPhoto(file);
+  runSearch();
+}
+
+function showPhoto(file) {
   const preview = $("#preview");
   if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
   preview.src = URL.createObjectURL(file);
   $("#query").hidden = false;
-  setBox(null);
+  $("#photo-note").hidden = true;
+  setBox(state.box);
+}
+
+// A changed query starts again from its first page.
+function newSearch() {
+  state.page = 1;
   runSearch();
 }
 
@@ -60,14 +111,16 @@ function setupBoxDrawing() {
     if (!start) return;
     const box = boxFrom(start, frac(e)); start = null;
     if (box[2] - box[0] < 0.03 || box[3] - box[1] < 0.03) { setBox(null); return; }
-    setBox(box); runSearch();
+    setBox(box); newSearch();
   });
 }
 
 async function runSearch() {
   const text = $("#text").value.trim();
   if (!state.file && !text) return;
+  writeUrl();
   clearObjects();
+  showPager(false);
   if (state.file && $("#objects").checked) return runObjects(state.file, state.box, $("#k").value, $("#where").value.trim());
   const status = $("#search-status");
   const form = (k) => {
@@ -80,7 +133,10 @@ async function runSearch() {
   // The typed filter goes first and unwrapped, so an error's position is the one in the box (as in the CLI).
   const typed = $("#where").value.trim();
   const where = typed && state.facet ? `${/\bor\b/i.test(typed) ? `(${typed})` : typed} and (${state.facet})` : typed || state.facet || "";
-  const data = form($("#k").value);
+  // A page is the k results after the earlier pages': ask for those and one more, to know a next page exists.
+  const perPage = Number($("#k").value);
+  const first = (state.page - 1) * perPage;
+  const data = form(Math.min(MAX_RESULTS, first + perPage + 1));
   if (where) data.append("where", where);
   if (text) data.append("text", text);
   setStatus(status, "Searching…");
@@ -89,11 +145,16 @@ async function runSearch() {
       api("/search", { method: "POST", body: data }),
       state.file ? api("/recognize", { method: "POST", body: form(5) }) : null,
     ]);
-    setStatus(status, `${found.results.length} products in ${found.took_ms} ms, most similar first`);
-    showRecognition(recognised, found.results);
+    const hits = found.results.slice(first, first + perPage);
+    const more = found.results.length > first + perPage;
+    setStatus(status, hits.length ? `${hits.length} products in ${found.took_ms} ms, most similar first` +
+      (state.page > 1 || more ? ` (page ${state.page}: results ${first + 1}–${first + hits.length})` : "")
+      : `No products on page ${state.page}: the search has ${found.results.length} results.`);
+    showRecognition(recognised, found.results, { first, perPage });
     showFacets(found.facets);
+    showPager(state.page > 1 || more, more);
     const recognisedId = recognised && recognised.known ? recognised.product.id : null;
-    $("#results").replaceChildren(...found.results.map((hit) => {
+    $("#results").replaceChildren(...hits.map((hit) => {
       const card = productCard(hit, el("div", { class: "score" }, `#${hit.rank} · similarity ${hit.score.toFixed(3)}`));
       if (hit.id === recognisedId) {
         card.classList.add("recognised");
@@ -108,6 +169,13 @@ async function runSearch() {
   }
 }
 
+function showPager(visible, more = false) {
+  $("#pager").hidden = !visible;
+  $("#prev-page").disabled = state.page <= 1;
+  $("#next-page").disabled = !more;
+  $("#page-no").textContent = `Page ${state.page}`;
+}
+
 // How the verdict was reached: `confidence`, the calibrated chance that the best guess is right,
 // against the confidence needed (same scale); the cosine only as "similarity", as in the list.
 function verdictNumbers(r) {
@@ -116,13 +184,16 @@ function verdictNumbers(r) {
 }
 
 // Recognition's verdict, worded so that it agrees with the ranked list below it.
-function showRecognition(r, hits) {
+// `shown`: the page of `hits` on screen, so a guess on another page is pointed at, not called left out.
+function showRecognition(r, hits, shown = { first: 0, perPage: Infinity }) {
   const box = $("#recognition");
   box.hidden = !r;
   if (!r) { box.replaceChildren(); return; }
   const guess = r.product || r.candidates[0] || null;
   const rank = guess ? hits.findIndex((h) => h.id === guess.id) : -1;
-  const where = rank >= 0 ? `#${rank + 1} below` : "not in the results below: the filter or words leave it out";
+  const onPage = rank >= shown.first && rank < shown.first + shown.perPage;
+  const where = rank < 0 ? "not in the results below: the filter or words leave it out"
+    : onPage ? `#${rank + 1} below` : `#${rank + 1}, on page ${Math.floor(rank / shown.perPage) + 1}`;
   box.classList.toggle("known", r.known);
   if (r.known) {
     box.replaceChildren(
@@ -145,7 +216,7 @@ function showFacets(facets) {
       const clause = `${field} = ${quote(value)}`;
       return el("button", { type: "button", class: state.facet === clause ? "chip on" : "chip", "data-facet": value,
         "aria-pressed": String(state.facet === clause),
-        onclick: () => { state.facet = state.facet === clause ? null : clause; runSearch(); } }, `${value} (${n})`);
+        onclick: () => { state.facet = state.facet === clause ? null : clause; newSearch(); } }, `${value} (${n})`);
     });
     const label = FACET_LABELS[field] || field.charAt(0).toUpperCase() + field.slice(1);
     groups.push(el("div", { class: "facet-group", role: "group", "aria-label": label, "data-field": field },
@@ -153,7 +224,7 @@ function showFacets(facets) {
   }
   if (state.facet && !groups.some((g) => g.querySelector(".chip.on"))) {
     groups.push(el("div", { class: "facet-group" }, el("button", { type: "button", class: "chip on",
-      onclick: () => { state.facet = null; runSearch(); } }, "clear filter ✕")));
+      onclick: () => { state.facet = null; newSearch(); } }, "clear filter ✕")));
   }
   $("#facets").replaceChildren(...groups);
 }
