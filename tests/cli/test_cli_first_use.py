@@ -174,6 +174,32 @@ def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_qu
     assert {row.split(",")[3] for row in rows[1:]} == set(fast_queries)
 
 
+def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, fast_queries, tmp_path):
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    for photo in fast_queries.values():
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    (folder / "notes.jpg").write_text("not a photo")
+    batch = run("--catalog", fast_catalog, "recognize", folder, "-k", "3", "--format", "jsonl")
+    assert batch.exit_code == 1 and "1 of 5 photo(s) could not be recognised" in batch.output
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    photos = sorted(folder.glob("*.jpg"))
+    assert [line["query"] for line in lines] == [str(p) for p in photos]
+    for photo, line in zip(photos, lines):
+        if photo.name == "notes.jpg":
+            assert line["reason"] == "not-an-image" and "product_id" not in line
+            continue
+        alone = json.loads(run("--catalog", fast_catalog, "recognize", photo, "--format", "jsonl").stdout)
+        assert (line["known"], line["product_id"]) == (alone["known"], alone["product_id"])
+        assert line["score"] == pytest.approx(alone["score"], abs=1e-5)
+        assert line["confidence"] == pytest.approx(alone["confidence"], abs=1e-5)
+    listing = tmp_path / "photos.txt"
+    listing.write_text("".join(f"queries/{p.name}\n" for p in photos if p.name != "notes.jpg"))
+    as_json = run("--catalog", fast_catalog, "recognize", listing, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert [d["query"] for d in json.loads(as_json.stdout)] == [str(p) for p in photos if p.name != "notes.jpg"]
+
+
 def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):
     planned = run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--dry-run")
     assert planned.exit_code == 0 and planned.output == "would remove 1 product(s) and 3 image(s): red-blue\n"
