@@ -298,7 +298,7 @@ class Ingest:
         if with_images:
             precision = self.store.get_meta(meta_keys.MODEL_PRECISION, "fp32")
             needs_quantization_images = precision == "int8" and self.active.record() is None
-            self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None)
+            self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None, register=True)
             ImageIngest(self.store, self.lock, self.active, self.index.saves, report, progress).run(with_images)
         if new_with_images:
             self.drop_products_without_images(report, new_with_images)
@@ -320,7 +320,7 @@ class Ingest:
         self.store.get_product(product_id)
         if isinstance(image, (str, Path)):
             source, image = source or str(image), read_bytes(image)
-        embedder = self.active.embedder()
+        embedder = self.active.embedder(register=True)
         loaded = load_image(image, draft_size=embedder.draft_size)
         return self.write_one(embed_one(embedder, product_id, loaded, source), loaded)
 
@@ -329,7 +329,7 @@ class Ingest:
         folder (thumbnails are made from it); None when the product has those bytes already. The
         product is looked up once, the bytes decoded once, and the write lock taken once."""
         self.store.get_product(product_id)
-        embedder = self.active.embedder()
+        embedder = self.active.embedder(register=True)
         loaded = load_image(data, draft_size=embedder.draft_size, max_pixels=max_pixels)  # refuses non-images
         self.media.save_original(data, loaded.format)
         return self.write_one(embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}"), loaded)
@@ -357,7 +357,7 @@ class Ingest:
     def write_embedded(self, write: Callable[..., dict[str, int]]) -> dict[str, int]:
         """Run `write(store, live, model_key)` for vectors embedded elsewhere under the write lock,
         with the active model's key (a new catalogue registers its model first); save the index."""
-        self.active.embedder()
+        self.active.embedder(register=True)
         with self.lock.hold():
             embedder, live = self.active.pair()
             counts = write(self.store, live, embedder.key)
