@@ -331,13 +331,17 @@ class Ingest:
         self.store.get_product(product_id)
         embedder = self.active.embedder(register=True)
         loaded = load_image(data, draft_size=embedder.draft_size, max_pixels=max_pixels)  # refuses non-images
-        self.media.save_original(data, loaded.format)
-        return self.write_one(embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}"), loaded)
+        prepared = embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}")
+        return self.write_one(prepared, loaded, original=data)
 
-    def write_one(self, prepared: OneImage, loaded: LoadedImage) -> int | None:
+    def write_one(self, prepared: OneImage, loaded: LoadedImage, *, original: bytes | None = None) -> int | None:
         """Write an embedded image under the write lock, with the model active then (embedded
-        again from the decoded picture should another process have switched it meanwhile)."""
+        again from the decoded picture should another process have switched it meanwhile). An
+        upload's `original` bytes are stored under the same hold: the sweep of unrecorded uploads
+        when a catalogue opens (lifecycle.remove_stale_files) never sees one half-done."""
         with self.lock.hold():
+            if original is not None:
+                self.media.save_original(original, loaded.format)
             embedder, live = self.active.pair()
             if embedder.key != prepared.model_key:
                 prepared = embed_one(embedder, prepared.row.product_id, loaded, prepared.row.source)
