@@ -200,6 +200,17 @@ def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, f
     assert [d["query"] for d in json.loads(as_json.stdout)] == [str(p) for p in photos if p.name != "notes.jpg"]
 
 
+def test_info_prints_calibrations_one_line_each(fast_catalog):
+    with Catalog.open(fast_catalog) as shop:
+        shop.calibrate()
+        fitted = shop.info()["calibrations"]
+    assert fitted
+    shown = run("--catalog", fast_catalog, "info")
+    assert shown.exit_code == 0 and "{'" not in shown.output  # a list of dicts before
+    for c in fitted:
+        assert f"{c['name']} for {c['model_key']}" in shown.output
+
+
 def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):
     planned = run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--dry-run")
     assert planned.exit_code == 0 and planned.output == "would remove 1 product(s) and 3 image(s): red-blue\n"
