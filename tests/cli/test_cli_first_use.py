@@ -200,9 +200,10 @@ def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, f
     assert [d["query"] for d in json.loads(as_json.stdout)] == [str(p) for p in photos if p.name != "notes.jpg"]
 
 
-def test_info_prints_calibrations_one_line_each(fast_catalog):
+def test_info_prints_calibrations_one_line_each(fast_catalog, tmp_path):
+    held_out_csv(tmp_path)
+    assert run("--catalog", fast_catalog, "-q", "calibrate", "--photos", tmp_path / "val.csv").exit_code == 0
     with Catalog.open(fast_catalog) as shop:
-        shop.calibrate()
         fitted = shop.info()["calibrations"]
     assert fitted
     shown = run("--catalog", fast_catalog, "info")
