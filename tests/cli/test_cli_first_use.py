@@ -212,6 +212,20 @@ def test_info_prints_calibrations_one_line_each(fast_catalog, tmp_path):
         assert f"{c['name']} for {c['model_key']}" in shown.output
 
 
+def test_empty_cells_in_a_later_row_of_one_product_keep_what_an_earlier_row_gave(fast_catalog, fast_photos, tmp_path):
+    first, second = sorted(fast_photos.glob("red-blue/*.jpg"))[:2]
+    feed = tmp_path / "feed.csv"
+    feed.write_text("product_id,title,category,description,brand,image\n"
+                    f"twice,Twice seen,Milk,Whole milk,Arla,{first}\n"
+                    f"twice,,,,,{second}\n")
+    assert run("--catalog", fast_catalog, "-q", "add", feed).exit_code == 0
+    with Catalog.open(fast_catalog) as shop:
+        product = shop.get_product("twice")
+    # an empty category cell cleared the category while an empty attribute cell kept its value
+    assert (product.title, product.category, product.description) == ("Twice seen", "Milk", "Whole milk")
+    assert product.attributes == {"brand": "Arla"}
+
+
 def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):
     planned = run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--dry-run")
     assert planned.exit_code == 0 and planned.output == "would remove 1 product(s) and 3 image(s): red-blue\n"

@@ -66,8 +66,13 @@ def upsert_item_products(store: CatalogStore, items: list[IngestItem],
     merged: dict[str, IngestItem] = {}
     for it in items:
         prev = merged.get(it.product.id)
-        if prev is not None:
-            it.product.attributes = {**prev.product.attributes, **it.product.attributes}
+        if prev is not None:  # an empty cell in a later row keeps what an earlier row gave, whatever the column
+            product, earlier = it.product, prev.product
+            product.attributes = {**earlier.attributes, **product.attributes}
+            product.category = earlier.category if product.category is None else product.category
+            product.description = earlier.description if product.description is None else product.description
+            if it.title_derived and not prev.title_derived:
+                product.title, it.title_derived = earlier.title, False
         merged[it.product.id] = it
     created = updated = 0
     derived = [it.product for it in merged.values() if it.title_derived]
