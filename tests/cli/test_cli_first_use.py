@@ -226,6 +226,20 @@ def test_empty_cells_in_a_later_row_of_one_product_keep_what_an_earlier_row_gave
     assert product.attributes == {"brand": "Arla"}
 
 
+def test_eval_says_which_queries_it_skipped_and_why(fast_catalog, fast_queries, tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    queries = tmp_path / "queries.csv"
+    queries.write_text("product_id,image\n" + "".join(f"{p},{photo}\n" for p, photo in fast_queries.items())
+                       + f"red-blue,{fifo}\n")
+    done = run("--catalog", fast_catalog, "eval", "--queries", queries, "--baselines", "", "--json")
+    assert done.exit_code == 0, done.output
+    metrics = json.loads(done.stdout)
+    assert metrics["queries"] == 4 and metrics["queries_skipped"] == 1
+    assert metrics["skipped_queries"] == [{"image": str(fifo), "product_id": "red-blue", "reason": "not-a-file"}]
+    assert f"skipped query {fifo}: not-a-file" in done.stderr  # dropped without a word before
+
+
 def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):
     planned = run("--catalog", fast_catalog, "remove", "--where", "id like 'red%'", "--dry-run")
     assert planned.exit_code == 0 and planned.output == "would remove 1 product(s) and 3 image(s): red-blue\n"
