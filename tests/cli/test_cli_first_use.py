@@ -147,17 +147,24 @@ def test_small_inconsistencies_of_the_cli(fast_catalog, fast_queries, tmp_path):
     assert json.loads(refused.output.split("\nError:")[0])["skipped"][0]["reason"] == "too-small"
 
 
-def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_queries, tmp_path):
+def batch_of_queries(catalog, queries, tmp_path, command: str, done: str) -> tuple[list, list[dict]]:
+    """`command` run on a folder of the query photos and one non-photo, `--format jsonl`: the
+    folder's photos in order and the JSON lines, one per photo (the non-photo's an error)."""
     folder = tmp_path / "queries"
     folder.mkdir()
-    for product, photo in fast_queries.items():
+    for photo in queries.values():
         (folder / photo.name).write_bytes(photo.read_bytes())
     (folder / "notes.jpg").write_text("not a photo")
-    batch = run("--catalog", fast_catalog, "search", folder, "-k", "3", "--format", "jsonl")
-    assert batch.exit_code == 1 and "1 of 5 photo(s) could not be searched" in batch.output
+    batch = run("--catalog", catalog, command, folder, "-k", "3", "--format", "jsonl")
+    assert batch.exit_code == 1 and f"1 of 5 photo(s) could not be {done}" in batch.output
     lines = [json.loads(line) for line in batch.stdout.splitlines()]
     photos = sorted(folder.glob("*.jpg"))
     assert [line["query"] for line in lines] == [str(p) for p in photos]
+    return photos, lines
+
+
+def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_queries, tmp_path):
+    photos, lines = batch_of_queries(fast_catalog, fast_queries, tmp_path, "search", "searched")
     for photo, line in zip(photos, lines):
         if photo.name == "notes.jpg":
             assert line["reason"] == "not-an-image" and "results" not in line
@@ -175,16 +182,7 @@ def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_qu
 
 
 def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, fast_queries, tmp_path):
-    folder = tmp_path / "queries"
-    folder.mkdir()
-    for photo in fast_queries.values():
-        (folder / photo.name).write_bytes(photo.read_bytes())
-    (folder / "notes.jpg").write_text("not a photo")
-    batch = run("--catalog", fast_catalog, "recognize", folder, "-k", "3", "--format", "jsonl")
-    assert batch.exit_code == 1 and "1 of 5 photo(s) could not be recognised" in batch.output
-    lines = [json.loads(line) for line in batch.stdout.splitlines()]
-    photos = sorted(folder.glob("*.jpg"))
-    assert [line["query"] for line in lines] == [str(p) for p in photos]
+    photos, lines = batch_of_queries(fast_catalog, fast_queries, tmp_path, "recognize", "recognised")
     for photo, line in zip(photos, lines):
         if photo.name == "notes.jpg":
             assert line["reason"] == "not-an-image" and "product_id" not in line
