@@ -109,8 +109,6 @@ def recognize(state: State, image: Path, k: int, box, fmt: str) -> None:
             raise click.UsageError("a batch of photos takes no --box")
         _recognize_batch(state, read_query_photos(image), k, fmt)
         return
-    if image.is_dir():
-        raise click.UsageError(f"{image} is a folder with no photos to recognise")
     with state.open() as catalog:
         result = catalog.recognize(image, k=k, box=box)
     emit(fmt, [_verdict(image, result)], columns=VERDICT_COLUMNS, show=lambda: _show_verdict(result),
