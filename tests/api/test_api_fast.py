@@ -30,6 +30,7 @@ def test_search_recognize_and_upload(server, fast_queries):
         assert added.status_code == 201 and added.json()["duplicate"] is False
         again = client.post("/products/fresh/images", files={"image": ("u.jpg", photo, "image/jpeg")})
         assert again.status_code == 200 and again.json()["duplicate"] is True
+        assert again.json()["image_id"] == added.json()["image_id"]  # the image it has already, not null
         thumb = client.get(f"/images/{added.json()['image_id']}/thumb", params={"size": 128})
         assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
         detail = client.get("/products/fresh").json()

@@ -147,17 +147,24 @@ def test_small_inconsistencies_of_the_cli(fast_catalog, fast_queries, tmp_path):
     assert json.loads(refused.output.split("\nError:")[0])["skipped"][0]["reason"] == "too-small"
 
 
-def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_queries, tmp_path):
+def batch_of_queries(catalog, queries, tmp_path, command: str, done: str) -> tuple[list, list[dict]]:
+    """`command` run on a folder of the query photos and one non-photo, `--format jsonl`: the
+    folder's photos in order and the JSON lines, one per photo (the non-photo's an error)."""
     folder = tmp_path / "queries"
     folder.mkdir()
-    for product, photo in fast_queries.items():
+    for photo in queries.values():
         (folder / photo.name).write_bytes(photo.read_bytes())
     (folder / "notes.jpg").write_text("not a photo")
-    batch = run("--catalog", fast_catalog, "search", folder, "-k", "3", "--format", "jsonl")
-    assert batch.exit_code == 1 and "1 of 5 photo(s) could not be searched" in batch.output
+    batch = run("--catalog", catalog, command, folder, "-k", "3", "--format", "jsonl")
+    assert batch.exit_code == 1 and f"1 of 5 photo(s) could not be {done}" in batch.output
     lines = [json.loads(line) for line in batch.stdout.splitlines()]
     photos = sorted(folder.glob("*.jpg"))
     assert [line["query"] for line in lines] == [str(p) for p in photos]
+    return photos, lines
+
+
+def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_queries, tmp_path):
+    photos, lines = batch_of_queries(fast_catalog, fast_queries, tmp_path, "search", "searched")
     for photo, line in zip(photos, lines):
         if photo.name == "notes.jpg":
             assert line["reason"] == "not-an-image" and "results" not in line
@@ -172,6 +179,63 @@ def test_batch_search_of_a_folder_equals_one_by_one_search(fast_catalog, fast_qu
     rows = as_csv.stdout.splitlines()
     assert rows[0].startswith("query,rank,score,id") and len(rows) == 5
     assert {row.split(",")[3] for row in rows[1:]} == set(fast_queries)
+
+
+def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, fast_queries, tmp_path):
+    photos, lines = batch_of_queries(fast_catalog, fast_queries, tmp_path, "recognize", "recognised")
+    for photo, line in zip(photos, lines):
+        if photo.name == "notes.jpg":
+            assert line["reason"] == "not-an-image" and "product_id" not in line
+            continue
+        alone = json.loads(run("--catalog", fast_catalog, "recognize", photo, "--format", "jsonl").stdout)
+        assert (line["known"], line["product_id"]) == (alone["known"], alone["product_id"])
+        assert line["score"] == pytest.approx(alone["score"], abs=1e-5)
+        assert line["confidence"] == pytest.approx(alone["confidence"], abs=1e-5)
+    listing = tmp_path / "photos.txt"
+    listing.write_text("".join(f"queries/{p.name}\n" for p in photos if p.name != "notes.jpg"))
+    as_json = run("--catalog", fast_catalog, "recognize", listing, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert [d["query"] for d in json.loads(as_json.stdout)] == [str(p) for p in photos if p.name != "notes.jpg"]
+
+
+def test_info_prints_calibrations_one_line_each(fast_catalog, tmp_path):
+    held_out_csv(tmp_path)
+    assert run("--catalog", fast_catalog, "-q", "calibrate", "--photos", tmp_path / "val.csv").exit_code == 0
+    with Catalog.open(fast_catalog) as shop:
+        fitted = shop.info()["calibrations"]
+    assert fitted
+    shown = run("--catalog", fast_catalog, "info")
+    assert shown.exit_code == 0 and "{'" not in shown.output  # a list of dicts before
+    for c in fitted:
+        assert f"{c['name']} for {c['model_key']}" in shown.output
+
+
+def test_empty_cells_in_a_later_row_of_one_product_keep_what_an_earlier_row_gave(fast_catalog, fast_photos, tmp_path):
+    first, second = sorted(fast_photos.glob("red-blue/*.jpg"))[:2]
+    feed = tmp_path / "feed.csv"
+    feed.write_text("product_id,title,category,description,brand,image\n"
+                    f"twice,Twice seen,Milk,Whole milk,Arla,{first}\n"
+                    f"twice,,,,,{second}\n")
+    assert run("--catalog", fast_catalog, "-q", "add", feed).exit_code == 0
+    with Catalog.open(fast_catalog) as shop:
+        product = shop.get_product("twice")
+    # an empty category cell cleared the category while an empty attribute cell kept its value
+    assert (product.title, product.category, product.description) == ("Twice seen", "Milk", "Whole milk")
+    assert product.attributes == {"brand": "Arla"}
+
+
+def test_eval_says_which_queries_it_skipped_and_why(fast_catalog, fast_queries, tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    queries = tmp_path / "queries.csv"
+    queries.write_text("product_id,image\n" + "".join(f"{p},{photo}\n" for p, photo in fast_queries.items())
+                       + f"red-blue,{fifo}\n")
+    done = run("--catalog", fast_catalog, "eval", "--queries", queries, "--baselines", "", "--json")
+    assert done.exit_code == 0, done.output
+    metrics = json.loads(done.stdout)
+    assert metrics["queries"] == 4 and metrics["queries_skipped"] == 1
+    assert metrics["skipped_queries"] == [{"image": str(fifo), "product_id": "red-blue", "reason": "not-a-file"}]
+    assert f"skipped query {fifo}: not-a-file" in done.stderr  # dropped without a word before
 
 
 def test_remove_where_with_a_dry_run_and_remove_image(fast_catalog):

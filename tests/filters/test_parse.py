@@ -134,3 +134,12 @@ def test_expressions_at_the_limits_parse() -> None:
 def test_non_text_is_a_syntax_error() -> None:
     with pytest.raises(FilterSyntaxError, match="must be text"):
         parse_filter(b"price < 3")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("nest", [lambda n: "not " * n + "price < 3", lambda n: "(" * n + "price < 3" + ")" * n],
+                         ids=["not", "parentheses"])
+def test_nesting_of_exactly_64_is_accepted_and_65_refused(nest):
+    """docs/filters.md: "nests `not` or parentheses more than 64 deep" is refused; 64 was refused too."""
+    assert parse_filter(nest(64)) is not None
+    with pytest.raises(FilterSyntaxError, match="nested deeper than 64"):
+        parse_filter(nest(65))

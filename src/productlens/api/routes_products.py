@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ..catalog.store import Product
 from ..errors import ProductNotFoundError
+from ..images import content_hash
 from .auth import Guard
 from .errors import ApiError
 from .schemas import (
@@ -102,9 +103,13 @@ def build_router(require_read: Guard, require_write: Guard) -> APIRouter:
                  responses=WRITE_ERRORS)
     def add_image(product_id: str, image: UploadFile = File(...), state: ServerState = Depends(get_state)):
         """Add a photo to a product; the same bytes twice are reported as a duplicate (200)."""
-        image_id = state.catalog.add_upload(product_id, state.read_upload(image), max_pixels=state.max_pixels)
-        body = {"image_id": image_id, "product_id": product_id, "duplicate": image_id is None}
-        return body if image_id is not None else JSONResponse(body, status_code=200)
+        data = state.read_upload(image)
+        image_id = state.catalog.add_upload(product_id, data, max_pixels=state.max_pixels)
+        if image_id is not None:
+            return {"image_id": image_id, "product_id": product_id, "duplicate": False}
+        sha = content_hash(data)  # a duplicate: the id of the image the product has already
+        existing = next(im.id for im in state.catalog.get_images(product_id) if im.sha256 == sha)
+        return JSONResponse({"image_id": existing, "product_id": product_id, "duplicate": True}, status_code=200)
 
     @router.get("/access", response_model=Access, tags=["system"])
     def access(request: Request) -> dict:

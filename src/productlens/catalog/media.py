@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..atomic import write_bytes
@@ -51,6 +52,25 @@ class MediaStore:
         for candidate in folder.glob(f"{sha256}.*"):
             return candidate
         return None
+
+    def originals(self) -> Iterator[tuple[Path, str]]:
+        """Every stored upload with its sha256 (not the thumbnails, nor temp files)."""
+        folders = [f for f in self.root.iterdir() if len(f.name) == 2 and f.is_dir()] if self.root.is_dir() else []
+        for folder in folders:
+            for path in folder.iterdir():
+                sha = path.name.split(".", 1)[0]
+                if _SHA.match(sha) and path.is_file():
+                    yield path, sha
+
+    def remove_unreferenced(self, referenced: Callable[[str], bool]) -> list[Path]:
+        """Remove the uploads no image refers to (left by a writer killed between storing the
+        bytes and recording the image); the caller holds the write lock. Returns them."""
+        removed = []
+        for path, sha in list(self.originals()):
+            if not referenced(sha):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def file_of(self, record: ImageRecord) -> Path | None:
         """The file holding an image's bytes: its stored upload, else its ingest source while that

@@ -221,6 +221,9 @@ def _show_info(data: dict) -> None:
     for key, value in data.items():
         if key == "recognition":
             value = f"threshold {value['threshold']:.3f} ({'calibrated' if value['known_queries'] else 'default'})"
+        elif key == "calibrations":  # one line each, not a list of dicts
+            value = "".join(f"\n{'':>18}{c['name']} for {c['model_key']}{' (active)' if c['active'] else ''}: "
+                            f"fitted on {c['fitted_on']}, {c['fitted_at']}" for c in value) or "none"
         click.echo(f"{key:>16}: {value}")
 
 

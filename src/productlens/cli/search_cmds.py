@@ -92,7 +92,7 @@ def search(state: State, image: Path | None, k: int, where: str | None, box, tex
 
 
 @cli.command()
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("image", type=click.Path(exists=True, path_type=Path))
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="Candidates to show.")
 @box_option
 @format_option
@@ -100,12 +100,47 @@ def search(state: State, image: Path | None, k: int, where: str | None, box, tex
 def recognize(state: State, image: Path, k: int, box, fmt: str) -> None:
     """Say which product a photo shows, or "unknown" when nothing matches well enough.
 
-    CSV, TSV and JSON lines give one verdict row; JSON adds the ranked candidates.
+    CSV, TSV and JSON lines give one verdict row; JSON adds the ranked candidates. IMAGE may also
+    be a folder of photos, a list file (.txt) or a CSV/JSONL with an image column: every photo is
+    recognised with one model load and batched embedding, one verdict per photo (a JSON line each).
     """
+    if is_batch_source(image):
+        if box:
+            raise click.UsageError("a batch of photos takes no --box")
+        _recognize_batch(state, read_query_photos(image), k, fmt)
+        return
     with state.open() as catalog:
         result = catalog.recognize(image, k=k, box=box)
     emit(fmt, [_verdict(image, result)], columns=VERDICT_COLUMNS, show=lambda: _show_verdict(result),
          document=result.to_dict())
+
+
+def _recognize_batch(state: State, photos: list[Path], k: int, fmt: str) -> None:
+    """Recognise every photo: a verdict or a JSON line per photo as it comes; JSON, CSV and TSV at the end."""
+    rows, documents, failed = [], [], 0
+    with state.open() as catalog:
+        for verdict in catalog.recognition.recognize_many(photos, k=k):
+            if verdict.result is None:
+                failed += 1
+                row = {"query": verdict.query, "error": verdict.error, "reason": verdict.reason}
+                document = row
+            else:
+                row = _verdict(Path(verdict.query), verdict.result)
+                document = {"query": verdict.query, **verdict.result.to_dict()}
+            if fmt == "jsonl":
+                click.echo(json.dumps(row, ensure_ascii=False, default=str))
+            elif fmt == "table":
+                click.echo(f"{verdict.query}: ", nl=False)
+                if verdict.result is None:
+                    click.echo(f"[{verdict.reason}] {verdict.error}")
+                else:
+                    _show_verdict(verdict.result)
+            rows.append(row)
+            documents.append(document)
+    if fmt in ("json", "csv", "tsv"):
+        emit(fmt, rows, columns=VERDICT_COLUMNS, show=lambda: None, document=documents)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(photos)} photo(s) could not be recognised (see their errors)")
 
 
 def _verdict(image: Path, result: Recognition) -> dict:

@@ -176,6 +176,8 @@ def eval_cmd(state: State, queries: Path, report_dir: Path | None, version: str 
         history = catalog.versions.training_history(model)
     if report_dir is not None:
         write_report(result, report_dir, history=history)
+    for left_out in result.metrics["skipped_queries"]:  # never dropped without a word
+        click.echo(f"skipped query {left_out['image'] or left_out['product_id']}: {left_out['reason']}", err=True)
     methods = result.metrics["methods"]
     columns = ("method", *[k for k in MAIN_METRICS if any(k in v for v in methods.values())])
     emit(fmt, [{"method": name, **values} for name, values in methods.items()], columns=columns,

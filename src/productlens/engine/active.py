@@ -68,19 +68,21 @@ class ActiveModel:
         for listener in self.switch_listeners:
             listener()
 
-    def embedder(self, quantization_images: Sequence[ImageSource] | None = None) -> Embedder:
-        """The active model's embedder (or the catalogue's network, registered as its first model
-        when it has none; INT8 is quantised on `quantization_images` then)."""
+    def embedder(self, quantization_images: Sequence[ImageSource] | None = None, *,
+                 register: bool = False) -> Embedder:
+        """The active model's embedder, or the catalogue's network while it has none (INT8 is
+        quantised on `quantization_images` then). Only a writer (`register`) records that network
+        as the catalogue's first model: a read never writes the model row."""
         self.follow()
         with self.lock:
             if self.loaded_embedder is None:
                 images = [load_image(s).image for s in quantization_images] if quantization_images is not None else None
                 name = str(self.store.get_meta(meta_keys.MODEL_NAME))
                 precision = str(self.store.get_meta(meta_keys.MODEL_PRECISION, "fp32"))
-                embedder = models.load_embedder(self.path, name, precision, record=self.record(),
-                                                quantization_images=images)
-                models.register_first_model(self.store, embedder)
-                self.loaded_embedder = embedder
+                self.loaded_embedder = models.load_embedder(self.path, name, precision, record=self.record(),
+                                                            quantization_images=images)
+            if register:
+                models.register_first_model(self.store, self.loaded_embedder)
             return self.loaded_embedder
 
     def index(self) -> LiveIndex | None:

@@ -101,7 +101,7 @@ class Catalog:
                                         products)
         self.evaluation_port = EvaluationAdapter(self.path, store, self.active, self.versions, self.searcher)
         if not store.read_only:
-            remove_stale_files(self.path, self.write_lock)
+            remove_stale_files(self.path, self.write_lock, store)
 
     # --- opening ---------------------------------------------------------------------------
 

@@ -66,8 +66,13 @@ def upsert_item_products(store: CatalogStore, items: list[IngestItem],
     merged: dict[str, IngestItem] = {}
     for it in items:
         prev = merged.get(it.product.id)
-        if prev is not None:
-            it.product.attributes = {**prev.product.attributes, **it.product.attributes}
+        if prev is not None:  # an empty cell in a later row keeps what an earlier row gave, whatever the column
+            product, earlier = it.product, prev.product
+            product.attributes = {**earlier.attributes, **product.attributes}
+            product.category = earlier.category if product.category is None else product.category
+            product.description = earlier.description if product.description is None else product.description
+            if it.title_derived and not prev.title_derived:
+                product.title, it.title_derived = earlier.title, False
         merged[it.product.id] = it
     created = updated = 0
     derived = [it.product for it in merged.values() if it.title_derived]
@@ -298,7 +303,7 @@ class Ingest:
         if with_images:
             precision = self.store.get_meta(meta_keys.MODEL_PRECISION, "fp32")
             needs_quantization_images = precision == "int8" and self.active.record() is None
-            self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None)
+            self.active.embedder(quantization_sources(with_images) if needs_quantization_images else None, register=True)
             ImageIngest(self.store, self.lock, self.active, self.index.saves, report, progress).run(with_images)
         if new_with_images:
             self.drop_products_without_images(report, new_with_images)
@@ -320,7 +325,7 @@ class Ingest:
         self.store.get_product(product_id)
         if isinstance(image, (str, Path)):
             source, image = source or str(image), read_bytes(image)
-        embedder = self.active.embedder()
+        embedder = self.active.embedder(register=True)
         loaded = load_image(image, draft_size=embedder.draft_size)
         return self.write_one(embed_one(embedder, product_id, loaded, source), loaded)
 
@@ -329,15 +334,19 @@ class Ingest:
         folder (thumbnails are made from it); None when the product has those bytes already. The
         product is looked up once, the bytes decoded once, and the write lock taken once."""
         self.store.get_product(product_id)
-        embedder = self.active.embedder()
+        embedder = self.active.embedder(register=True)
         loaded = load_image(data, draft_size=embedder.draft_size, max_pixels=max_pixels)  # refuses non-images
-        self.media.save_original(data, loaded.format)
-        return self.write_one(embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}"), loaded)
+        prepared = embed_one(embedder, product_id, loaded, f"{UPLOAD_PREFIX}{loaded.sha256}")
+        return self.write_one(prepared, loaded, original=data)
 
-    def write_one(self, prepared: OneImage, loaded: LoadedImage) -> int | None:
+    def write_one(self, prepared: OneImage, loaded: LoadedImage, *, original: bytes | None = None) -> int | None:
         """Write an embedded image under the write lock, with the model active then (embedded
-        again from the decoded picture should another process have switched it meanwhile)."""
+        again from the decoded picture should another process have switched it meanwhile). An
+        upload's `original` bytes are stored under the same hold: the sweep of unrecorded uploads
+        when a catalogue opens (lifecycle.remove_stale_files) never sees one half-done."""
         with self.lock.hold():
+            if original is not None:
+                self.media.save_original(original, loaded.format)
             embedder, live = self.active.pair()
             if embedder.key != prepared.model_key:
                 prepared = embed_one(embedder, prepared.row.product_id, loaded, prepared.row.source)
@@ -357,7 +366,7 @@ class Ingest:
     def write_embedded(self, write: Callable[..., dict[str, int]]) -> dict[str, int]:
         """Run `write(store, live, model_key)` for vectors embedded elsewhere under the write lock,
         with the active model's key (a new catalogue registers its model first); save the index."""
-        self.active.embedder()
+        self.active.embedder(register=True)
         with self.lock.hold():
             embedder, live = self.active.pair()
             counts = write(self.store, live, embedder.key)

@@ -16,6 +16,7 @@ from .. import meta_keys
 from .. import budget, settings
 from ..atomic import disk_full, remove_stale_temp_files
 from ..catalog.database import storage_errors
+from ..catalog.media import MediaStore
 from ..catalog.store import CatalogStore
 from ..errors import (
     CatalogBusyError,
@@ -200,16 +201,20 @@ class IndexSaves:
             self.dirty = False
 
 
-def remove_stale_files(folder: Path, lock: WriteLock) -> None:
-    """Remove the temp files a killed writer left in the catalogue's index and model folders, if
-    no other writer is at work right now (its own temp files would look the same)."""
+def remove_stale_files(folder: Path, lock: WriteLock, store: CatalogStore) -> None:
+    """Remove the temp files a killed writer left in the catalogue's index, model and media
+    folders, and the uploads it stored but never recorded, if no other writer is at work right
+    now (its own files would look the same: uploads are stored under the write lock)."""
     try:
         with lock.hold(wait_s=0):
-            models = folder / "models"
+            models, media = folder / "models", MediaStore(folder)
             versions = [p for p in models.iterdir() if p.is_dir()] if models.is_dir() else []
-            for sub in (folder, folder / "index", models, *versions):
+            uploads = [p for p in media.root.iterdir() if p.is_dir()] if media.root.is_dir() else []
+            for sub in (folder, folder / "index", models, *versions, *uploads):
                 for path in remove_stale_temp_files(sub):
                     log.info("removed %s, left by a writer that stopped", path)
+            for path in media.remove_unreferenced(lambda sha: bool(store.products_with_hash(sha))):
+                log.info("removed %s, an upload a writer that stopped never recorded", path)
     except (CatalogBusyError, StorageError):
         pass
 

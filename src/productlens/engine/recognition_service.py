@@ -6,7 +6,7 @@ stored for the active model version only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from ..recognition import CANDIDATES, DEFAULT_POINT, OperatingPoint, Recognizer
 from ..results import Recognition
 from . import calibrate, recognize
 from .active import ActiveModel
+from .batch import BatchVerdict, embed_many
 from .lifecycle import WriteLock
 from .search import Searcher
 
@@ -52,6 +53,17 @@ class RecognitionService:
         embedder = self.active.embedder()
         vector = self.searcher.embed_query(image, box, embedder=embedder)
         return self.recognize_vector(vector, k=k, model_key=embedder.key)
+
+    def recognize_many(self, images: Sequence[ImageSource], *, k: int = 5,
+                       names: Sequence[str] | None = None) -> Iterator[BatchVerdict]:
+        """Each photo recognised, in order, with one model load and batched embedding; a photo
+        that cannot be used is a verdict with an error, and the batch goes on (engine/batch.py)."""
+        embedder = self.active.embedder()
+        for item in embed_many(embedder, images, names):
+            if item.vector is None:
+                yield BatchVerdict(item.query, error=item.error, reason=item.reason)
+            else:
+                yield BatchVerdict(item.query, self.recognize_vector(item.vector, k=k, model_key=embedder.key))
 
     def recognize_vector(self, vector: np.ndarray, *, k: int = 5, model_key: str | None = None) -> Recognition:
         """Recognition of a query embedding (engine/recognize.py): its nearest products scored by

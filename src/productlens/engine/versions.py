@@ -193,20 +193,25 @@ class ModelVersions:
             version = f"ft-{stamp}-{suffix}"
         folder = VersionFolder(self.models_dir / version)
         folder.path.mkdir(parents=True)
-        for precision, file in trained.networks.items():
-            shutil.move(str(file), folder.onnx(precision))
-        np.savez(folder.head, proxies=trained.proxies, coarse=trained.coarse)
-        key = f"{trained.backbone}/{version}/{trained.precision}"
-        created = time.strftime("%Y-%m-%dT%H:%M:%S")
-        folder.meta.write_text(json.dumps({"key": key, "version": version, "created_at": created, **trained.meta},
-                                          indent=2))
-        folder.history.write_text(json.dumps(trained.history, indent=1))
-        draw_curves(trained.history, folder.curves)
-        info = {"onnx": folder.onnx(trained.precision).relative_to(self.path).as_posix(), "recipe": trained.recipe,
-                "metrics": trained.metrics, "classifier": folder.head.relative_to(self.path).as_posix()}
-        self.store.add_model(ModelRecord(key, trained.backbone, version, trained.precision, trained.dim,
-                                         trained.preprocess.to_dict(), info, created))
-        self.store.put_calibration(key, RECORD, trained.recognition, trained.validated_on)
+        try:  # a failed save (a full disk) leaves no half-written version folder behind
+            for precision, file in trained.networks.items():
+                shutil.move(str(file), folder.onnx(precision))
+            np.savez(folder.head, proxies=trained.proxies, coarse=trained.coarse)
+            key = f"{trained.backbone}/{version}/{trained.precision}"
+            created = time.strftime("%Y-%m-%dT%H:%M:%S")
+            folder.meta.write_text(json.dumps({"key": key, "version": version, "created_at": created, **trained.meta},
+                                              indent=2))
+            folder.history.write_text(json.dumps(trained.history, indent=1))
+            draw_curves(trained.history, folder.curves)
+            info = {"onnx": folder.onnx(trained.precision).relative_to(self.path).as_posix(), "recipe": trained.recipe,
+                    "metrics": trained.metrics, "classifier": folder.head.relative_to(self.path).as_posix()}
+            # the calibration first, the model row last: a failed write leaves no version without its files
+            self.store.put_calibration(key, RECORD, trained.recognition, trained.validated_on)
+            self.store.add_model(ModelRecord(key, trained.backbone, version, trained.precision, trained.dim,
+                                             trained.preprocess.to_dict(), info, created))
+        except BaseException:
+            shutil.rmtree(folder.path, ignore_errors=True)
+            raise
         return key
 
     def activate(self, version: str, *, allow_missing: bool = False, force: bool = False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,6 +93,7 @@ class QuerySet:
     categories: np.ndarray  # coarse index (-1: none)
     skipped: int  # queries left out: no image, a product without catalogue images, or undecodable
     embed_seconds: float
+    skipped_why: list[dict[str, str | None]] = field(default_factory=list)  # each left out: image, product, reason
 
 
 def load_gallery(catalog: EvaluationSource, model: ModelRecord | None = None) -> Gallery:
@@ -126,12 +127,19 @@ def embed_queries(embedder: Embedder, gallery: Gallery, queries: Sequence[Ingest
     say(f"embedding {len(usable)} queries with {embedder.key}")
     started = time.perf_counter()
     vectors, items = [], []
+    kept = {id(q) for q in usable}
+    why = [{"image": str(q.image) if q.image else None, "product_id": q.product.id,
+            "reason": "no-image" if q.image is None else "product-not-in-catalogue"}
+           for q in queries if id(q) not in kept]
     for r in embed_sources(embedder, usable, source_of=lambda it: it.image):
         if r.vector is not None:
             vectors.append(r.vector)
             items.append(r.item)
+        else:
+            why.append({"image": str(r.item.image), "product_id": r.item.product.id, "reason": r.error.reason})
     seconds = time.perf_counter() - started
     if not items:
         raise TrainingError("none of the query photos could be decoded")
     labels = np.array([class_index[it.product.id] for it in items])
-    return QuerySet(items, np.stack(vectors), labels, gallery.class_category[labels], len(queries) - len(items), seconds)
+    return QuerySet(items, np.stack(vectors), labels, gallery.class_category[labels], len(queries) - len(items), seconds,
+                    why)

@@ -100,7 +100,7 @@ def evaluate(
 
     metrics = {
         "model": gallery.model.key, "active_model": active.record.key, "queries": len(qs.items),
-        "queries_skipped": qs.skipped, "gallery_images": len(gallery.vectors), "products": len(gallery.classes),
+        "queries_skipped": qs.skipped, "skipped_queries": qs.skipped_why, "gallery_images": len(gallery.vectors), "products": len(gallery.classes),
         "categories": len(gallery.categories), "catalog_images_for_matching": int(matching.sum()),
         "catalog_images_pattern": catalog_image_pattern or None,
         "embed_throughput_img_s": round(len(qs.items) / max(qs.embed_seconds, 1e-9), 1),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,18 +174,20 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def not_expr(self) -> Node:
+        if self.accept("not"):
+            return Not(self.nested(self.not_expr))
+        if self.accept("("):
+            node = self.nested(self.or_expr)
+            self.expect(")")
+            return node
+        return self.predicate()
+
+    def nested(self, parse: Callable[[], Node]) -> Node:
+        """`parse` one level deeper: up to MAX_DEPTH levels of "not" / parentheses are accepted."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise FilterSyntaxError(
-                f"expression nested deeper than {MAX_DEPTH} at position {self.peek.pos}"
-            )
-        if self.accept("not"):
-            node: Node = Not(self.not_expr())
-        elif self.accept("("):
-            node = self.or_expr()
-            self.expect(")")
-        else:
-            node = self.predicate()
+            raise FilterSyntaxError(f"expression nested deeper than {MAX_DEPTH} at position {self.peek.pos}")
+        node = parse()
         self.depth -= 1
         return node
 
