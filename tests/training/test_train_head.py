@@ -61,7 +61,8 @@ def test_version_files_and_registration(trained):
     # What validated the version (8 products x 10 photos is too few to hold groups out: each photo
     # is validated once, by a model trained without its burst group), what it was compared with.
     assert meta["validation"]["kind"] == "cross-validation" and meta["validation"]["folds"] == 3
-    assert meta["recognition"]["calibration"]["source"] == "80 photos, 3-fold cross-validation over burst groups"
+    assert meta["recognition"]["calibration"]["source"] == ("80 photos, 3-fold cross-validation over burst groups, each with its own "
+                                                             "product's fold of products hidden")
     assert len(meta["validation"]["photos"]) == meta["metrics"]["val_images"] == 80
     assert all("image" in p for p in meta["validation"]["photos"])
     assert meta["comparison"]["against"] == "efficientnet-lite0/imagenet/fp32"
