@@ -189,7 +189,7 @@ def test_batch_recognize_of_a_folder_equals_one_by_one_recognize(fast_catalog, f
             continue
         alone = json.loads(run("--catalog", fast_catalog, "recognize", photo, "--format", "jsonl").stdout)
         assert (line["known"], line["product_id"]) == (alone["known"], alone["product_id"])
-        assert line["score"] == pytest.approx(alone["score"], abs=1e-5)
+        assert line["similarity"] == pytest.approx(alone["similarity"], abs=1e-5)
         assert line["confidence"] == pytest.approx(alone["confidence"], abs=1e-5)
     listing = tmp_path / "photos.txt"
     listing.write_text("".join(f"queries/{p.name}\n" for p in photos if p.name != "notes.jpg"))
