@@ -12,6 +12,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from browser_support import launch
 
 API_KEY = "test-key-123"
 
@@ -99,3 +100,9 @@ def serve_copy(tiny_catalog_template, tmp_path_factory):
             yield server
 
     return start
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium, one per test module (browser_support.py)."""
+    yield from launch()

@@ -7,15 +7,10 @@ import shutil
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, assert_fits_screen, launch, open_page, shot
+from browser_support import DESKTOP, PHONE, assert_fits_screen, open_page, shot
 
 KEY = "browser-key"
 SCREENS = {"1280": DESKTOP, "390": PHONE}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch()
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import launch, open_page, shot
+from browser_support import open_page, shot
 
 from productlens import Catalog
 
 KEY = "first-use-key"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch()
 
 
 @pytest.fixture

@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import DESKTOP, PHONE, launch, shot
+from browser_support import DESKTOP, PHONE, shot
 from productlens.detection.composites import compose
 
 KEY = "browser-key"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch()
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, assert_fits_screen, launch, shot
+from browser_support import DESKTOP, PHONE, assert_fits_screen, shot
 from productlens import Catalog
 
 KEY = "rec-browser-key"
 SCREENS = {"1280": DESKTOP, "390": PHONE}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch()
 
 
 @pytest.fixture(scope="module")

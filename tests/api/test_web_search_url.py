@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, assert_fits_screen, launch, open_page, shot
+from browser_support import DESKTOP, PHONE, assert_fits_screen, open_page, shot
 from support import split_photos
 
 SCREENS = {"1280": DESKTOP, "390": PHONE}
@@ -21,11 +21,6 @@ MORE_PRODUCTS = {
     "Arla-Medium-Fat-Milk": ("Packages/Milk/Arla-Medium-Fat-Milk", "Milk"),
     "Oatly-Oat-Milk": ("Packages/Oat-Milk/Oatly-Oat-Milk", "Oat-Milk"),
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch()
 
 
 @pytest.fixture(scope="module")
