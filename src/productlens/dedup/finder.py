@@ -7,7 +7,10 @@ plus identical bytes (same sha256) stored under two products, scored 1.0.
 Product evidence for a pair (A, B): the best image cosine between any image of A and any of B,
 blended with the cosine of their text embeddings when both have text of their own:
     product score = IMAGE_WEIGHT * image + (1 - IMAGE_WEIGHT) * text   (image alone otherwise)
-Pairs at or above the thresholds are joined into clusters (union-find).
+Image pairs at or above the image threshold are then checked pixel by pixel (alignment.py): only
+a pair that lines up at some scale and shift is a copy, since two photos of a product taken a
+moment apart can be as close in any embedding. Pairs at or above the thresholds are joined into
+clusters (union-find).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, StaleCalibrationError
+from .alignment import Aligner, decoded
 from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
@@ -167,6 +171,16 @@ def product_pair_scores(
     return out
 
 
+def aligned_pairs(catalog: DuplicateSource, pairs: dict[tuple[int, int], float],
+                  threshold: float) -> dict[tuple[int, int], float]:
+    """The image pairs at or above `threshold` whose pixels line up (alignment.py); byte-identical
+    pairs (1.0) need no check."""
+    candidates = {k: s for k, s in pairs.items() if s >= threshold}
+    records = {r.id: r for r in catalog.images_by_id(sorted({i for k in candidates for i in k}))}
+    aligner = Aligner(decoded(lambda i: catalog.image_bytes(records[i]) if i in records else None))
+    return {(a, b): s for (a, b), s in candidates.items() if s >= 1.0 or aligner.aligned(a, b)}
+
+
 def text_vectors_of(catalog: DuplicateSource) -> dict[str, np.ndarray] | None:
     """Text embeddings of products with text of their own; None when the text model is missing."""
     try:
@@ -216,7 +230,7 @@ def find_duplicates(
     floor = min(t_img, t_prod - (1 - IMAGE_WEIGHT)) if use_text else min(t_img, t_prod)
     image_pairs = image_pair_scores(catalog, Neighbours(*space.vectors()), floor)
     product_evidence = product_pair_scores(catalog, image_pairs, text_vectors_of(catalog) if use_text else None)
-    image_clusters = clusters(image_pairs, t_img, "image")
+    image_clusters = clusters(aligned_pairs(catalog, image_pairs, t_img), t_img, "image")
     owner = catalog.image_products([m for c in image_clusters for m in c.members])
     for c in image_clusters:
         c.products = sorted({owner[m] for m in c.members if m in owner})

@@ -5,7 +5,9 @@ re-encoded, resized and cropped (`make_copy`), then
   image pairs    (copy, its original) = duplicate; (copy, its best other image) = not
   product pairs  (a renamed SKU: the copy + the original's title only, the original) = duplicate;
                  (that SKU, the best-scoring other product) = not
-and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold).
+and each threshold is the one with the best F1 on its pairs (ties go to the higher threshold). An
+image pair whose pixels do not line up (alignment.py) is never a duplicate, whatever its cosine,
+as in `find_duplicates`; the image threshold is chosen on what that check leaves.
 The copies are embedded in memory; the catalogue is not changed, except that the chosen
 thresholds are stored as the `duplicates` calibration record of the near-copy space's model
 (the off-the-shelf one, whatever version is active: finder.py).
@@ -23,6 +25,7 @@ from ..errors import ImageError, ProductLensError
 from ..images import load_image, read_bytes
 from ..text import semantic
 from ..text.hybrid import normalize_rows
+from .alignment import Aligner, decoded
 from .finder import IMAGE_WEIGHT, DuplicateThresholds, Neighbours, text_vectors_of
 from .port import DuplicateSource
 
@@ -31,14 +34,17 @@ log = logging.getLogger(__name__)
 COPY_KINDS = ("reencode", "resize", "crop", "crop+resize+reencode")
 
 
-def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
-    """(threshold, precision, recall) maximising F1 of `score >= threshold` on labelled pairs."""
+def choose_threshold(scores: np.ndarray, labels: np.ndarray,
+                     eligible: np.ndarray | None = None) -> tuple[float, float, float]:
+    """(threshold, precision, recall) maximising F1 of `eligible & (score >= threshold)` on
+    labelled pairs (`eligible`: pairs a threshold may accept at all; default every pair)."""
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    eligible = np.ones(len(scores), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
     if labels.sum() == 0 or (~labels).sum() == 0:
         raise ProductLensError("calibration needs both duplicate and non-duplicate pairs")
     best = (-1.0, 1.0, 0.0, 0.0)
-    for t in np.unique(scores)[::-1]:
-        predicted = scores >= t
+    for t in np.unique(scores[eligible])[::-1]:
+        predicted = eligible & (scores >= t)
         tp = float((predicted & labels).sum())
         precision, recall = tp / max(predicted.sum(), 1), tp / labels.sum()
         f1 = 2 * precision * recall / max(precision + recall, 1e-12)
@@ -46,7 +52,7 @@ def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, flo
             best = (f1, float(t), precision, recall)
     # Put the cut midway to the next lower score, so scores a hair below the lowest kept
     # positive (JPEG noise) still count.
-    lower = scores[scores < best[1]]
+    lower = scores[eligible & (scores < best[1])]
     threshold = (best[1] + lower.max()) / 2 if len(lower) else best[1]
     return float(threshold), float(best[2]), float(best[3])
 
@@ -84,6 +90,11 @@ def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: in
     texts = text_vectors_of(catalog) if use_text else None
     encoder = semantic.get_encoder() if texts else None
     img_scores, img_labels, prod_scores, prod_labels = [], [], [], []
+    img_aligned: list[bool] = []
+    by_id = {im.id: im for im in images}
+    copies: dict[int, Image.Image] = {}
+    originals = decoded(lambda i: catalog.image_bytes(by_id[i]) if i in by_id else None)
+    aligner = Aligner(lambda key: copies.pop(key[1], None) if isinstance(key, tuple) else originals(key))
     used = 0
     for i in order:
         if used >= n:
@@ -95,11 +106,15 @@ def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: in
             copy = make_copy(read_bytes(record.source or ""), COPY_KINDS[used % len(COPY_KINDS)], rng)
         except (ImageError, OSError):
             continue  # the original file is gone or unreadable: not usable for calibration
-        vector = space.embed([load_image(copy, draft_size=space.draft_size).image])[0]
+        copies[used] = load_image(copy, draft_size=space.draft_size).image
+        vector = space.embed([copies[used]])[0]
+        key = ("copy", used)
         used += 1
         found, scores = near.search(vector[None, :], min(len(near), 64))
         others = [(j, s) for j, s in zip(found[0].tolist(), scores[0].tolist()) if j not in (record.id, -1)]
-        img_scores += [float(vector @ near.vectors[row_of[record.id]]), others[0][1] if others else -1.0]
+        own = float(vector @ near.vectors[row_of[record.id]])
+        img_scores += [own, others[0][1] if others else -1.0]
+        img_aligned += [aligner.aligned(key, record.id), bool(others) and aligner.aligned(key, others[0][0])]
         img_labels += [True, False]
         product = catalog.get_product(record.product_id)
         own_best = max(s for j, s in [(record.id, img_scores[-2])] + others if owner.get(j) == record.product_id)
@@ -115,6 +130,6 @@ def fit_thresholds_on_copies(catalog: DuplicateSource, *, n: int = 200, seed: in
             prod_labels.append(label)
     if used == 0:
         raise ProductLensError("none of the catalogue's image files could be read to make calibration copies")
-    t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels))
+    t_img, p_img, r_img = choose_threshold(np.array(img_scores), np.array(img_labels), np.array(img_aligned))
     t_prod, p_prod, r_prod = choose_threshold(np.array(prod_scores), np.array(prod_labels))
     return DuplicateThresholds(t_img, p_img, r_img, t_prod, p_prod, r_prod, used, "copies"), space.key
