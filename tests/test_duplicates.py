@@ -28,16 +28,18 @@ def test_choose_threshold_hand_checked():
 
 
 @pytest.fixture
-def with_copies(tiny_catalog):
+def with_copies(tiny_catalog, tmp_path):
     """tiny_catalog plus a re-encoded crop of one Banana photo (same product) and a renamed SKU
-    holding a resized copy of a Granny-Smith photo."""
+    holding a resized copy of a Granny-Smith photo (files beside it, so their pixels can be checked)."""
     rng = np.random.default_rng(1)
     with Catalog.open(tiny_catalog) as catalog:
         banana = catalog.store.get_images("Banana")[0]
         apple = catalog.store.get_images("Granny-Smith")[1]
-        copy_id = catalog.add_image("Banana", make_copy(read_bytes(banana.source), "crop+resize+reencode", rng))
+        (tmp_path / "banana-copy.jpg").write_bytes(make_copy(read_bytes(banana.source), "crop+resize+reencode", rng))
+        (tmp_path / "apple-copy.jpg").write_bytes(make_copy(read_bytes(apple.source), "resize", rng))
+        copy_id = catalog.add_image("Banana", tmp_path / "banana-copy.jpg")
         catalog.upsert_product(Product("GS-2", "Granny Smith"))
-        sku_image = catalog.add_image("GS-2", make_copy(read_bytes(apple.source), "resize", rng))
+        sku_image = catalog.add_image("GS-2", tmp_path / "apple-copy.jpg")
         catalog.update_product("Granny-Smith", title="Granny Smith", description="Green apple")
     return tiny_catalog, (banana.id, copy_id), (apple.id, sku_image)
 
@@ -79,7 +81,7 @@ def test_calibration_is_stored_and_used(with_copies):
         assert report.image_threshold == pytest.approx(cal.image_threshold)
         assert report.calibration["pairs"] == 8
         # Asking for more copies than there are readable files uses what there is.
-        assert catalog.dedup.fit_thresholds(n=50).pairs == 9
+        assert catalog.dedup.fit_thresholds(n=50).pairs == 11  # every image, the two copies included
 
 
 def test_cli_json_and_html_review(with_copies, tmp_path):

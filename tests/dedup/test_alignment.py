@@ -37,7 +37,7 @@ def test_every_kind_of_copy_lines_up_and_the_second_shot_does_not(burst):
     assert aligner.score("a", "a") == pytest.approx(1.0, abs=1e-3)
 
 
-def test_unreadable_images_leave_the_decision_to_the_cosine(burst):
+def test_unreadable_images_cannot_be_scored(burst):
     aligner = Aligner(decoded({"a": burst[0], "junk": b"not an image"}.get))
     assert aligner.score("a", "junk") is None and aligner.score("a", "gone") is None
     assert aligner.aligned("a", "junk")
@@ -54,4 +54,7 @@ def test_a_second_shot_is_not_grouped_but_a_copy_is(tmp_path, model_cache, burst
             (tmp_path / f"{n}.jpg").write_bytes(data)
         first, _, copy = (catalog.add_image("soyghurt", tmp_path / f"{n}.jpg") for n in range(3))
         report = catalog.duplicates(image_threshold=0.5, product_threshold=0.99, use_text=False)
-    assert [sorted(c.members) for c in report.image_clusters] == [sorted([first, copy])]
+        assert [sorted(c.members) for c in report.image_clusters] == [sorted([first, copy])]
+        # The copy's file gone: its pixels cannot be compared, and its cosine (< 0.95) is not enough alone.
+        (tmp_path / "2.jpg").unlink()
+        assert catalog.duplicates(image_threshold=0.5, product_threshold=0.99, use_text=False).image_clusters == []

@@ -117,6 +117,6 @@ class Aligner:
         return best
 
     def aligned(self, a: Hashable, b: Hashable) -> bool:
-        """True when the pair is a copy, or cannot be checked (an unreadable file: the cosine alone decides)."""
+        """True when the pair is a copy, or cannot be checked (an unreadable file: the caller decides by the cosine)."""
         score = self.score(a, b)
         return score is None or score >= ALIGNED

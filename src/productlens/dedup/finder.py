@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, StaleCalibrationError
-from .alignment import Aligner, decoded
+from .alignment import ALIGNED, Aligner, decoded
 from .port import DuplicateSource
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ NEIGHBOURS = 10
 IMAGE_WEIGHT = 0.7
 DEFAULT_IMAGE_THRESHOLD = 0.95
 DEFAULT_PRODUCT_THRESHOLD = 0.90
+UNCHECKED = DEFAULT_IMAGE_THRESHOLD  # the cosine an image pair needs when its pixels cannot be compared
 THRESHOLDS_RECORD = "duplicates"  # calibration record (per model version): thresholds of `duplicates --calibrate`
 
 
@@ -173,12 +174,20 @@ def product_pair_scores(
 
 def aligned_pairs(catalog: DuplicateSource, pairs: dict[tuple[int, int], float],
                   threshold: float) -> dict[tuple[int, int], float]:
-    """The image pairs at or above `threshold` whose pixels line up (alignment.py); byte-identical
-    pairs (1.0) need no check."""
+    """The image pairs at or above `threshold` whose pixels line up (alignment.py). Byte-identical
+    pairs (1.0) need no check; a pair with a file gone cannot be checked and needs a cosine of
+    UNCHECKED (the cosine alone was never enough at the thresholds the check allows)."""
     candidates = {k: s for k, s in pairs.items() if s >= threshold}
     records = {r.id: r for r in catalog.images_by_id(sorted({i for k in candidates for i in k}))}
     aligner = Aligner(decoded(lambda i: catalog.image_bytes(records[i]) if i in records else None))
-    return {(a, b): s for (a, b), s in candidates.items() if s >= 1.0 or aligner.aligned(a, b)}
+
+    def copy(a: int, b: int, cosine: float) -> bool:
+        if cosine >= 1.0:
+            return True
+        score = aligner.score(a, b)
+        return cosine >= max(threshold, UNCHECKED) if score is None else score >= ALIGNED
+
+    return {(a, b): s for (a, b), s in candidates.items() if copy(a, b, s)}
 
 
 def text_vectors_of(catalog: DuplicateSource) -> dict[str, np.ndarray] | None:
