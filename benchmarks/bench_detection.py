@@ -133,7 +133,7 @@ def main() -> None:
             t0 = time.perf_counter()
             catalog.search(photo, k=5)
             whole_ms.append((time.perf_counter() - t0) * 1000)
-        model = catalog.detection.active.embedder().key
+        model, counts = catalog.detection.active.embedder().key, catalog.counts()
         catalog.close()
     card = json.loads((ROOT / "docs" / "detector-card.json").read_text())
     load_end = Path("/proc/loadavg").read_text().split()[:3]
@@ -148,8 +148,8 @@ def main() -> None:
         ("  baseline: whole-photo search p50, same photos", f"{statistics.median(whole_ms):.0f} ms", ""),
         ("detector training (scripts/train_detector.py)", f"{card['seconds']['total'] / 60:.1f} min", "<= 60 min"),
     ]
-    print(f"freiburg held-out: {len(val)} photos, {held_out.true_boxes} boxes; catalogue: {args.per_class} train "
-          f"photos/product + iconic, built (or opened) in {built:.0f} s; search model {model}")
+    print(f"freiburg held-out: {len(val)} photos, {held_out.true_boxes} boxes; catalogue {shop}: {counts['products']} products, {counts['images']} images "
+          f"(built or opened in {built:.0f} s); search model {model}")
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>10}  target")
     for name, value, target in rows:
