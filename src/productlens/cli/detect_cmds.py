@@ -56,8 +56,8 @@ def eval_detector(state: State, boxes: Path, report_dir: Path | None, max_detect
         if report.folder:
             click.echo(f"report: {report.folder}")
 
-    emit(fmt, [row], columns=("photos", "true_boxes", "recall50", "ap50", "product_boxes", "top1",
-                                  "true_box_top1"), show=show, document=row)
+    columns = ("photos", "true_boxes", "recall50", "ap50", "product_boxes", "top1", "true_box_top1")
+    emit(fmt, [row], columns=columns, show=show, document=row)
 
 
 @cli.group()
