@@ -79,7 +79,7 @@ def test_composites(folder: Path, count: int, photo_scale: float = PHOTO_SCALE) 
     The canvas is `photo_scale` x (320-640 by 280-480) pixels: at 2.5 a photo the size the engine
     decodes a phone photo to (shorter side near DECODE_SIDE, 1024), so a product on a shelf of
     three gets the ~100-250 pixels a real photo gives it; the layout relative to the frame (shelf
-    rows, product heights a fifth to two thirds of the frame) does not change with the scale.
+    rows, product heights from a sixth of the frame to most of it) does not change with the scale.
     Test photos are pasted from their native 348 pixels (no thumbnail)."""
     rows = list(grocery_store_rows(SHARED / "grocery-store", "test"))
     rng = np.random.default_rng(2020)
