@@ -103,9 +103,10 @@ def test_eval_detector_scores_named_boxes_and_writes_pictures(fast_catalog, tmp_
     figures = json.loads(result.output)
     assert figures["photos"] == 4 and figures["true_boxes"] == figures["product_boxes"] == sum(len(e["boxes"]) for e in entries)
     assert 0 <= figures["recall50"] <= 1 and 0 <= figures["ap50"] <= 1 and 0 <= figures["top1"] <= figures["recall50"]
+    assert 0 <= figures["true_box_top1"] <= 1
     assert (report / "report.json").exists() and (report / "best-1.jpg").exists() and (report / "worst-1.jpg").exists()
     table = run("--catalog", fast_catalog, "eval-detector", "--boxes", boxes)
-    assert "box recall @ IoU 0.5" in table.output and "per-box top-1" in table.output
+    assert "box recall @ IoU 0.5" in table.output and "per-box top-1" in table.output and "with the true boxes" in table.output
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [\n {"file": "s0.jpg", "boxes": [[1, 2, 3]]}\n]}')
     failed = run("--catalog", fast_catalog, "eval-detector", "--boxes", broken)

@@ -1,7 +1,9 @@
 """Evaluating a detector on photos with true boxes: box recall at IoU 0.5 (at most 20 detections a
 photo), AP50, and, when the boxes name products, end-to-end per-box top-1 (the detection matching a
-true box is searched, and its first result must be that product). Writes a report folder with
-the figures and pictures of the best and worst photos, boxes drawn.
+true box is searched, and its first result must be that product) next to true-box top-1 (each
+true box's own crop searched: what recognition alone reaches, so the gap between the two is what
+the detector costs). Writes a report folder with the figures and pictures of the best and worst
+photos, boxes drawn.
 
 The engine supplies what needs a catalogue through the `EvaluationPort`; this module only scores.
 """
@@ -48,6 +50,7 @@ class DetectorReport:
     ap50: float
     product_boxes: int = 0
     top1: float | None = None  # end-to-end per-box top-1, when boxes carry product ids
+    true_box_top1: float | None = None  # the same with each true box's own crop searched (no detector)
     max_detections: int = 20
     best: list[str] = field(default_factory=list)
     worst: list[str] = field(default_factory=list)
@@ -62,7 +65,7 @@ def evaluate_detector(port: EvaluationPort, photos: Sequence[AnnotatedPhoto], lo
                       progress: Callable[[int], None] | None = None) -> DetectorReport:
     """Score `port`'s detector on `photos`; with `folder`, write report.json and pictures there."""
     scored: list[tuple[AnnotatedPhoto, PhotoScore, list[Detection]]] = []
-    product_boxes = product_hits = 0
+    product_boxes = product_hits = true_box_hits = 0
     for n, photo in enumerate(photos, start=1):
         image = load(photo.path)
         found = port.detect_all(image, max_detections)
@@ -72,14 +75,16 @@ def evaluate_detector(port: EvaluationPort, photos: Sequence[AnnotatedPhoto], lo
         labelled = [i for i, p in enumerate(photo.products) if p is not None]
         if labelled:
             hits, boxes = _matched(pred, score, photo, labelled)
-            tops = port.top_products(image, boxes) if boxes else []
+            tops = port.top_products(image, boxes + [photo.boxes[i] for i in labelled])  # one batch
             product_boxes += len(labelled)
             product_hits += sum(1 for (i, _), top in zip(hits, tops) if top == photo.products[i])
+            true_box_hits += sum(1 for i, top in zip(labelled, tops[len(boxes):]) if top == photo.products[i])
         if progress:
             progress(n)
     totals = summarise([s for _, s, _ in scored])
     report = DetectorReport(totals.photos, totals.true_boxes, totals.recall, totals.ap, product_boxes,
-                            product_hits / product_boxes if product_boxes else None, max_detections)
+                            product_hits / product_boxes if product_boxes else None,
+                            true_box_hits / product_boxes if product_boxes else None, max_detections)
     if folder is not None:
         _write(report, scored, load, Path(folder))
     return report
