@@ -302,5 +302,5 @@ def calibration_lines(cal: Calibration) -> list[str]:
 # Measured with benchmarks/bench_openset.py (docs/recognition.md): the rejection held, acceptance did not.
 CATALOGUE_PHOTOS_CAVEAT = [
     "  catalogue photos stood in for shoppers' here; shoppers' photos taken on other days match less well",
-    "  (Grocery: 22% accepted and named right where 62% was printed). For figures that hold, keep some",
+    "  (Grocery: 24% accepted and named right where 69% was printed). For figures that hold, keep some",
     "  labelled photos out of the catalogue and run: productlens calibrate --photos THEM.csv"]
