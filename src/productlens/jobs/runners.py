@@ -15,7 +15,8 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -136,7 +137,7 @@ class DaskBackend:
         if not address:
             # the statistical profiler samples every task thread's stack every 10 ms, holding the
             # GIL the decoding threads want; a cluster of our own runs without it
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
+            with dask.config.set({"distributed.worker.profile.enabled": False}), _environ_kept():
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None)
         self.client = Client(address or self.cluster)
@@ -161,6 +162,19 @@ class DaskBackend:
             self.cluster.close()
 
 
+@contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Undo what starting a LocalCluster does to this process's environment: its nannies set
+    `distributed.nanny.pre-spawn-environ` (MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS...) in
+    os.environ and leave it there, for every process this one starts later to inherit."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 class RayBackend:
     """Ray: the cluster at `address`, or a local one of `workers` CPUs (temp files under `temp_dir`)."""
 
@@ -174,8 +188,10 @@ class RayBackend:
                 ray.init(address=address, log_to_driver=False)
             else:
                 # address="local": a cluster of our own even when `ray start` left one running here
+                # worker_niceness: Ray runs its workers 15 nice levels below the driver by default;
+                # on a shared machine they then get a fraction of the CPU local processes get
                 ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                         _temp_dir=temp_dir)
+                         _temp_dir=temp_dir, _system_config={"worker_niceness": 0})
         # max_retries: a task whose worker died is re-run by Ray; exceptions come back to run_partitions
         self.remote = ray.remote(num_cpus=1, max_retries=3)(embed_partition)
 
