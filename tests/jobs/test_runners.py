@@ -13,7 +13,7 @@ import pytest
 from processes import children, cli_command, processes_matching, run_cli, wait_until_gone
 
 from productlens.jobs import iter_shard_rows, read_skipped, run_partitions
-from productlens.jobs.runners import Job, make_backend
+from productlens.jobs.runners import LOCAL_CLUSTER_CONFIG, Job, make_backend
 from productlens.jobs.shards import read_report, shard_path
 
 PHOTOS = 36
@@ -69,6 +69,20 @@ def test_ray_workers_run_at_the_drivers_priority(photo_manifest, tiny_ref, tmp_p
     finally:
         backend.close()
     assert worker == os.nice(0)
+
+
+def test_dask_local_cluster_workers_run_with_its_settings(photo_manifest, tiny_ref, tmp_path):
+    """The LocalCluster's workers get LOCAL_CLUSTER_CONFIG (set only while it starts)."""
+    import dask
+
+    job = Job(str(photo_manifest), 1, tiny_ref, str(tmp_path / "out"))
+    backend = make_backend("dask", job, 1, None, None)
+    try:
+        seen = backend.client.run(lambda: {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG})
+    finally:
+        backend.close()
+    assert list(seen.values()) == [LOCAL_CLUSTER_CONFIG]
+    assert dask.config.get("distributed.admin.tick.interval") != "1s"  # ours, not the caller's
 
 
 def test_rerun_skips_finished_partitions(photo_manifest, tiny_ref, tmp_path):
