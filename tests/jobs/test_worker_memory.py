@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from productlens.jobs.worker_memory import tune_malloc, peak_rss_mb, release_free_memory
+from productlens.jobs.worker_memory import peak_rss_mb, release_free_memory, tune_malloc
 
 pytestmark = [pytest.mark.fast,
               pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc tuning is glibc's")]
