@@ -21,7 +21,9 @@ JPEG end marker so its content hash differs while decoding is unchanged) and a m
    partition size: flat means within 10%. Each partition reports its process's peak after its
    shard is written, so a worker's first partition counts the one-off setting-up of pyarrow's
    Parquet writer too (earlier the peak was read before the write, and a worker seemed to grow
-   between its first and second partition); no warm-up partition is run.
+   between its first and second partition); no warm-up partition is run. A worker's second
+   partition still adds ~50 MB once (not found why), so a 1x run of one partition per worker
+   reads ~12% below the 10x one; `--rss-rows 50` puts the 1x run past that step (docs/scaling.md).
 """
 
 from __future__ import annotations
