@@ -8,13 +8,22 @@ Writes N distinct image files (Grocery train photos, each copy given a unique tr
 JPEG end marker so its content hash differs while decoding is unchanged) and a manifest, then:
 
 1. throughput: `run_partitions` with each runner on `--workers` local workers, interleaved over
-   `--rounds` (the machine is shared: interleaving spreads the others' load over every runner);
-   img/s counts from submitting the first partition (cluster start-up excluded) to the last
-   shard, and each runner's best round is compared with local's (target >= 0.9x);
+   `--rounds` (the machine is shared: interleaving spreads the others' load over every runner).
+   Steady img/s counts from the first partition's start (model loading included) to the last
+   shard: a user submits to a cluster that is already running, so the cluster's start-up is
+   left out of the target's figure; img/s with the start-up (run_partitions call to return) is
+   printed beside it. Each runner's best round is compared with local's (target >= 0.9x), and so
+   is the CPU time per image of all the run's processes (workers, scheduler, raylet...), the
+   engine's cost that the others' load does not hide;
 2. kill: each runner again on `--kill-images`, one worker process killed with SIGKILL once a few
    shards are written; the run must finish with every image in exactly one shard row;
-3. memory: peak RSS of each worker process (reported by the partitions) at `--rss-images` and at
-   factor x that, same partition size: flat means within 10%.
+3. memory: peak RSS of each worker process at `--rss-images` and at factor x that, same
+   partition size: flat means within 10%. Each partition reports its process's peak after its
+   shard is written, so a worker's first partition counts the one-off setting-up of pyarrow's
+   Parquet writer too (earlier the peak was read before the write, and a worker seemed to grow
+   between its first and second partition); no warm-up partition is run. A worker's second
+   partition still adds ~50 MB once (not found why), so a 1x run of one partition per worker
+   reads ~12% below the 10x one; `--rss-rows 50` puts the 1x run past that step (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -89,6 +98,41 @@ def kill_a_worker_when(out: Path, shards: int, killed: list[int]) -> threading.T
     return thread
 
 
+class TreeCpu:
+    """CPU seconds used by this process and every process below it (workers, schedulers, raylets,
+    Ray's agents), sampled every 0.5 s: a process that ends between two samples loses at most
+    its last half second. On a shared machine this is the engine's cost that load does not hide."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, float] = {}
+        self.self_started = self._self()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _self() -> float:
+        return sum(os.times()[:2])
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in descendants(os.getpid()):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.5):
+            self._sample()
+
+    def total(self) -> float:
+        self.stop.set()
+        self.thread.join()
+        return sum(self.seen.values()) + self._self() - self.self_started
+
+
 def run(runner: str, listing: Path, work: Path, ref, workers: int, partitions: int, kill_after: int = 0) -> dict:
     from productlens.jobs import iter_shard_rows, run_partitions
 
@@ -97,11 +141,13 @@ def run(runner: str, listing: Path, work: Path, ref, workers: int, partitions: i
     finished: dict[int, float] = {}
     if kill_after:
         kill_a_worker_when(out, kill_after, killed)
+    tree = TreeCpu()
     started = time.perf_counter()
     report = run_partitions(listing, out, ref, runner=runner, workers=workers, partitions=partitions,
                             temp_dir=str(work / "ray") if runner == "ray" else None,
                             on_partition=lambda r, rep: finished.setdefault(r.part, time.perf_counter()))
     wall = time.perf_counter() - started
+    tree_cpu = tree.total()
     shas = [sha for batch in iter_shard_rows(out) for sha in batch.sha256s]
     ran = [r for r in report.finished if not r.already_done]
     # embedding time: from the earliest partition start (its finish minus its own run time, model
@@ -114,7 +160,25 @@ def run(runner: str, listing: Path, work: Path, ref, workers: int, partitions: i
     return {"runner": runner, "images": len(shas), "distinct": len(set(shas)), "failed": report.failed,
             "retried": report.retried, "wall_s": round(wall, 1), "embed_s": round(seconds, 1),
             "rate": len(shas) / seconds if seconds else 0.0, "startup_s": round(max(began, 0.0), 1),
+            "rate_with_startup": len(shas) / wall if wall else 0.0, "model_loads": sum(r.loaded_model for r in ran),
+            "worker_cpu_ms_per_image": 1000 * sum(r.cpu_seconds for r in ran) / max(1, len(shas)),
+            "tree_cpu_ms_per_image": 1000 * tree_cpu / max(1, len(shas)),
             "workers": len(rss), "peak_rss_mb": rss, "killed": killed, "load": open("/proc/loadavg").read().split()[:3]}
+
+
+def summarise(runs: list[dict], runners: list[str]) -> None:
+    """Each runner's best round against local's: steady img/s (the target's figure: a user submits
+    to a cluster already running), img/s with the cluster's start-up, and CPU per image."""
+    def best(runner: str, key: str, pick=max) -> float:
+        return pick(r[key] for r in runs if r["runner"] == runner)
+
+    for runner in runners:
+        ratio = best(runner, "rate") / best("local", "rate")
+        with_startup = best(runner, "rate_with_startup") / best("local", "rate_with_startup")
+        cpu = best(runner, "tree_cpu_ms_per_image", min) / best("local", "tree_cpu_ms_per_image", min)
+        print(f"{runner:5} best {best(runner, 'rate'):6.1f} img/s = {ratio:.2f}x local "
+              f"({'PASS' if ratio >= 0.9 else 'MISS'} >= 0.9x); with start-up {with_startup:.2f}x; "
+              f"CPU per image (all processes) {cpu:.2f}x local's")
 
 
 def main() -> None:
@@ -148,15 +212,12 @@ def main() -> None:
         for runner in runners:
             r = run(runner, listing, args.work, ref, args.workers, parts(args.images))
             results["throughput"].append(r)
-            print(f"[round {round_ + 1}] {runner:5} {r['images']:>6} images: {r['rate']:6.1f} img/s "
-                  f"(embedding {r['embed_s']} s, start-up {r['startup_s']} s, wall {r['wall_s']} s) "
-                  f"load {' '.join(r['load'])}", flush=True)
-    best = {runner: max(r["rate"] for r in results["throughput"] if r["runner"] == runner)
-            for runner in runners if args.images}
-    if "local" in best:
-        for runner in runners:
-            ratio = best[runner] / best["local"]
-            print(f"{runner:5} best {best[runner]:6.1f} img/s = {ratio:.2f}x local ({'PASS' if ratio >= 0.9 else 'MISS'} >= 0.9x)")
+            print(f"[round {round_ + 1}] {runner:5} {r['images']:>6} images: {r['rate']:6.1f} img/s steady, "
+                  f"{r['rate_with_startup']:6.1f} with start-up (embedding {r['embed_s']} s, start-up {r['startup_s']} s, "
+                  f"wall {r['wall_s']} s); CPU ms/img: workers {r['worker_cpu_ms_per_image']:.1f}, all processes "
+                  f"{r['tree_cpu_ms_per_image']:.1f}; model loads {r['model_loads']}; load {' '.join(r['load'])}", flush=True)
+    if args.images and "local" in runners:
+        summarise(results["throughput"], runners)
 
     if args.kill_images:
         listing = make_images(args.work / "images", args.kill_images)

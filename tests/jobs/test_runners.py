@@ -13,6 +13,8 @@ import pytest
 from processes import children, cli_command, processes_matching, run_cli, wait_until_gone
 
 from productlens.jobs import iter_shard_rows, read_skipped, run_partitions
+from productlens.jobs.runners import LOCAL_CLUSTER_CONFIG, Job, make_backend
+from productlens.jobs.shards import read_report, shard_path
 
 PHOTOS = 36
 BAD = {"truncated.jpg": "corrupt", "notes.jpg": "not-an-image", "nowhere.jpg": "unreadable"}
@@ -30,13 +32,17 @@ def check_every_photo_once(out, report, job_photos) -> None:
     workers = {r.worker for r in ran}
     assert len(ran) == report.partitions and not report.failed
     assert sum(r.loaded_model for r in ran) == len(workers) <= 2 < len(ran)
+    for r in ran:  # the caller's peak counts the shard's writing, the shard's copy was taken before it
+        assert r.cpu_seconds > 0 and 0 < read_report(shard_path(out, r.part, r.n_parts))["peak_rss_mb"] <= r.peak_rss_mb
 
 
 def test_dask_local_cluster_embeds_each_photo_once(photo_manifest, tiny_ref, job_photos, tmp_path):
-    before = set(children())
+    before, environ = set(children()), dict(os.environ)
     report = run_partitions(photo_manifest, tmp_path / "out", tiny_ref, runner="dask", partitions=6, workers=2)
     check_every_photo_once(tmp_path / "out", report, job_photos)
     assert report.to_dict()["embedded"] == PHOTOS
+    # the LocalCluster's nannies set MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS... here; they must not stay
+    assert dict(os.environ) == environ
     assert wait_until_gone(lambda: sorted(set(children()) - before)) == []  # the cluster's processes are gone
 
 
@@ -49,6 +55,34 @@ def test_ray_local_embeds_each_photo_once(photo_manifest, tiny_ref, job_photos, 
     assert any(temp.iterdir())  # Ray's session files went under the test's temp dir
     assert not ray.is_initialized()
     assert wait_until_gone(lambda: processes_matching(str(temp))) == []  # raylet, GCS and workers are gone
+
+
+def test_ray_workers_run_at_the_drivers_priority(photo_manifest, tiny_ref, tmp_path, tmp_path_factory):
+    """Ray starts its workers 15 nice levels down by default: on a shared machine they got a
+    fraction of the CPU the local runner's processes get."""
+    pytest.importorskip("ray")
+    job = Job(str(photo_manifest), 1, tiny_ref, str(tmp_path / "out"))
+    backend = make_backend("ray", job, 1, None, str(tmp_path_factory.mktemp("ray")))
+    try:
+        # a lambda travels by value: this test module is not importable in Ray's workers
+        worker = backend.ray.get(backend.ray.remote(num_cpus=1)(lambda: os.nice(0)).remote())
+    finally:
+        backend.close()
+    assert worker == os.nice(0)
+
+
+def test_dask_local_cluster_workers_run_with_its_settings(photo_manifest, tiny_ref, tmp_path):
+    """The LocalCluster's workers get LOCAL_CLUSTER_CONFIG (set only while it starts)."""
+    import dask
+
+    job = Job(str(photo_manifest), 1, tiny_ref, str(tmp_path / "out"))
+    backend = make_backend("dask", job, 1, None, None)
+    try:
+        seen = backend.client.run(lambda: {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG})
+    finally:
+        backend.close()
+    assert list(seen.values()) == [LOCAL_CLUSTER_CONFIG]
+    assert dask.config.get("distributed.admin.tick.interval") != "1s"  # ours, not the caller's
 
 
 def test_rerun_skips_finished_partitions(photo_manifest, tiny_ref, tmp_path):

@@ -5,6 +5,7 @@
     partition.py  `embed_partition`: one partition -> one Parquet shard (the unit a runner schedules)
     shards.py     the Parquet shards and their folder
     runners.py    local processes, Dask or Ray running the partitions, with retries
+    worker_memory.py  a worker's malloc settings and memory accounting between partitions (glibc)
 """
 
 from .listjob import (FileSink, JobItem, JobReport, MilvusSink, Sink, hash_id, iter_job_parts, job_model_key,

@@ -28,7 +28,8 @@ from ..models.trained import load_embedder_file
 from ..models.transforms import PreprocessConfig
 from ..pipeline import embed_sources
 from .manifest import ManifestRow, read_image_bytes, read_manifest
-from .shards import read_report, shard_path, skipped_path, write_shard, write_skipped
+from .shards import pyarrow_modules, read_report, shard_path, skipped_path, write_shard, write_skipped
+from .worker_memory import tune_malloc, peak_rss_mb, release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,16 @@ class PartitionReport:
     already_done: bool = False
     worker: str = ""  # host:pid of the process that ran it
     loaded_model: bool = False  # this call loaded the model (the first partition a worker process ran)
-    peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far
+    peak_rss_mb: float = 0.0  # the worker process's peak resident memory so far, its shard written
+    cpu_seconds: float = 0.0  # CPU time the worker process spent on this partition (all its threads)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -109,7 +116,9 @@ def embed_partition(manifest: str | Path, part: int, n_parts: int, model: ModelR
     if target.exists():
         return PartitionReport(**{**read_report(target), "already_done": True, "seconds": 0.0, "loaded_model": False,
                                   "worker": f"{os.uname().nodename}:{os.getpid()}"})
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _process_cpu_seconds()
+    tune_malloc()
+    pyarrow_modules()  # a worker without pyarrow fails here, before it embeds anything
     out.mkdir(parents=True, exist_ok=True)
     ref = model if isinstance(model, ModelRef) else ModelRef.of(create_embedder(model))
     report = PartitionReport(part, n_parts, worker=f"{os.uname().nodename}:{os.getpid()}", loaded_model=ref not in _LOADED)
@@ -151,8 +160,14 @@ def embed_partition(manifest: str | Path, part: int, n_parts: int, model: ModelR
     report.embedded = len(gathered.rows)
     report.skipped = len(gathered.skipped)
     report.seconds = time.perf_counter() - started
-    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    report.cpu_seconds = _process_cpu_seconds() - cpu_started
+    report.peak_rss_mb = peak_rss_mb()
     vectors = np.stack(gathered.vectors) if gathered.vectors else np.zeros((0, embedder.dim), np.float32)
     write_skipped(skipped_path(out, part, n_parts), gathered.skipped)
     write_shard(target, gathered.rows, vectors, embedder.key, embedder.dim, report.to_dict())
+    del gathered, vectors
+    release_free_memory()
+    # the caller's copy counts the shard's writing too (the first one sets up pyarrow's writer:
+    # tens of MB that stay); the copy stored in the shard was taken just before
+    report.peak_rss_mb = peak_rss_mb()
     return report
