@@ -44,6 +44,15 @@ def test_each_model_beats_random_on_planted_structure(planted, name):
     assert result.full is not None and 0 <= result.full.hr <= result.sampled.hr
 
 
+def test_sasrec_with_the_papers_binary_loss_beats_random_and_an_unknown_loss_is_refused(planted):
+    log, train, held = planted
+    model = create_recommender("sasrec", **{**SMALL["sasrec"], "loss": "bce", "epochs": 20})
+    model.fit(train)
+    assert evaluate(model, train, held, everything=log, negatives=50, full=False).sampled.hr > 0.8
+    with pytest.raises(RecommenderError, match="choose from softmax, bce"):
+        create_recommender("sasrec", loss="hinge")
+
+
 def test_als_folds_in_new_events_without_a_refit(planted):
     log, train, _ = planted
     model = create_recommender("als", **SMALL["als"])
