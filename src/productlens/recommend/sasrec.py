@@ -1,7 +1,7 @@
 """SASRec (Kang & McAuley, ICDM 2018): a causal self-attention network over each user's last
 `max_length` items predicts the next one. Trained in torch on the CPU with a sampled softmax
-(the positive against shared uniform negatives), which reaches the published accuracy in far
-fewer epochs than the paper's one-negative binary loss. Folding in is free: it reads the history.
+(the positive against shared uniform negatives), which climbs faster per epoch on Video.txt than
+the paper's one-negative binary loss (kept as loss="bce"). Folding in is free: it reads the history.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ class SASRec(Recommender):
             positive = pos[valid]
             table = self.net.items.weight
             pos_logits = (h * table[positive]).sum(-1, keepdim=True)
-            if self.params["loss"] == "bce":  # the paper's: one uniform negative per position
+            if self.params.get("loss") == "bce":  # the paper's: one uniform negative per position
                 negatives = torch.from_numpy(rng.integers(1, self.n_items + 1, len(positive)))
                 neg_logits = (h * table[negatives]).sum(-1, keepdim=True)
                 loss = F.softplus(-pos_logits).mean() + F.softplus(neg_logits).mean()
