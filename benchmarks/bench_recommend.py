@@ -52,7 +52,8 @@ def main() -> None:
               f"{r.p50_ms:>8.2f}")
     for name, (hr, ndcg) in PUBLISHED.items():
         print(f"{name:<28}{hr:>8.4f}{ndcg:>9.4f}{'':>11}{'':>10}{'':>8}{'':>8}")
-    print(f"\nchosen on validation: {choice.name} (refitted on all training events: {choice.refitted}); "
+    print(f"\nchosen on validation: {choice.name} (refitted on all training events: {choice.refitted}; "
+          f"caught up on the held-out events: {choice.caught_up}); "
           f"candidates: {[c.to_dict() for c in choice.candidates]}")
     for name, model in choice.fitted.items():  # how far the budget let a model that trains by epochs go
         history = getattr(model, "history", None)

@@ -20,6 +20,7 @@ from .log import InteractionLog
 from .registry import register_recommender
 
 log_ = logging.getLogger(__name__)
+CATCH_UP_EPOCHS = 2  # epochs over the held-out events too, after the fit the budget allowed
 LOSSES = ("softmax", "bce")  # sampled softmax over shared negatives; the paper's binary loss, one negative each
 
 
@@ -162,6 +163,26 @@ class SASRec(Recommender):
         if best_state is not None:
             self.net.load_state_dict(best_state)
         self.net.eval()
+
+    def catch_up(self, log: InteractionLog, *, deadline: float | None = None) -> bool:
+        """`catch_up_epochs` more epochs over `log` (the fit's events plus the held-out ones), stopping
+        at `deadline`: on Video.txt two such epochs after the budget's fit raised the test item's
+        NDCG@10 by ~0.03 (docs/recommendations.md), as the test event follows the held-out one."""
+        import torch
+
+        p = self.params
+        torch.set_num_threads(int(p["threads"]))
+        tails = torch.from_numpy(padded_tails([s for s in log.sequences() if len(s) >= 2], int(p["max_length"]) + 1))
+        optimiser = _adam(self.net.parameters(), float(p["learning_rate"]))
+        rng = np.random.default_rng(int(p["seed"]) + 1)
+        done, epoch_seconds = 0, 0.0
+        while done < int(p.get("catch_up_epochs", CATCH_UP_EPOCHS)) and time_left(deadline) > epoch_seconds * 1.2:
+            t0 = time.monotonic()
+            self._epoch(tails[:, :-1], tails[:, 1:], optimiser, rng)
+            done, epoch_seconds = done + 1, time.monotonic() - t0
+        self.net.eval()
+        self.caught_up_epochs = done
+        return done > 0
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled as parameters and weights: the network class is built inside a function."""
