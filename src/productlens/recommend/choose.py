@@ -57,8 +57,8 @@ class Choice:
     fitted: dict[str, Recommender] = field(default_factory=dict)  # every candidate's model, when kept
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chosen": self.name, "refitted": self.refitted, "caught_up": self.caught_up, "seconds": round(self.seconds, 1),
-                "candidates": [c.to_dict() for c in self.candidates]}
+        return {"chosen": self.name, "refitted": self.refitted, "caught_up": self.caught_up,
+                "seconds": round(self.seconds, 1), "candidates": [c.to_dict() for c in self.candidates]}
 
 
 def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = None, budget_s: float = DEFAULT_BUDGET_S,
