@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from productlens.recommend import InteractionLog, leave_last_out
+from productlens.recommend.choose import MONITOR_USERS
 from productlens.recommend.compare import compare_recommenders
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "amazon-video-games" / "Video.txt"
@@ -51,8 +52,15 @@ def main() -> None:
               f"{r.p50_ms:>8.2f}")
     for name, (hr, ndcg) in PUBLISHED.items():
         print(f"{name:<28}{hr:>8.4f}{ndcg:>9.4f}{'':>11}{'':>10}{'':>8}{'':>8}")
-    print(f"\nchosen on validation: {choice.name} (refitted on all training events: {choice.refitted}); "
+    print(f"\nchosen on validation: {choice.name} (refitted on all training events: {choice.refitted}; "
+          f"caught up on the held-out events: {choice.caught_up}); "
           f"candidates: {[c.to_dict() for c in choice.candidates]}")
+    for name, model in choice.fitted.items():  # how far the budget let a model that trains by epochs go
+        history = getattr(model, "history", None)
+        if history:
+            best = max(history, key=lambda h: h["validation"])
+            print(f"{name}: {len(history)} epochs in {history[-1]['seconds']:.0f} s, best validation NDCG@10 "
+                  f"{best['validation']:.4f} at epoch {best['epoch']} (monitor: {MONITOR_USERS} validation users)")
     print(f"load average at end: {open('/proc/loadavg').read().split()[:3]}")
 
 

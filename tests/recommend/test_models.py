@@ -44,6 +44,36 @@ def test_each_model_beats_random_on_planted_structure(planted, name):
     assert result.full is not None and 0 <= result.full.hr <= result.sampled.hr
 
 
+def test_sasrec_with_the_papers_binary_loss_beats_random_and_an_unknown_loss_is_refused(planted):
+    log, train, held = planted
+    model = create_recommender("sasrec", **{**SMALL["sasrec"], "loss": "bce", "epochs": 20})
+    model.fit(train)
+    assert evaluate(model, train, held, everything=log, negatives=50, full=False).sampled.hr > 0.8
+    with pytest.raises(RecommenderError, match="choose from softmax, bce"):
+        create_recommender("sasrec", loss="hinge")
+
+
+def test_sasrec_catches_up_on_newer_events_without_starting_over_and_only_in_time(planted):
+    log, train, held = planted
+    model = create_recommender("sasrec", **SMALL["sasrec"])
+    model.fit(train)
+    before = model.item_vectors().copy()
+    assert not model.catch_up(log, deadline=time.monotonic() - 1) and model.caught_up_epochs == 0
+    assert np.array_equal(model.item_vectors(), before)
+    assert model.catch_up(log) and model.caught_up_epochs == 2
+    assert not np.array_equal(model.item_vectors(), before)
+    assert evaluate(model, train, held, everything=log, negatives=50, full=False).sampled.hr > 0.8
+    assert not create_recommender("als", **SMALL["als"]).catch_up(log)  # it has no such step: a refit only
+
+
+def test_a_winner_with_no_time_for_a_refit_catches_up_on_the_held_out_events(planted):
+    log, _, _ = planted
+    choice = choose_recommender(log, models=["sasrec"], budget_s=30,
+                                params={"sasrec": {**SMALL["sasrec"], "epochs": 100000, "patience": 100000}})
+    assert not choice.refitted and choice.caught_up and choice.to_dict()["caught_up"]
+    assert choice.model.caught_up_epochs == 2
+
+
 def test_als_folds_in_new_events_without_a_refit(planted):
     log, train, _ = planted
     model = create_recommender("als", **SMALL["als"])

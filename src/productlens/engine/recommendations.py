@@ -110,8 +110,9 @@ class Recommendations:
 
     def _validation_score(self, version: RecommenderVersion, log: InteractionLog) -> float:
         """The version's NDCG@10 on today's validation split (the same users and targets as a new fit).
-        A version refitted on every event has seen those targets: its own pre-refit score stands instead."""
-        if version.choice.get("refitted"):
+        A version refitted (or caught up) on every event has seen those targets: its own score from
+        before stands instead."""
+        if version.choice.get("refitted") or version.choice.get("caught_up"):
             return version.validation_ndcg
         train, validation = hold_out_last(log, min_events=2)
         bridged = Bridged(version.model, version.item_ids, log.item_ids)

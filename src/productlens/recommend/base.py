@@ -51,6 +51,11 @@ class Recommender(ABC):
         """(n, f) vectors whose dot product with item_vectors() gives score()."""
         raise NotImplementedError(f"{self.name} has no user vectors")
 
+    def catch_up(self, log: InteractionLog, *, deadline: float | None = None) -> bool:
+        """Learn a little more from `log` (the fit's events plus newer ones) without starting over;
+        False when the model cannot (then only a refit learns from the newer events)."""
+        return False
+
     def refit_params(self) -> dict[str, Any]:
         """Parameters that refit the same model on more data without a validation monitor."""
         return dict(self.params)

@@ -1,7 +1,8 @@
 """Choosing a recommender: every candidate is fitted on the log minus each user's last event and
 scored on predicting that event (the time-ordered validation split), within one time budget.
 Every candidate's score is recorded; the best is refitted on the whole log when time allows,
-otherwise it is kept as fitted and the held-out events are folded in when it is asked."""
+otherwise it trains on for a little with the held-out events where it can (`catch_up`) and they
+are folded in when it is asked."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BUDGET_S = 600.0
 MONITOR_USERS = 3000  # validation users a model checks itself on while training (early stopping)
 SELECTION_USERS = 10000  # validation users every candidate is compared on
+CATCH_UP_SHARE = 0.08  # of the budget kept back for the winner to learn from the held-out events when a refit won't fit
 
 
 @dataclass
@@ -50,12 +52,13 @@ class Choice:
     name: str
     candidates: list[Candidate] = field(default_factory=list)
     refitted: bool = False
+    caught_up: bool = False  # not refitted, but trained on past the fit with the held-out events too
     seconds: float = 0.0
     fitted: dict[str, Recommender] = field(default_factory=dict)  # every candidate's model, when kept
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chosen": self.name, "refitted": self.refitted, "seconds": round(self.seconds, 1),
-                "candidates": [c.to_dict() for c in self.candidates]}
+        return {"chosen": self.name, "refitted": self.refitted, "caught_up": self.caught_up,
+                "seconds": round(self.seconds, 1), "candidates": [c.to_dict() for c in self.candidates]}
 
 
 def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = None, budget_s: float = DEFAULT_BUDGET_S,
@@ -87,7 +90,8 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
             continue
         t0 = time.monotonic()
         try:
-            model.fit(train, deadline=deadline - _evaluation_reserve(len(validation)), monitor=monitor)
+            model.fit(train, deadline=deadline - _evaluation_reserve(len(validation)) - CATCH_UP_SHARE * budget_s,
+                      monitor=monitor)
         except ImportError as exc:  # implicit comes with the `recommend` extra
             candidate.status = f"failed: {exc.name or exc} is not installed (pip install 'productlens[recommend]')"
             continue
@@ -112,6 +116,8 @@ def choose_recommender(log: InteractionLog, *, models: Sequence[str] | None = No
         refit = create_recommender(winner.name, **model.refit_params())
         refit.fit(log, deadline=deadline)
         choice.model, choice.refitted = refit, True
+    else:
+        choice.caught_up = model.catch_up(log, deadline=deadline)
     choice.seconds = time.monotonic() - started
     return choice
 
