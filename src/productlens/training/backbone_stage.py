@@ -27,8 +27,8 @@ from .recipes import Fitted, TrainConfig, backbone_spec
 from .tail import tail_and_head
 
 VIEWS = (4, 3, 2)  # augmented views of activations per photo, most first
-EPOCHS = 15  # an epoch shows every photo one of its views
-PATIENCE = 4
+EPOCHS = 8  # planned; an epoch shows every photo one of its views (early stopping may end it sooner)
+PATIENCE = 2
 PROBE_BATCH = 16
 PROBE_DIM = 1280  # the pooled width of every registered EfficientNet-Lite
 
@@ -57,14 +57,19 @@ def tail_seconds(network: Any, front: Front, config: TrainConfig) -> tuple[float
 
 
 def partial_estimate(data: LabelledSet, view_s: float, step_s: float, embed_s: float, views: int, epochs: int) -> float:
-    """Seconds the partial recipe takes: the views' activations, the epochs (training, and
-    embedding the validation photos and the gallery after each), the refit on every photo after
-    held-out groups, and exporting and comparing the version."""
+    """Seconds the validated partial recipe takes: the views' activations, the epochs (training,
+    and embedding the validation photos and the gallery after each), and exporting and comparing
+    the version. The refit on every photo after held-out groups is not planned: it runs only when
+    the time left allows it (`refit_seconds`)."""
     photos, n_val = len(data.samples), len(data.photos) + (len(data.val) if data.plan.kind == "groups" else 0)
     extraction = view_s * (photos * views + len(data.photos))
     epoch = step_s * (photos - (n_val if data.plan.kind == "groups" else 0)) + embed_s * (photos + n_val)
-    refit = step_s * photos * epochs if data.plan.kind == "groups" else 0.0
-    return extraction + epoch * epochs + refit + FINAL_OVERHEAD_S
+    return extraction + epoch * epochs + FINAL_OVERHEAD_S
+
+
+def refit_seconds(step_s: float, epochs: int, photos: int) -> float:
+    """Seconds training again on every photo takes, with exporting and comparing the version after."""
+    return step_s * photos * epochs + FINAL_OVERHEAD_S
 
 
 def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: TrainConfig,
@@ -96,7 +101,7 @@ def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: 
             estimate = partial_estimate(data, view_s, step_s, embed_s, views, EPOCHS)
             label = f"{cut} cut ({front.trained_blocks} blocks), {views} views"
             if estimate <= budget.left():
-                chosen = (cut, views, label, estimate)
+                chosen = (cut, views, label, estimate, step_s)
                 break
             search.trials.append(Trial("depth", setting, note=f"{label}: skipped, about {estimate:.0f} s, over the "
                                                                  f"{max(0.0, budget.left()):.0f} s left"))
@@ -104,15 +109,25 @@ def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: 
             break
     if chosen is None:
         return head, config
-    cut, views, label, estimate = chosen
+    cut, views, label, estimate, step_s = chosen
     say(f"partial recipe: {label}, about {estimate:.0f} s of the {budget.left():.0f} s left")
     started = time.perf_counter()
+    refit_note = [""]
+
+    def refit_if(epochs: int, photos: int) -> bool:
+        need, left = refit_seconds(step_s, epochs, photos), budget.left()
+        refit_note[0] = (f"trained again on every photo for {epochs} epochs" if need <= left else
+                         f"kept the validated model: training again on every photo ({epochs} epochs) would take "
+                         f"about {need:.0f} s, over the {max(0.0, left):.0f} s left")
+        return need <= left
+
     partial_config = replace(base, cut=cut, views=views)
-    partial = train_partial(catalog, data, partial_config, say)
+    stop_at = started + budget.left() - FINAL_OVERHEAD_S
+    partial = train_partial(catalog, data, partial_config, say, stop_at=stop_at, refit_if=refit_if)
     score = partial.metrics.get("val_score")
+    note = "; ".join(n for n in (label, refit_note[0], f"head recipe: {head.metrics['val_score']:.3f}") if n)
     search.trials.append(Trial("depth", setting, score, partial.metrics.get("val_r1"),
-                               partial.metrics.get("val_cls_acc"), time.perf_counter() - started,
-                               f"{label}; head recipe: {head.metrics['val_score']:.3f}"))
+                               partial.metrics.get("val_cls_acc"), time.perf_counter() - started, note))
     say(f"tried the partial recipe ({label}): validation {score:.3f} (head recipe {head.metrics['val_score']:.3f})")
     better = score is not None and bool(np.isfinite(score)) and score > head.metrics["val_score"]
     return (partial, partial_config) if better else (head, config)

@@ -112,9 +112,10 @@ class TailFit:
 
 
 def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: LabelledSet, train: list[Sample],
-             val: list[Sample], config: TrainConfig, progress: Callable[[str], None] | None) -> TailFit:
+             val: list[Sample], config: TrainConfig, progress: Callable[[str], None] | None,
+             stop_at: float | None = None) -> TailFit:
     """Train the blocks after the cut, the conv head and a new head on `train`, early-stopped on
-    `val` (none: `config.epochs` epochs)."""
+    `val` (none: `config.epochs` epochs) or stopped when `stop_at` (perf_counter) has passed."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -145,14 +146,17 @@ def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: Labelled
 
     params = [{"params": model.tail_parameters(), "lr_mult": TAIL_LR},
               {"params": list(head.parameters()), "lr_mult": 1.0}]
-    history = fit_loop(model, params, config, len(train), batches, validate, progress)
+    history = fit_loop(model, params, config, len(train), batches, validate, progress, stop_at)
     model.eval()
     return TailFit(model, network, history, validate())
 
 
 def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
-                  progress: Callable[[str], None] | None) -> Fitted:
-    """The partial recipe on the run's held-out validation photos (or none: `config.epochs`)."""
+                  progress: Callable[[str], None] | None, *, stop_at: float | None = None,
+                  refit_if: Callable[[int, int], bool] | None = None) -> Fitted:
+    """The partial recipe on the run's held-out validation photos (or none: `config.epochs`).
+    After held-out groups it is trained again on every photo when `refit_if(epochs, photos)`
+    says so (None: always); otherwise the validated model is the version (`metrics["refit"]`)."""
     if data.plan.kind == "cross-validation":
         raise TrainingError("the partial recipe validates on held-out photos; with cross-validation use the head "
                             "recipe, or pass --val with labelled photos")
@@ -164,7 +168,7 @@ def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
     train, val = acts.usable(train), acts.usable(val)
     if not train:
         raise TrainingError("no catalogue image could be decoded for training")
-    fit = fit_tail(spec, front, acts, data, train, val, config, progress)
+    fit = fit_tail(spec, front, acts, data, train, val, config, progress, stop_at)
     metrics: dict[str, Any] = {**fit.metrics, "epochs_run": len(fit.history), "cut": front.cut,
                                "cut_after_block": front.index + 1, "unfreeze_blocks": front.trained_blocks,
                                "views": config.views, "train_images": len(train)}
@@ -181,10 +185,12 @@ def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
         folds = [FoldResult(train, val, Replay(fit.model.embed(acts, val), vy, fit.model.embed(acts, train), y,
                                                head.proxies.detach().numpy(), coarse, data.coarse_labels(val)))]
     history = fit.history
-    if data.plan.kind == "groups":  # the held-out groups are training photos too: again on every photo
+    everything = acts.usable(data.samples)
+    # The held-out groups are training photos too: again on every photo, when there is time for it.
+    metrics["refit"] = data.plan.kind == "groups" and (refit_if is None or refit_if(fit.best_epoch, len(everything)))
+    if metrics["refit"]:
         if progress:
             progress(f"training again on every photo for the {fit.best_epoch} epochs validation chose")
-        everything = acts.usable(data.samples)
         fit = fit_tail(spec, front, acts, data, everything, [], replace(config, epochs=fit.best_epoch), progress)
         metrics["train_images"] = len(everything)
     recognizer = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Callable
@@ -141,11 +142,13 @@ def fit_loop(
     batches: Callable[[np.random.Generator], Any],
     validate: Callable[[], dict[str, float]],
     log_every: Callable[[str], None] | None = None,
+    stop_at: float | None = None,
 ) -> list[dict[str, float]]:
     """The epoch loop shared by the recipes: schedule, early stopping, best-state restore.
 
     batches(rng) yields (embeddings_fn_output, fine_labels, coarse_labels) per step, where the
-    first item is the embeddings tensor with gradient.
+    first item is the embeddings tensor with gradient. `stop_at` (a time.perf_counter() value)
+    ends training after the epoch that passes it: a budget holds even when the machine slows down.
     """
     import torch
 
@@ -193,6 +196,11 @@ def fit_loop(
             if bad >= config.patience:
                 log.info("early stop at epoch %d (best val %.4f)", epoch, best)
                 break
+        if stop_at is not None and time.perf_counter() > stop_at and epoch < config.epochs:
+            log.info("stopped at epoch %d: the time budget is spent", epoch)
+            if log_every:
+                log_every(f"stopped after epoch {epoch}: the time budget is spent")
+            break
     if best_state is not None:
         head.load_state_dict(best_state)
     return history
