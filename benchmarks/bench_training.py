@@ -155,7 +155,7 @@ def broad_part(work: Path, csvs: dict[str, Path], budget: float | str | None) ->
     out: dict = {}
     with Catalog.open(work / "broad", create=True) as catalog:
         catalog.add(train_csv)
-        out["photos"], out["classes"], out["queries"] = len(catalog.store.get_images()), len(catalog.products()), len(queries)
+        out["photos"], out["classes"], out["queries"] = len(catalog.get_images()), len(catalog.list_products()), len(queries)
         default = default_train(catalog, budget, "broad default")
         head = default_train(catalog, budget, "broad head-only", config=TrainConfig(recipe="head"))
         out["default_minutes"], out["head_minutes"] = default["minutes"], head["minutes"]

@@ -78,3 +78,22 @@ def test_a_default_run_adapts_the_backbone_at_the_deepest_cut_that_fits(look_ali
         (skipped,) = [t for t in short.trials if t.stage == "depth"]
         assert skipped.score is None and "skipped: the activations alone take about" in skipped.note
         assert short.config.recipe == "head"
+
+
+def test_a_default_run_gives_the_slow_search_stages_time_to_depth(look_alike, monkeypatch):
+    from productlens.training import backbone_stage
+    from productlens.training.candidates import LEFT_FOR_DEPTH
+
+    monkeypatch.setattr(backbone_stage, "EPOCHS", 2)
+    shop, queries = look_alike
+    with Catalog.open(shop) as catalog:
+        result = catalog.train(TrainConfig(), val_items=list(read_source(queries)), time_limit_s=3600)
+        left = {(t.stage, t.setting.backbone, t.setting.crop, t.setting.tta) for t in result.trials
+                if t.note == LEFT_FOR_DEPTH}
+        assert {("crop", "efficientnet-lite0", 0.65, False), ("crop", "efficientnet-lite0", 1.0, False),
+                ("backbone", "efficientnet-lite2@320", 0.875, False)} <= left
+        assert any(stage == "tta" for stage, *_ in left)
+        assert {t.setting.hidden for t in result.trials if t.score is not None and t.stage != "depth"} == {1024, 0}
+        (depth,) = [t for t in result.trials if t.stage == "depth"]
+        assert depth.score is not None and depth.note.startswith("deep cut (8 blocks), 4 views, 2 epochs")
+        assert result.config.views <= 4 and not result.metrics.get("refit")  # validated on --val photos: no refit

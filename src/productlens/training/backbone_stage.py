@@ -10,7 +10,7 @@ photo for a view's activations (an upper bound: the front is part of that networ
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -23,12 +23,13 @@ from .data import LabelledSet
 from .port import TrainingPort
 from .heads import build_head
 from .partial_recipe import Front, train_partial
-from .recipes import Fitted, TrainConfig, backbone_spec
+from .recipes import PARTIAL_BATCH, PARTIAL_LR, Fitted, TrainConfig, backbone_spec
 from .tail import tail_and_head
 
 VIEWS = (4, 3, 2)  # augmented views of activations per photo, most first
-EPOCHS = 15  # an epoch shows every photo one of its views
-PATIENCE = 4
+EPOCHS = 8  # at most; an epoch shows every photo one of its views (early stopping may end it sooner)
+MIN_EPOCHS = 4  # a cut is planned only when this many epochs fit in the time left
+PATIENCE = 2
 PROBE_BATCH = 16
 PROBE_DIM = 1280  # the pooled width of every registered EfficientNet-Lite
 
@@ -57,14 +58,54 @@ def tail_seconds(network: Any, front: Front, config: TrainConfig) -> tuple[float
 
 
 def partial_estimate(data: LabelledSet, view_s: float, step_s: float, embed_s: float, views: int, epochs: int) -> float:
-    """Seconds the partial recipe takes: the views' activations, the epochs (training, and
-    embedding the validation photos and the gallery after each), the refit on every photo after
-    held-out groups, and exporting and comparing the version."""
+    """Seconds the validated partial recipe takes: the views' activations, the epochs (training,
+    and embedding the validation photos and the gallery after each), and exporting and comparing
+    the version. The refit on every photo after held-out groups is not planned: it runs only when
+    the time left allows it (`refit_seconds`)."""
     photos, n_val = len(data.samples), len(data.photos) + (len(data.val) if data.plan.kind == "groups" else 0)
     extraction = view_s * (photos * views + len(data.photos))
     epoch = step_s * (photos - (n_val if data.plan.kind == "groups" else 0)) + embed_s * (photos + n_val)
-    refit = step_s * photos * epochs if data.plan.kind == "groups" else 0.0
-    return extraction + epoch * epochs + refit + FINAL_OVERHEAD_S
+    return extraction + epoch * epochs + FINAL_OVERHEAD_S
+
+
+def refit_seconds(step_s: float, epochs: int, photos: int) -> float:
+    """Seconds training again on every photo takes, with exporting and comparing the version after."""
+    return step_s * photos * epochs + FINAL_OVERHEAD_S
+
+
+@dataclass
+class DepthPlan:
+    """The cut, views and epochs a default run adapts the backbone with, and their measured costs."""
+
+    cut: str
+    views: int
+    epochs: int
+    estimate: float
+    step_s: float
+    label: str
+
+
+def plan_depth(catalog: TrainingPort, data: LabelledSet, config: TrainConfig, view_s: float, left: float,
+               skipped: Callable[[str], None]) -> DepthPlan | None:
+    """The deepest cut, then the most views, that fit MIN_EPOCHS epochs in `left` seconds, planned
+    for as many epochs as fit (up to EPOCHS: early stopping ends it sooner when validation stops
+    improving). Each choice that does not fit is passed to `skipped`; None when none fits."""
+    spec, network, least = backbone_spec(config), None, min(MIN_EPOCHS, EPOCHS)
+    for cut in ([config.cut] if config.cut else CUTS):
+        front = Front(catalog, spec, cut)  # ModelError: a network without stages to cut at
+        network = network or spec.build()
+        step_s, embed_s = tail_seconds(network, front, config)
+        for views in VIEWS:
+            fixed = partial_estimate(data, view_s, step_s, embed_s, views, 0)
+            per_epoch = partial_estimate(data, view_s, step_s, embed_s, views, 1) - fixed
+            fit = (left - fixed) / per_epoch if per_epoch > 0 else float("inf")
+            epochs = EPOCHS if fit >= EPOCHS else max(0, int(fit))
+            label = f"{cut} cut ({front.trained_blocks} blocks), {views} views"
+            if epochs >= least:
+                return DepthPlan(cut, views, epochs, fixed + per_epoch * epochs, step_s, f"{label}, {epochs} epochs")
+            skipped(f"{label}: skipped, {least} epochs take about {fixed + per_epoch * least:.0f} s, "
+                    f"over the {max(0.0, left):.0f} s left")
+    return None
 
 
 def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: TrainConfig,
@@ -75,44 +116,40 @@ def try_partial(catalog: TrainingPort, data: LabelledSet, head: Fitted, config: 
     if data.plan.kind not in ("groups", "photos") or "val_score" not in head.metrics:
         search.trials.append(Trial("recipe", setting, note="not tried: it needs held-out validation photos"))
         return head, config
-    base = replace(config, recipe="partial", flip_tta=False, epochs=EPOCHS, patience=PATIENCE)
-    spec = backbone_spec(base)
+    base = replace(config, recipe="partial", flip_tta=False, epochs=EPOCHS, patience=PATIENCE, lr=PARTIAL_LR,
+                   batch_size=PARTIAL_BATCH)
     view_s = search.seconds_per_view(setting)
     floor = partial_estimate(data, view_s, 0.0, 0.0, min(VIEWS), EPOCHS)  # the fewest views' activations alone
     if floor > budget.left():
         search.trials.append(Trial("depth", setting, note=f"skipped: the activations alone take about {floor:.0f} s, "
                                                           f"over the {max(0.0, budget.left()):.0f} s left"))
         return head, config
-    chosen, network = None, None
-    for cut in ([config.cut] if config.cut else CUTS):
-        try:
-            front = Front(catalog, spec, cut)
-        except ModelError as exc:  # a network without stages to cut at
-            search.trials.append(Trial("recipe", setting, note=f"not tried: {exc}"))
-            return head, config
-        network = network or spec.build()
-        step_s, embed_s = tail_seconds(network, front, base)
-        for views in VIEWS:
-            estimate = partial_estimate(data, view_s, step_s, embed_s, views, EPOCHS)
-            label = f"{cut} cut ({front.trained_blocks} blocks), {views} views"
-            if estimate <= budget.left():
-                chosen = (cut, views, label, estimate)
-                break
-            search.trials.append(Trial("depth", setting, note=f"{label}: skipped, about {estimate:.0f} s, over the "
-                                                                 f"{max(0.0, budget.left()):.0f} s left"))
-        if chosen:
-            break
-    if chosen is None:
+    try:
+        plan = plan_depth(catalog, data, base, view_s, budget.left(),
+                          lambda note: search.trials.append(Trial("depth", setting, note=note)))
+    except ModelError as exc:
+        search.trials.append(Trial("recipe", setting, note=f"not tried: {exc}"))
         return head, config
-    cut, views, label, estimate = chosen
-    say(f"partial recipe: {label}, about {estimate:.0f} s of the {budget.left():.0f} s left")
+    if plan is None:
+        return head, config
+    say(f"partial recipe: {plan.label}, about {plan.estimate:.0f} s of the {budget.left():.0f} s left")
     started = time.perf_counter()
-    partial_config = replace(base, cut=cut, views=views)
-    partial = train_partial(catalog, data, partial_config, say)
+    refit_note = [""]
+
+    def refit_if(epochs: int, photos: int) -> bool:
+        need, left = refit_seconds(plan.step_s, epochs, photos), budget.left()
+        refit_note[0] = (f"trained again on every photo for {epochs} epochs" if need <= left else
+                         f"kept the validated model: training again on every photo ({epochs} epochs) would take "
+                         f"about {need:.0f} s, over the {max(0.0, left):.0f} s left")
+        return need <= left
+
+    partial_config = replace(base, cut=plan.cut, views=plan.views, epochs=plan.epochs)
+    stop_at = started + budget.left() - FINAL_OVERHEAD_S
+    partial = train_partial(catalog, data, partial_config, say, stop_at=stop_at, refit_if=refit_if)
     score = partial.metrics.get("val_score")
+    note = "; ".join(n for n in (plan.label, refit_note[0], f"head recipe: {head.metrics['val_score']:.3f}") if n)
     search.trials.append(Trial("depth", setting, score, partial.metrics.get("val_r1"),
-                               partial.metrics.get("val_cls_acc"), time.perf_counter() - started,
-                               f"{label}; head recipe: {head.metrics['val_score']:.3f}"))
-    say(f"tried the partial recipe ({label}): validation {score:.3f} (head recipe {head.metrics['val_score']:.3f})")
+                               partial.metrics.get("val_cls_acc"), time.perf_counter() - started, note))
+    say(f"tried the partial recipe ({plan.label}): validation {score:.3f} (head recipe {head.metrics['val_score']:.3f})")
     better = score is not None and bool(np.isfinite(score)) and score > head.metrics["val_score"]
     return (partial, partial_config) if better else (head, config)

@@ -14,6 +14,9 @@ backbone, then the bigger backbone at the best crop, then the head width, then T
 that makes every search slower (the bigger backbone, TTA) must win by MIN_GAIN; on a tie the
 earlier, cheaper setting stays. A stage runs only if its estimated time fits in what the budget
 leaves after the final training is reserved, and every trial (run or skipped, and why) is kept.
+When the backbone is adapted afterwards (a default run) only the catalogue's backbone at its own
+crop and the head width are tried: each other stage costs a pass over every photo, and that time
+buys more as depth and views of the backbone adaptation.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ SCREEN_EPOCHS = 15
 SCREEN_PATIENCE = 4
 FINAL_OVERHEAD_S = 45.0  # exporting the version, calibrating and comparing it
 RESERVED_VIEWS = 3  # views per photo the final training is sure to get; more if the budget allows
+LEFT_FOR_DEPTH = "not tried: its time goes to adapting the backbone (--recipe head searches it)"
 
 
 @dataclass(frozen=True)
@@ -106,27 +110,41 @@ class SettingsSearch:
 
     # --- what the stages try -------------------------------------------------------------------
 
-    def run(self, default: Setting) -> Setting:
-        """The best setting found (`default` where nothing could be compared)."""
+    def run(self, default: Setting, *, depth_planned: bool = False) -> Setting:
+        """The best setting found (`default` where nothing could be compared). With
+        `depth_planned` the backbone is adapted after the search (backbone_stage.py): the stages
+        that cost a pass over every photo (other crops, the bigger backbone, TTA) are left out and
+        recorded as such, their time goes to depth and views."""
         c = self.config
         if self.data.plan.kind == "none":
             self.trials.append(Trial("all", default, note="not searched: no validation photos"))
             return default
-        best = self._crops(default)
+        best = self._crops(default, depth_planned)
         if c.backbone is None and BIG_BACKBONE != default.backbone:
-            best = self._stage("backbone", [best, replace(best, backbone=BIG_BACKBONE)], best, slower=True)
+            if depth_planned:
+                self.trials.append(Trial("backbone", replace(best, backbone=BIG_BACKBONE), note=LEFT_FOR_DEPTH))
+            else:
+                best = self._stage("backbone", [best, replace(best, backbone=BIG_BACKBONE)], best, slower=True)
         if c.hidden is None:
             best = self._stage("head", [best, *(replace(best, hidden=h) for h in HIDDEN if h != best.hidden)], best)
         if c.flip_tta is None:
-            best = self._stage("tta", [best, replace(best, tta=True)], best, slower=True)
+            if depth_planned:
+                self.trials.append(Trial("tta", replace(best, tta=True), note=LEFT_FOR_DEPTH))
+            else:
+                best = self._stage("tta", [best, replace(best, tta=True)], best, slower=True)
         return best
 
-    def _crops(self, default: Setting) -> Setting:
+    def _crops(self, default: Setting, depth_planned: bool = False) -> Setting:
         """The crop stage, cut short: a crop further from the default is tried only while the last
         one changed the score by more than SAME_SCORE (crops measured alike leave their time to
         the stages that pay)."""
         if self.config.crop:
             return self._stage("crop", [replace(default, crop=self.config.crop)], None)
+        if depth_planned:
+            best = self._stage("crop", [default], None)
+            self.trials += [Trial("crop", replace(default, crop=crop), note=LEFT_FOR_DEPTH) for crop in CROPS
+                            if crop != default.crop]
+            return best
         best, scores = None, []
         for n, crop in enumerate(CROPS):
             best = self._stage("crop", [replace(default, crop=crop)], best)

@@ -31,7 +31,7 @@ from .activations import cached_activations
 from .classify import Replay, choose_recognition
 from .data import LabelledSet, Sample
 from .port import BackboneSource, TrainingPort
-from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings
+from .head_recipe import base_embedder, cached_features, data_categories, evaluate_embeddings, fit_head
 from .heads import build_head, combined, proxy_loss
 from .recipes import Fitted, FoldResult, TrainConfig, backbone_spec, fit_loop
 from .tail import tail_and_head
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 TAIL_LR = 0.1  # the trained blocks learn at this fraction of the head's rate
 DEFAULT_CUT = "mid"
+WARM_START = True  # the head starts fitted on the unadapted network's pooled features (a probe first)
+WARM_EPOCHS = 15
 
 
 class Front:
@@ -112,14 +114,17 @@ class TailFit:
 
 
 def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: LabelledSet, train: list[Sample],
-             val: list[Sample], config: TrainConfig, progress: Callable[[str], None] | None) -> TailFit:
+             val: list[Sample], config: TrainConfig, progress: Callable[[str], None] | None,
+             stop_at: float | None = None, init_head: Any = None) -> TailFit:
     """Train the blocks after the cut, the conv head and a new head on `train`, early-stopped on
-    `val` (none: `config.epochs` epochs)."""
+    `val` (none: `config.epochs` epochs) or stopped when `stop_at` (perf_counter) has passed."""
     import torch
 
     torch.manual_seed(config.seed)
     network = spec.build()
     head = build_head(spec.dim, config.dim, len(data.classes), len(data.categories), config.hidden, config.dropout)
+    if init_head is not None:
+        head.load_state_dict(init_head.state_dict())
     model = tail_and_head(trainable_tail(network, front.trained_blocks), head)
     y, yc, vy = data.labels(train), data.coarse_labels(train), data.labels(val)
     y_t, yc_t = torch.from_numpy(y), torch.from_numpy(yc)
@@ -145,14 +150,36 @@ def fit_tail(spec: EmbedderSpec, front: Front, acts: Activations, data: Labelled
 
     params = [{"params": model.tail_parameters(), "lr_mult": TAIL_LR},
               {"params": list(head.parameters()), "lr_mult": 1.0}]
-    history = fit_loop(model, params, config, len(train), batches, validate, progress)
+    history = fit_loop(model, params, config, len(train), batches, validate, progress, stop_at)
     model.eval()
     return TailFit(model, network, history, validate())
 
 
+def plain_features(catalog: BackboneSource, spec: EmbedderSpec, samples: list[Sample], seed: int) -> dict[int, np.ndarray]:
+    """The unadapted network's pooled features of each sample's plain view, by id(sample) (cached)."""
+    feats, ok = cached_features(catalog, samples, 1, seed, None, spec=spec)
+    return {id(samples[i]): row[0] for i, row in zip(ok, feats)}
+
+
+def warm_head(plain: dict[int, np.ndarray], data: LabelledSet, train: list[Sample], val: list[Sample],
+              config: TrainConfig) -> Any:
+    """A head fitted on the unadapted network's pooled features of `train` (early-stopped on `val`):
+    the tail then starts as the head recipe ends, and its first epochs adapt the blocks instead
+    of carrying a random head's gradients into them (probe first, then fine-tune)."""
+    train, val = [s for s in train if id(s) in plain], [s for s in val if id(s) in plain]
+    x = np.stack([plain[id(s)] for s in train])[:, None]
+    v = np.stack([plain[id(s)] for s in val]) if val else None
+    fit = fit_head(x, data.labels(train), data.coarse_labels(train), v, data.labels(val) if val else None,
+                   replace(config, epochs=WARM_EPOCHS, patience=4), len(data.classes), len(data.categories))
+    return fit.head
+
+
 def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
-                  progress: Callable[[str], None] | None) -> Fitted:
-    """The partial recipe on the run's held-out validation photos (or none: `config.epochs`)."""
+                  progress: Callable[[str], None] | None, *, stop_at: float | None = None,
+                  refit_if: Callable[[int, int], bool] | None = None) -> Fitted:
+    """The partial recipe on the run's held-out validation photos (or none: `config.epochs`).
+    After held-out groups it is trained again on every photo when `refit_if(epochs, photos)`
+    says so (None: always); otherwise the validated model is the version (`metrics["refit"]`)."""
     if data.plan.kind == "cross-validation":
         raise TrainingError("the partial recipe validates on held-out photos; with cross-validation use the head "
                             "recipe, or pass --val with labelled photos")
@@ -164,15 +191,15 @@ def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
     train, val = acts.usable(train), acts.usable(val)
     if not train:
         raise TrainingError("no catalogue image could be decoded for training")
-    fit = fit_tail(spec, front, acts, data, train, val, config, progress)
+    plain = plain_features(catalog, spec, train + val, config.seed)
+    warm = warm_head(plain, data, train, val, config) if WARM_START else None
+    fit = fit_tail(spec, front, acts, data, train, val, config, progress, stop_at, warm)
     metrics: dict[str, Any] = {**fit.metrics, "epochs_run": len(fit.history), "cut": front.cut,
                                "cut_after_block": front.index + 1, "unfreeze_blocks": front.trained_blocks,
-                               "views": config.views, "train_images": len(train)}
+                               "views": config.views, "train_images": len(train), "warm_start": WARM_START}
     folds = []
     if val:
         y, vy = data.labels(train), data.labels(val)
-        plain = {id(s): row[0] for samples in (train, val)
-                 for s, row in zip(samples, cached_features(catalog, samples, 1, config.seed, None, spec=spec)[0])}
         metrics["val_r1_untrained"] = evaluate_embeddings(np.stack([plain[id(s)] for s in val]), vy,
                                                           np.stack([plain[id(s)] for s in train]), y, None,
                                                           len(data.classes))["val_r1"]
@@ -181,11 +208,16 @@ def train_partial(catalog: TrainingPort, data: LabelledSet, config: TrainConfig,
         folds = [FoldResult(train, val, Replay(fit.model.embed(acts, val), vy, fit.model.embed(acts, train), y,
                                                head.proxies.detach().numpy(), coarse, data.coarse_labels(val)))]
     history = fit.history
-    if data.plan.kind == "groups":  # the held-out groups are training photos too: again on every photo
+    everything = acts.usable(data.samples)
+    # The held-out groups are training photos too: again on every photo, when there is time for it.
+    metrics["refit"] = data.plan.kind == "groups" and (refit_if is None or refit_if(fit.best_epoch, len(everything)))
+    if metrics["refit"]:
         if progress:
             progress(f"training again on every photo for the {fit.best_epoch} epochs validation chose")
-        everything = acts.usable(data.samples)
-        fit = fit_tail(spec, front, acts, data, everything, [], replace(config, epochs=fit.best_epoch), progress)
+        warm = warm_head(plain_features(catalog, spec, everything, config.seed), data, everything, [], config) \
+            if WARM_START else None
+        fit = fit_tail(spec, front, acts, data, everything, [], replace(config, epochs=fit.best_epoch), progress,
+                       init_head=warm)
         metrics["train_images"] = len(everything)
     recognizer = choose_recognition([f.replay for f in folds], config.scale, data_categories(data),
                                     source=data.plan.describe())

@@ -34,7 +34,8 @@ from .versions import save_version
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT_S = AUTO  # `train --budget`: 10 to 20 minutes on 2 cores, by catalogue size (stage_clock.py)
-HEAD_SHARE = 0.35  # of a default run's time, for the settings search and the head recipe; the rest adapts the backbone
+HEAD_SHARE = 0.25  # of a default run's time, for the settings search and the head recipe; the rest adapts the backbone
+HEAD_VIEWS_BEFORE_DEPTH = 3  # the head recipe's views when the backbone is adapted after it (a fallback to beat)
 DEFAULT_HIDDEN = 1024
 TRAINERS = {Recipe.HEAD: train_head, Recipe.PARTIAL: train_partial, Recipe.FULL: train_full}
 
@@ -65,8 +66,9 @@ def train(
 
     Settings left as None in `config` (backbone, crop, hidden, flip_tta) are chosen on validation
     within `time_limit_s` seconds (None: no limit; "auto": by the catalogue's size); given ones
-    are used as they are. Without a recipe, the head recipe gets HEAD_SHARE of the time and the
-    partial recipe (backbone adaptation, backbone_stage.py) what is left."""
+    are used as they are. Without a recipe (and with held-out validation photos), a short search
+    and the head recipe get HEAD_SHARE of the time and the partial recipe (backbone adaptation,
+    backbone_stage.py) what is left."""
     started = time.perf_counter()
     say = progress or (lambda _m: None)
     config = (config or TrainConfig()).resolved()
@@ -85,14 +87,16 @@ def train(
         say(f"time budget: {time_limit_s / 60:.1f} min for {len(data.samples)} photos (--budget to change it)")
     clock = StageClock()
     time_limit = TimeLimit(time_limit_s)  # type: ignore[arg-type]
-    search = SettingsSearch(catalog, data, config, time_limit.share(HEAD_SHARE) if config.recipe is None else time_limit,
-                            say)
+    depth_planned = config.recipe is None and data.plan.kind in ("groups", "photos")
+    search = SettingsSearch(catalog, data, config, time_limit.share(HEAD_SHARE) if depth_planned else time_limit, say)
     default = Setting(config.backbone or catalog.model_name, config.crop or 0.875,
                       DEFAULT_HIDDEN if config.hidden is None else config.hidden, bool(config.flip_tta))
     open_settings = None in (config.backbone, config.crop, config.hidden, config.flip_tta)
     with clock.stage("settings search"):
-        chosen = search.run(default) if open_settings else default
+        chosen = search.run(default, depth_planned=depth_planned) if open_settings else default
     views = config.views if not open_settings or time_limit_s is None else search.views_that_fit(chosen)
+    if depth_planned:
+        views = min(views, HEAD_VIEWS_BEFORE_DEPTH)
     final = replace(config, backbone=chosen.backbone, crop=chosen.crop, hidden=chosen.hidden, flip_tta=chosen.tta,
                     views=views, recipe=config.recipe or Recipe.HEAD.value)
     if open_settings:
