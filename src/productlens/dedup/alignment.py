@@ -15,8 +15,8 @@ ALIGNED sits between them. Flips, rotations and different aspect ratios are not 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter
