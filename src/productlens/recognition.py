@@ -35,6 +35,7 @@ CANDIDATES = 20  # nearest products a recogniser weighs
 CURVE_POINTS = 21
 RIDGE = 1e-2  # keeps the logistic fit finite when validation separates perfectly
 PRODUCT_FOLDS = 5  # unknown queries leave a whole fold of products out of the catalogue
+CATALOGUE_PHOTOS = "catalogue photos"  # the queries of a calibration without --photos, as its source names them
 
 
 def product_folds(n: int, seed: int = 0, folds: int = PRODUCT_FOLDS) -> np.ndarray:

@@ -66,6 +66,7 @@ def test_calibrate_and_similar(run, tmp_path):
     table = run("calibrate", "--photos", held_out).output
     assert "unknown products rejected: " in table and "of 6 photos of 3 products" in table
     assert len(table.splitlines()) == 15  # summary (3 lines), header, 11 thresholds
+    assert "stood in" not in table  # the catalogue-photos caveat is for calibrations without --photos
     similar = json.loads(run("similar", "Banana", "--json").output)
     assert "Banana" not in [r["id"] for r in similar["results"]]
 
@@ -115,3 +116,21 @@ def test_malformed_source_creates_no_catalogue(tmp_path):
     result = _cli("--catalog", tmp_path / "shop", "add", bad)
     assert result.returncode == 1 and "no product id column" in result.stderr
     assert not (tmp_path / "shop").exists()
+
+
+def test_figures_from_catalogue_photos_carry_the_caveat():
+    """`calibrate` without --photos says its catalogue photos stood in for shoppers'; with labelled
+    photos it does not (the source names the queries, engine/calibrate.describe)."""
+    import numpy as np
+
+    from productlens.cli.catalog_cmds import calibration_lines
+    from productlens.engine.calibrate import describe
+    from productlens.recognition import CATALOGUE_PHOTOS, calibrate
+
+    rng = np.random.default_rng(0)
+    known, unknown = rng.uniform(0.5, 1.0, (20, 3)), rng.uniform(0.0, 0.6, (20, 3))
+    right = np.arange(20) % 4 != 0
+    queries = [(None, f"p{i}", (), ("p0",)) for i in range(20)]
+    for what, caveat in ((CATALOGUE_PHOTOS, True), ("labelled photos", False)):
+        lines = calibration_lines(calibrate(known, right, unknown, describe(queries, queries, what)))
+        assert any("calibrate --photos" in line for line in lines) == caveat, what

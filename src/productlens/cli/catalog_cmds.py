@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..catalog.ingest import LAYOUTS, read_edits, read_source
 from ..errors import CatalogNotFoundError, ProductNotFoundError
-from ..recognition import Calibration, OperatingPoint
+from ..recognition import CATALOGUE_PHOTOS, Calibration, OperatingPoint
 from ..results import IngestReport
 from .formats import emit, emit_record, format_option
 from .main import State, catalog_options, cli
@@ -296,7 +296,7 @@ def calibration_lines(cal: Calibration) -> list[str]:
             f"  unknown products rejected: {cal.unknown_reject_rate:.1%} of {cal.unknown_queries} photos"
             + (f" of {cal.unknown_products} products" if cal.unknown_products else ""),
             f"  known photos accepted and named right: {cal.accepted_right_rate:.1%} of {cal.known_queries} photos "
-            f"(top product right for {cal.top1_accuracy:.1%})"] + (CATALOGUE_PHOTOS_CAVEAT if "catalogue photos" in cal.source else [])
+            f"(top product right for {cal.top1_accuracy:.1%})"] + (CATALOGUE_PHOTOS_CAVEAT if CATALOGUE_PHOTOS in cal.source else [])
 
 
 # Measured with benchmarks/bench_openset.py (docs/recognition.md): the rejection held, acceptance did not.

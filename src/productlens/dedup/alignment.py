@@ -61,7 +61,8 @@ class Look:
     @classmethod
     def of(cls, image: Image.Image, side: int, scales: np.ndarray) -> "Look":
         own = high_pass(image, side).astype(np.float64)
-        own = (own - own.mean()) / (np.linalg.norm(own - own.mean()) + 1e-6)
+        own -= own.mean()
+        own /= np.linalg.norm(own) + 1e-6
         larger, smaller = {}, {}
         for size in sorted({int(round(side * s)) for s in scales}):
             enlarged = high_pass(image, size).astype(np.float64)

@@ -31,7 +31,7 @@ from ..errors import ImageError, ProductLensError
 from ..images import load_image
 from ..models import Embedder
 from ..pipeline import embed_sources
-from ..recognition import CANDIDATES, DEFAULT_POINT, RECORD, OperatingPoint, Recognizer
+from ..recognition import CANDIDATES, CATALOGUE_PHOTOS, DEFAULT_POINT, RECORD, OperatingPoint, Recognizer
 from ..results import ProductHit
 from ..training import groups
 from .recognize import score
@@ -204,7 +204,7 @@ def on_products(store: CatalogStore, model: ModelRecord, search: SearchVector, r
             "calibration needs products photographed more than once, taken apart from each other (not one burst "
             "each); add more, or pass --photos with labelled photos that are not in the catalogue")
     rows = replay(search, recognizer, head, known, unknown, modes_of(recognizer, head))
-    return refit(recognizer, rows, describe(known, unknown, "catalogue photos"), point, len({q[1] for q in unknown}))
+    return refit(recognizer, rows, describe(known, unknown, CATALOGUE_PHOTOS), point, len({q[1] for q in unknown}))
 
 
 def on_photos(embedder: Embedder, search: SearchVector, recognizer: Recognizer, head: Mapping[str, Any] | None,
