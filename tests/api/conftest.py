@@ -88,6 +88,13 @@ def serve_app():
     return serve
 
 
+@pytest.fixture
+def keyed_server(fast_catalog, request) -> Iterator[LiveServer]:
+    """The fast catalogue served with the calling test module's API_KEY as its write key."""
+    with serve(fast_catalog, api_key=request.module.API_KEY) as live:
+        yield live
+
+
 @pytest.fixture(scope="session")
 def serve_copy(tiny_catalog_template, tmp_path_factory):
     """`serve_copy(**options)`: a server over a fresh copy of the tiny catalogue (a context manager)."""

@@ -21,15 +21,9 @@ def run_cli(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-@pytest.fixture
-def server(fast_catalog, serve_app):
-    with serve_app(fast_catalog, api_key=API_KEY) as live:
-        yield live
-
-
-def test_concurrent_first_thumbnail_requests_all_get_the_whole_jpeg(server):
+def test_concurrent_first_thumbnail_requests_all_get_the_whole_jpeg(keyed_server):
     """40 first requests for thumbnails (4 per image) at once: each a whole JPEG, none a 500."""
-    with server.client(API_KEY) as client:
+    with keyed_server.client(API_KEY) as client:
         image_ids = [im["id"] for p in client.get("/products", params={"limit": 100}).json()["products"]
                      for im in client.get(f"/products/{p['id']}").json()["images"]][:10]
         assert len(image_ids) == 10
@@ -43,7 +37,7 @@ def test_concurrent_first_thumbnail_requests_all_get_the_whole_jpeg(server):
     for answer in answers:
         assert answer.content[:2] == b"\xff\xd8" and answer.content[-2:] == b"\xff\xd9"
         assert int(answer.headers["content-length"]) == len(answer.content)
-    leftovers = [p for p in (server.catalog_path / "media").rglob("*") if ".tmp" in p.name]
+    leftovers = [p for p in (keyed_server.catalog_path / "media").rglob("*") if ".tmp" in p.name]
     assert leftovers == []
 
 
@@ -76,8 +70,8 @@ def test_one_id_rule_for_the_cli_the_api_and_ids_stored_before_it(fast_catalog, 
         assert client.get("/products/Mango%20ripe%201%20kg").status_code == 404
 
 
-def test_a_filter_on_a_field_no_product_has_is_a_400_naming_the_fields(server, fast_queries):
-    with server.client(API_KEY) as client:
+def test_a_filter_on_a_field_no_product_has_is_a_400_naming_the_fields(keyed_server, fast_queries):
+    with keyed_server.client(API_KEY) as client:
         listed = client.get("/products", params={"where": "colour = 'red'"})
         assert listed.status_code == 400 and listed.json()["error"]["code"] == "bad-filter"
         assert listed.json()["error"]["message"] == ("no product has the field 'colour'; the fields are: "
@@ -87,9 +81,9 @@ def test_a_filter_on_a_field_no_product_has_is_a_400_naming_the_fields(server, f
         assert found.status_code == 400 and "no product has the field 'colour'" in found.json()["error"]["message"]
 
 
-def test_small_inconsistencies_of_the_api(server, fast_queries):
+def test_small_inconsistencies_of_the_api(keyed_server, fast_queries):
     photo = fast_queries["red-blue"].read_bytes()
-    with server.client(API_KEY) as client:
+    with keyed_server.client(API_KEY) as client:
         for box in ("1,2,3", "0,0,3,3"):
             bad = client.post("/search", files={"image": ("q.jpg", photo, "image/jpeg")}, data={"box": box})
             assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad-box", bad.text
@@ -105,8 +99,8 @@ def test_small_inconsistencies_of_the_api(server, fast_queries):
 @pytest.mark.parametrize("attributes, said", [
     ('{"weight": NaN}', "not a number JSON can hold"), ('{"weight": Infinity}', "not a number JSON can hold"),
     ('{"note": "' + "x" * 10_001 + '"}', "over the 10,000 cap"), ('{"' + "k" * 101 + '": 1}', "1 to 100 characters")])
-def test_attributes_json_cannot_hold_or_too_big_to_filter_are_refused(server, attributes, said):
-    with server.client(API_KEY) as client:
+def test_attributes_json_cannot_hold_or_too_big_to_filter_are_refused(keyed_server, attributes, said):
+    with keyed_server.client(API_KEY) as client:
         for method, path, body in (("PUT", "/products/red-blue", '{"attributes": %s}' % attributes),
                                    ("POST", "/products", '{"id": "n1", "title": "N", "attributes": %s}' % attributes)):
             answer = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
@@ -115,9 +109,9 @@ def test_attributes_json_cannot_hold_or_too_big_to_filter_are_refused(server, at
         assert listed.status_code == 200 and "NaN" not in listed.text and "n1" not in listed.text
 
 
-def test_batch_search_answers_each_photo_as_search_does(server, fast_queries):
+def test_batch_search_answers_each_photo_as_search_does(keyed_server, fast_queries):
     photos = [(p.name, p.read_bytes()) for p in fast_queries.values()] + [("notes.jpg", b"not a photo")]
-    with server.client(API_KEY) as client:
+    with keyed_server.client(API_KEY) as client:
         batch = client.post("/search/batch", files=[("images", (name, data, "image/jpeg")) for name, data in photos],
                             data={"k": "2"})
         assert batch.status_code == 200, batch.text

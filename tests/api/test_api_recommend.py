@@ -15,16 +15,10 @@ EVENTS = [{"user_id": f"u{u}", "product_id": p, "event": "purchase", "timestamp"
               ["red-blue", "green-yellow"] if u % 2 == 0 else ["black-white", "purple-orange"])]
 
 
-@pytest.fixture
-def server(fast_catalog, serve_app):
-    with serve_app(fast_catalog, api_key=API_KEY) as live:
-        yield live
-
-
-def test_interactions_need_the_write_key_and_report_what_they_did(server):
-    with server.client(None) as anon:
+def test_interactions_need_the_write_key_and_report_what_they_did(keyed_server):
+    with keyed_server.client(None) as anon:
         assert anon.post("/interactions", json={"events": EVENTS}).status_code == 401
-    with server.client(API_KEY) as client:
+    with keyed_server.client(API_KEY) as client:
         bad = [{"user_id": "x", "product_id": "red-blue", "weight": -1}]
         added = client.post("/interactions", json={"events": EVENTS + bad}).json()
         assert (added["added"], added["skipped"]) == (len(EVENTS), 1) and "negative" in added["problems"][0]
@@ -32,10 +26,10 @@ def test_interactions_need_the_write_key_and_report_what_they_did(server):
         assert (again["added"], again["already_there"]) == (0, len(EVENTS))
 
 
-def test_recommend_for_a_basket_a_product_and_a_new_user(server):
-    with server.client(API_KEY) as client:
+def test_recommend_for_a_basket_a_product_and_a_new_user(keyed_server):
+    with keyed_server.client(API_KEY) as client:
         client.post("/interactions", json={"events": EVENTS})
-        with Catalog.open(server.catalog_path) as other:  # another process fits; the server follows
+        with Catalog.open(keyed_server.catalog_path) as other:  # another process fits; the server follows
             assert other.recommendations.fit(model="item-knn", budget_s=30)["activated"]
         basket = client.get("/recommend", params={"items": "red-blue", "k": 1}).json()
         assert [r["id"] for r in basket["results"]] == ["green-yellow"] and basket["items"] == ["red-blue"]
